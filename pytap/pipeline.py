@@ -1,0 +1,50 @@
+"""The pass pipeline, as `stap -pN` runs it.
+
+  1 parse        pytap.parser.parse            -> ast.StapFile   (-p1: printer.dump_p1)
+  2 elaborate    pytap.elaborate.elaborate     -> Session        (-p2: session.dump)
+  3 translate    pytap.codegen.generate        -> Program        (-p3: program.c_source)
+  4 load         pytap.runtime.loader.load     (verifier, no attach)
+  5 run          pytap.runtime.lifecycle.run   -> exit status
+
+Each pass raises diagnostics.PassFailed with stap's footer on failure.
+"""
+from __future__ import annotations
+
+import sys
+
+from .options import Options
+
+
+def run(opts: Options) -> int:
+    if opts.list_probes or opts.list_probes_vars or opts.dump_probe_aliases \
+            or opts.dump_functions or opts.dump_probe_types:
+        from .elaborate.listing import run_listing
+        return run_listing(opts)
+
+    from .cli import read_script
+    from .parser import parse
+    text, filename = read_script(opts)
+    script = parse(text, filename, opts)
+    if opts.last_pass == 1:
+        from .printer import dump_p1
+        sys.stdout.write(dump_p1(script))
+        return 0
+
+    from .elaborate import elaborate
+    session = elaborate(script, opts)
+    if opts.last_pass == 2:
+        sys.stdout.write(session.dump(verbose=opts.verbose))
+        return 0
+
+    from .codegen import generate
+    program = generate(session, opts)
+    if opts.last_pass == 3:
+        sys.stdout.write(program.c_source)
+        return 0
+
+    if opts.last_pass == 4:
+        from .runtime.loader import load_only
+        return load_only(program, opts)
+
+    from .runtime.lifecycle import run as run_program
+    return run_program(program, opts)
