@@ -1,0 +1,119 @@
+"""What pass 3 hands to the run time: the BPF C text plus every table user
+space needs to attach programs, decode ring-buffer records and read globals.
+
+This is the contract between pytap/codegen (producer) and pytap/runtime
+(consumer).  Extend it additively.
+
+Ring-buffer record layout (all little-endian, every field 8-byte aligned):
+
+    u32 kind      RecordFormat.id
+    u32 cpu       CPU the record was written on
+    then the arguments in order: long -> s64 (8 bytes); string -> char[size]
+    with size = the format's string_size (a multiple of 8), NUL-terminated.
+
+Reserved kinds (ids below FIRST_FORMAT_ID):
+    KIND_EXIT     exit() was called in a BPF handler
+    KIND_ERROR    runtime error; arg0 = index into Program.errors
+    KIND_TRIGGER  a "user"-mode probe fired; args: probe index, pid, tid,
+                  ppid, uid, gid, euid, cpu, ktime ns, then execname char[16]
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, List, Optional, Tuple
+
+from ..ast import Loc
+
+KIND_EXIT = 1
+KIND_ERROR = 2
+KIND_TRIGGER = 3
+FIRST_FORMAT_ID = 16
+
+
+@dataclass
+class RecordFormat:
+    """One kind of ring-buffer record produced by print/printf/... in BPF."""
+    id: int
+    kind: str                      # "printf" | "print" | "println" | "printd" | "printdln" | "trigger" ...
+    fmt: Optional[str] = None      # unescaped printf format / delimiter
+    arg_types: List[str] = field(default_factory=list)   # "long" | "string"
+    string_size: int = 128         # bytes reserved per string argument
+
+    def record_size(self) -> int:
+        size = 8
+        for t in self.arg_types:
+            size += 8 if t == "long" else self.string_size
+        return size
+
+
+@dataclass
+class RuntimeErrorSite:
+    """A place a BPF handler can raise a runtime error (division by zero,
+    array overflow, MAXACTION, error() ...)."""
+    message: str                   # e.g. "division by 0"
+    loc: Optional[Loc] = None
+    tok_desc: str = ""             # e.g. "operator '/'"
+
+
+@dataclass
+class HistSpec:
+    kind: str                      # "log" | "linear"
+    start: int = 0
+    stop: int = 0
+    interval: int = 0
+
+
+@dataclass
+class GlobalLayout:
+    """How one script global lives in BPF maps."""
+    name: str                      # script name
+    map_name: str                  # BPF map name in c_source
+    kind: str                      # "scalar" | "array" | "stats" (scalar aggregate) | "stats_array"
+    value_type: str                # "long" | "string" | "stats"
+    key_types: List[str] = field(default_factory=list)   # per index: "long" | "string"
+    key_string_size: int = 128     # bytes per string key field
+    value_string_size: int = 128
+    maxsize: int = 0               # 0 = MAXMAPENTRIES
+    wrap: bool = False
+    percpu: bool = False           # stats maps are per-CPU; user space merges
+    hist: Optional[HistSpec] = None
+    decl: Any = None               # the ast.VarDecl
+
+
+@dataclass
+class CompiledProbe:
+    index: int                     # script order
+    probe: Any                     # elaborate.DerivedProbe
+    mode: str                      # "bpf" | "user"
+    fn_name: Optional[str] = None  # BPF function attached for this probe (None for begin/end/error)
+    prog_type: Optional[str] = None  # BCC load type: "kprobe" "tracepoint" "raw_tracepoint" "perf_event" "uprobe" ...
+    # Probes on the same event share one BPF function (run in script order);
+    # attach that function once, with this ResolvedPoint.
+    resolved: Any = None
+
+
+@dataclass
+class Program:
+    c_source: str
+    probes: List[CompiledProbe] = field(default_factory=list)
+    formats: List[RecordFormat] = field(default_factory=list)
+    errors: List[RuntimeErrorSite] = field(default_factory=list)
+    globals: List[GlobalLayout] = field(default_factory=list)
+    session: Any = None            # the elaborate.Session
+    cflags: List[str] = field(default_factory=list)
+    ringbuf_name: str = "events"
+    ringbuf_pages: int = 64
+    # Name of the BPF array map holding run state (0 running, 1 stopping,
+    # 2 error) and config such as target(): runtime writes, BPF reads.
+    state_map: str = "pytap_state"
+    attach_groups: List[Tuple[str, Any]] = field(default_factory=list)  # (fn_name, ResolvedPoint) to attach once each
+
+    def format_by_id(self, fid: int) -> RecordFormat:
+        return self._by_id()[fid]
+
+    def _by_id(self):
+        cache = getattr(self, "_fmt_cache", None)
+        if cache is None:
+            cache = {f.id: f for f in self.formats}
+            object.__setattr__(self, "_fmt_cache", cache)
+        return cache
