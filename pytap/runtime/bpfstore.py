@@ -1,0 +1,315 @@
+"""GlobalStore backed by the BPF maps named in Program.globals, read and
+written through BCC tables, so user-mode handlers (begin/end, the
+interpreter) and BPF handlers share one state.
+
+Map shapes (GlobalLayout.kind, chosen by codegen):
+    scalar       1-entry array; value s64 or char[N] (bare or in a struct)
+    array        hash (LRU hash when `%` wrap); key: s64 / char[N] / a struct
+                 of them in index order
+    stats        per-CPU 1-entry array of the stats struct
+    stats_array  per-CPU hash of the stats struct
+Stats struct: count, sum, min, max, sumsq (s64 each, by name or in that
+order) then the bucket array (log[128] or linear[B]).  We merge the CPUs
+into one runtime.stats.Stat, skipping empty CPUs (their min/max mean
+nothing).
+
+BCC inserts `__pad_*` members into key/leaf structs for alignment; they
+are skipped.
+"""
+from __future__ import annotations
+
+import ctypes as ct
+from typing import Any, Dict, List, Optional, Tuple
+
+try:
+    from .store import GlobalStore
+except ImportError:  # the user-space helper's module may not have landed yet
+    class GlobalStore:  # type: ignore[no-redef]
+        pass
+
+_STAT_FIELDS = ("count", "sum", "min", "max", "sumsq")
+
+
+def _real_fields(cls) -> List[Tuple[str, Any]]:
+    return [(n, t) for n, t, *_ in getattr(cls, "_fields_", []) if not n.startswith("__pad")]
+
+
+def _is_char_array(t) -> bool:
+    return isinstance(t, type) and issubclass(t, ct.Array) and t._type_ in (ct.c_char, ct.c_byte, ct.c_ubyte)
+
+
+def _decode_str(raw) -> str:
+    b = bytes(raw)
+    end = b.find(b"\0")
+    if end >= 0:
+        b = b[:end]
+    return b.decode("utf-8", "surrogateescape")
+
+
+def _encode_str(s, size: int) -> bytes:
+    b = s.encode("utf-8", "surrogateescape") if isinstance(s, str) else bytes(s)
+    return b[: max(size - 1, 0)]
+
+
+def to_python(v) -> Any:
+    """A ctypes key/leaf value -> int / str / tuple (struct with many fields)."""
+    if isinstance(v, (int, str)):
+        return v
+    if isinstance(v, bytes):
+        return _decode_str(v)
+    if isinstance(v, ct.Array):
+        if _is_char_array(type(v)):
+            return _decode_str(v)
+        return [to_python(x) for x in v]
+    if isinstance(v, ct.Structure):
+        fields = _real_fields(type(v))
+        vals = tuple(to_python(getattr(v, n)) for n, _ in fields)
+        return vals[0] if len(vals) == 1 else vals
+    if hasattr(v, "value"):
+        return v.value
+    return v
+
+
+def _fill(cls, values: List[Any]):
+    """Build a ctypes value of `cls` from python values in field order."""
+    if isinstance(cls, type) and issubclass(cls, ct.Structure):
+        obj = cls()
+        fields = _real_fields(cls)
+        for (n, t), val in zip(fields, values):
+            if _is_char_array(t):
+                setattr(obj, n, _encode_str(val, ct.sizeof(t)))
+            elif isinstance(t, type) and issubclass(t, ct.Structure):
+                setattr(obj, n, _fill(t, [val]))
+            else:
+                setattr(obj, n, int(val))
+        return obj
+    if _is_char_array(cls):
+        obj = cls()
+        data = _encode_str(values[0], ct.sizeof(cls))
+        ct.memmove(obj, data, len(data))
+        return obj
+    return cls(int(values[0]))
+
+
+class BpfStore(GlobalStore):
+    def __init__(self, bpf, program, session=None):
+        self.bpf = bpf
+        self.program = program
+        self.session = session
+        self.layouts: Dict[str, Any] = {g.name: g for g in program.globals}
+        self._tables: Dict[str, Any] = {}
+
+    # ------------------------------------------------------------ plumbing
+    def _layout(self, name):
+        try:
+            return self.layouts[name]
+        except KeyError:
+            raise KeyError(f"pytap: no BPF map for global '{name}'") from None
+
+    def _table(self, name):
+        t = self._tables.get(name)
+        if t is None:
+            t = self.bpf[self._layout(name).map_name]
+            self._tables[name] = t
+        return t
+
+    def _default(self, layout):
+        return "" if layout.value_type == "string" else 0
+
+    def _key(self, t, layout, key: tuple):
+        if layout.kind in ("scalar", "stats"):
+            return t.Key(0)
+        return _fill(t.Key, list(key))
+
+    def _pykey(self, layout, k) -> tuple:
+        if layout.kind in ("scalar", "stats"):
+            return ()
+        v = to_python(k)
+        return v if isinstance(v, tuple) else (v,)
+
+    def _leaf(self, t, value):
+        return _fill(t.Leaf, [value])
+
+    def _overflow(self, layout):
+        from .errors import ScriptRuntimeError
+        from .store import overflow_message
+        return ScriptRuntimeError(overflow_message(layout.maxsize))
+
+    # ------------------------------------------------------------ values
+    def get(self, name, key=()):
+        layout = self._layout(name)
+        t = self._table(name)
+        try:
+            v = t[self._key(t, layout, tuple(key))]
+        except KeyError:
+            return self._default(layout)
+        return to_python(v)
+
+    def set(self, name, key, value):
+        layout = self._layout(name)
+        t = self._table(name)
+        try:
+            t[self._key(t, layout, tuple(key))] = self._leaf(t, value)
+        except KeyError:
+            raise
+        except Exception:
+            raise self._overflow(layout) from None
+
+    def exists(self, name, key):
+        layout = self._layout(name)
+        t = self._table(name)
+        if layout.kind in ("scalar", "stats"):
+            return True
+        try:
+            t[self._key(t, layout, tuple(key))]
+            return True
+        except KeyError:
+            return False
+
+    def delete(self, name, key=None):
+        layout = self._layout(name)
+        t = self._table(name)
+        if layout.kind in ("scalar", "stats"):
+            # a scalar "delete" resets it; arrays are zeroed, not removed
+            t[t.Key(0)] = t.Leaf()
+            return
+        if key is None:
+            for k in list(t.keys()):
+                try:
+                    del t[k]
+                except KeyError:
+                    pass
+            return
+        try:
+            del t[self._key(t, layout, tuple(key))]
+        except KeyError:
+            pass
+
+    def items(self, name):
+        layout = self._layout(name)
+        t = self._table(name)
+        if layout.kind in ("scalar", "stats"):
+            return [((), self.get(name, ()))]
+        return [(self._pykey(layout, k), to_python(v)) for k, v in t.items()]
+
+    # ------------------------------------------------------------ stats
+    def _merge(self, layout, per_cpu) -> Any:
+        from .stats import Stat
+        total = _new_stat(Stat, layout)
+        for leaf in per_cpu:
+            s = _stat_from_leaf(Stat, layout, leaf)
+            if s.count:
+                total.merge(s)
+        return total
+
+    def _per_cpu(self, t, k):
+        v = t[k]
+        return list(v) if isinstance(v, ct.Array) else [v]
+
+    def stat(self, name, key=()):
+        layout = self._layout(name)
+        t = self._table(name)
+        try:
+            return self._merge(layout, self._per_cpu(t, self._key(t, layout, tuple(key))))
+        except KeyError:
+            from .stats import Stat
+            return _new_stat(Stat, layout)
+
+    def stat_items(self, name):
+        layout = self._layout(name)
+        t = self._table(name)
+        if layout.kind == "stats":
+            return [((), self.stat(name, ()))]
+        out = []
+        for k, v in t.items():
+            per = list(v) if isinstance(v, ct.Array) else [v]
+            s = self._merge(layout, per)
+            if s.count:
+                out.append((self._pykey(layout, k), s))
+        return out
+
+    def stat_add(self, name, key, value):
+        """A `<<<` from user space: folded into CPU 0's slot."""
+        from .stats import Stat
+        layout = self._layout(name)
+        t = self._table(name)
+        k = self._key(t, layout, tuple(key))
+        try:
+            cur = t[k]
+        except KeyError:
+            cur = t.Leaf()
+        slots = cur if isinstance(cur, ct.Array) else None
+        leaf = slots[0] if slots is not None else cur
+        _add_to_leaf(Stat, layout, leaf, int(value))
+        try:
+            t[k] = cur
+        except Exception:
+            raise self._overflow(layout) from None
+
+
+def _new_stat(Stat, layout):
+    h = getattr(layout, "hist", None)
+    if h is not None and h.kind == "linear" and h.interval:
+        return Stat.with_linear(h.start, h.stop, h.interval)
+    return Stat()
+
+
+def _stat_parts(leaf):
+    """(scalar values by name, bucket ctypes array or None)"""
+    fields = _real_fields(type(leaf))
+    named = {n: getattr(leaf, n) for n, _ in fields}
+    scalars = {}
+    if all(f in named for f in _STAT_FIELDS):
+        for f in _STAT_FIELDS:
+            scalars[f] = named[f]
+    else:
+        ints = [n for n, t in fields if not (isinstance(t, type) and issubclass(t, ct.Array))]
+        for f, n in zip(_STAT_FIELDS, ints):
+            scalars[f] = named[n]
+    buckets = None
+    for n, t in fields:
+        if isinstance(t, type) and issubclass(t, ct.Array):
+            buckets = (n, getattr(leaf, n))
+            break
+    return scalars, buckets
+
+
+def _stat_from_leaf(Stat, layout, leaf):
+    s = _new_stat(Stat, layout)
+    scalars, buckets = _stat_parts(leaf)
+    for f in _STAT_FIELDS:
+        if f in scalars:
+            setattr(s, f, int(scalars[f]))
+    if buckets is not None:
+        vals = list(buckets[1])
+        h = getattr(layout, "hist", None)
+        if h is not None and h.kind == "linear":
+            s.linear = vals
+            s.linear_spec = (h.start, h.stop, h.interval)
+        else:
+            s.log = vals
+    return s
+
+
+def _add_to_leaf(Stat, layout, leaf, v: int) -> None:
+    from . import stats as stats_mod
+    scalars, buckets = _stat_parts(leaf)
+    fields = _real_fields(type(leaf))
+    names = {f: f for f in _STAT_FIELDS} if all(
+        f in dict(fields) for f in _STAT_FIELDS) else dict(
+        zip(_STAT_FIELDS, [n for n, t in fields if not (isinstance(t, type) and issubclass(t, ct.Array))]))
+    count = int(scalars.get("count", 0))
+    setattr(leaf, names["count"], count + 1)
+    setattr(leaf, names["sum"], int(scalars.get("sum", 0)) + v)
+    setattr(leaf, names["min"], v if count == 0 else min(int(scalars.get("min", v)), v))
+    setattr(leaf, names["max"], v if count == 0 else max(int(scalars.get("max", v)), v))
+    setattr(leaf, names["sumsq"], int(scalars.get("sumsq", 0)) + v * v)
+    if buckets is not None:
+        arr = buckets[1]
+        h = getattr(layout, "hist", None)
+        if h is not None and h.kind == "linear":
+            i = stats_mod.linear_bucket(v, h.start, h.stop, h.interval)
+        else:
+            i = stats_mod.log_bucket(v)
+        if 0 <= i < len(arr):
+            arr[i] += 1

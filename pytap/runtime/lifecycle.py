@@ -1,0 +1,607 @@
+"""Pass 5: run a loaded Program, the way stap runs a module.
+
+Order of events (stap's):
+  1. checks (root, BCC, kernel headers), -o FILE opened;
+  2. compile + verifier-load (runtime/loader.py);
+  3. run state and config (target pid) written into Program.state_map;
+     with -c the command is forked first but held at a pipe, so target()
+     is its pid already in begin probes;
+  4. begin probes run in the interpreter, by priority then script order,
+     BEFORE anything is attached: exit() or an error there means no kernel
+     probe ever fires;
+  5. every Program.attach_groups entry is attached (probes.attach);
+  6. the -c command is released;
+  7. the ring buffer is polled: output records are printed, trigger records
+     run user-mode handlers in the interpreter, exit/error records stop;
+     so do SIGINT / SIGTERM / SIGHUP, -T SECONDS and the -c command ending;
+  8. on EVERY way out (try/finally): run state set to stopping, probes
+     detached, the ring buffer drained, end probes run (not after an
+     error: error probes run instead), globals written but never read
+     printed, lost records reported, BPF objects closed.
+Exit status as stap's: 0, or 1 after a run-time error.
+
+Run-state map (Program.state_map, a BPF array of s64 indexed by slot):
+  slot 0  run state: 0 running, 1 stopping, 2 error     (we write; BPF reads/writes)
+  slot 1  target() pid                                   (we write; BPF reads)
+  slot 2  ring-buffer records dropped (reserve failed)   (BPF increments; we report)
+Codegen may override the slot numbers with a `Program.state_slots` dict
+{"state": i, "target": j, "dropped": k}.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from typing import Any, Callable, List, Optional
+
+from ..diagnostics import PassFailed, StapError
+
+STATE_RUNNING, STATE_STOPPING, STATE_ERROR = 0, 1, 2
+DEFAULT_SLOTS = {"state": 0, "target": 1, "dropped": 2}
+PASS5_FOOTER = "Pass 5: run failed.  [man error::pass5]"
+
+# How long one ring-buffer poll may block.  Short enough that signals,
+# -T and the -c command's exit are noticed promptly (signals also wake
+# the poll at once through EINTR).
+POLL_MS = 100
+
+
+class Output:
+    """Script output: stdout or -o FILE.  Buffered, flushed after each poll
+    batch and at exit, so text stays in record order with stderr lines."""
+
+    def __init__(self, path: Optional[str]):
+        self.path = path
+        if path:
+            try:
+                self.stream = open(path, "w", encoding="utf-8", errors="surrogateescape")
+            except OSError as e:
+                raise PassFailed(f"ERROR: Couldn't open file {path} for writing: "
+                                 f"{e.strerror}\n{PASS5_FOOTER}") from None
+        else:
+            self.stream = sys.stdout
+        self.parts: List[str] = []
+
+    def write(self, text: str) -> None:
+        if text:
+            self.parts.append(text)
+            if len(self.parts) > 256:
+                self.flush()
+
+    def flush(self) -> None:
+        if self.parts:
+            data = "".join(self.parts)
+            self.parts.clear()
+            try:
+                self.stream.write(data)
+            except UnicodeEncodeError:
+                self.stream.buffer.write(data.encode("utf-8", "surrogateescape"))
+        try:
+            self.stream.flush()
+        except (BrokenPipeError, ValueError):
+            pass
+
+    def close(self) -> None:
+        self.flush()
+        if self.path:
+            self.stream.close()
+
+
+def warn(text: str) -> None:
+    sys.stderr.write(text if text.endswith("\n") else text + "\n")
+    sys.stderr.flush()
+
+
+# ------------------------------------------------------------------ -c CMD
+
+class TargetCommand:
+    """`-c CMD`: forked before the probes start, held at a pipe until they
+    are armed, then exec'd through /bin/sh (which execs a simple command
+    in place, so the pid stays CMD's)."""
+
+    def __init__(self, cmd: str):
+        self.cmd = cmd
+        rfd, wfd = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # child: never return into pytap's Python state
+            try:
+                os.close(wfd)
+                for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP,
+                            signal.SIGCHLD, signal.SIGPIPE):
+                    signal.signal(sig, signal.SIG_DFL)
+                go = os.read(rfd, 1)
+                os.close(rfd)
+                if go != b"g":
+                    os._exit(0)
+                os.execv("/bin/sh", ["sh", "-c", cmd])
+            except BaseException:
+                pass
+            os._exit(127)
+        os.close(rfd)
+        self.pid = pid
+        self._wfd: Optional[int] = wfd
+        self.status: Optional[int] = None
+
+    def release(self) -> None:
+        if self._wfd is not None:
+            try:
+                os.write(self._wfd, b"g")
+            finally:
+                os.close(self._wfd)
+                self._wfd = None
+
+    def cancel(self) -> None:
+        """Never started (exit in begin, error): let the child go quietly."""
+        if self._wfd is not None:
+            os.close(self._wfd)
+            self._wfd = None
+
+    def poll(self) -> bool:
+        """True once the command has ended (reaped)."""
+        if self.status is not None:
+            return True
+        try:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+        except ChildProcessError:
+            self.status = 0
+            return True
+        if pid == 0:
+            return False
+        self.status = status
+        return True
+
+    def finish(self) -> None:
+        """At exit: stap kills a -c command still running when the script
+        ends (exit(), -T, signal), then reaps it."""
+        self.cancel()
+        if not self.poll():
+            try:
+                os.kill(self.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            deadline = time.monotonic() + 1.0
+            while not self.poll() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            if not self.poll():
+                try:
+                    os.kill(self.pid, signal.SIGKILL)
+                    os.waitpid(self.pid, 0)
+                except (ProcessLookupError, ChildProcessError):
+                    pass
+                self.status = -9
+
+
+# ------------------------------------------------------------------ context
+
+def _proc_field(pid: int, name: str) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(name + ":"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def _comm() -> str:
+    try:
+        with open("/proc/self/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return "pytap"
+
+
+def make_context(**fields):
+    """A runtime.interp.ProbeContext from whatever fields it accepts."""
+    from .interp import ProbeContext
+    try:
+        return ProbeContext(**fields)
+    except TypeError:
+        import inspect
+        params = inspect.signature(ProbeContext).parameters
+        ctx = ProbeContext(**{k: v for k, v in fields.items() if k in params})
+        for k, v in fields.items():
+            if k not in params:
+                try:
+                    setattr(ctx, k, v)
+                except Exception:
+                    pass
+        return ctx
+
+
+def probe_point_text(probe) -> str:
+    """pp(): the probe point as stap prints it."""
+    point = getattr(probe, "point", None)
+    if point is None:
+        return ""
+    try:
+        from ..printer import probe_point_str
+        return probe_point_str(point)
+    except Exception:
+        pass
+    return str(point)
+
+
+# ------------------------------------------------------------------ session
+
+class Session:
+    def __init__(self, program, opts, bpf, out: Output):
+        self.program = program
+        self.opts = opts
+        self.bpf = bpf
+        self.out = out
+        self.session = program.session
+        self.slots = dict(DEFAULT_SLOTS)
+        self.slots.update(getattr(program, "state_slots", None) or {})
+        self.detachers: List[Callable[[], Any]] = []
+        self.stop_reason: Optional[str] = None      # "exit" "error" "signal" "timeout" "target"
+        self.error: Optional[BaseException] = None
+        self.exit_status = 0
+        self.target: Optional[TargetCommand] = None
+        self.target_pid = int(getattr(opts, "target_pid", 0) or 0)
+        self.signalled: Optional[int] = None
+        self.dispatcher = None
+        self.interp = None
+        self.store = None
+        self._old_handlers = {}
+        self._by_index = {}
+        self._state_table = None
+
+    # ---------------------------------------------------------- state map
+    def _state(self):
+        if self._state_table is None:
+            try:
+                self._state_table = self.bpf[self.program.state_map]
+            except Exception:
+                self._state_table = False
+        return self._state_table or None
+
+    def set_slot(self, slot: str, value: int) -> None:
+        t = self._state()
+        if t is None:
+            return
+        try:
+            t[t.Key(self.slots[slot])] = t.Leaf(value)
+        except Exception:
+            pass
+
+    def get_slot(self, slot: str) -> int:
+        t = self._state()
+        if t is None:
+            return 0
+        try:
+            v = t[t.Key(self.slots[slot])]
+            return int(getattr(v, "value", v))
+        except Exception:
+            return 0
+
+    # ---------------------------------------------------------- probes
+    def _probes_of(self, family: str):
+        out = []
+        for cp in self.program.probes:
+            rp = getattr(cp.probe, "resolved", None) or cp.resolved
+            if getattr(rp, "family", None) == family:
+                out.append((getattr(rp, "priority", 0) or 0, cp.index, cp.probe))
+        out.sort(key=lambda t: (t[0], t[1]))
+        return [p for _, _, p in out]
+
+    def user_context(self, probe):
+        """begin/end/error run in pytap's own process, as stap's run in its
+        runtime's context."""
+        pid = os.getpid()
+        return make_context(pid=pid, tid=pid, ppid=os.getppid(), uid=os.getuid(),
+                            gid=os.getgid(), euid=os.geteuid(), cpu=_cpu(),
+                            execname=_comm(), pp=probe_point_text(probe),
+                            probefunc="", target=self.target_pid)
+
+    def trigger_context(self, probe, rec: dict):
+        return make_context(pid=rec["pid"], tid=rec["tid"], ppid=rec["ppid"],
+                            uid=rec["uid"], gid=rec["gid"], euid=rec["euid"],
+                            cpu=rec["cpu"], execname=rec["execname"],
+                            pp=probe_point_text(probe), probefunc=_probefunc(probe),
+                            target=self.target_pid, ktime_ns=rec.get("ktime_ns", 0))
+
+    def run_user_probe(self, probe, ctx) -> None:
+        """Run one handler; exit()/errors become the session's stop reason."""
+        from .errors import ExitRequested, ScriptRuntimeError
+        try:
+            self.interp.run_probe(probe, ctx)
+        except ExitRequested:
+            self.request_stop("exit")
+        except ScriptRuntimeError as e:
+            self.runtime_error(e)
+
+    def request_stop(self, reason: str) -> None:
+        if self.stop_reason is None:
+            self.stop_reason = reason
+            self.set_slot("state", STATE_STOPPING)
+        if self.dispatcher is not None:
+            self.dispatcher.stopped = True
+
+    def runtime_error(self, err) -> None:
+        """stap: print the ERROR line at once, stop, run error probes later."""
+        self.out.flush()
+        warn(err.render())
+        if self.error is None:
+            self.error = err
+        self.exit_status = 1
+        self.stop_reason = "error"
+        self.set_slot("state", STATE_ERROR)
+        if self.dispatcher is not None:
+            self.dispatcher.stopped = True
+
+    # ---------------------------------------------------------- records
+    def on_trigger(self, index: int, rec: dict) -> None:
+        if self.stop_reason is not None:
+            return
+        probe = self._by_index.get(index)
+        if probe is None:
+            return
+        self.run_user_probe(probe, self.trigger_context(probe, rec))
+
+    def on_exit(self) -> None:
+        self.request_stop("exit")
+
+    def on_error(self, idx: int) -> None:
+        from .errors import ScriptRuntimeError
+        errors = self.program.errors
+        if 0 <= idx < len(errors):
+            site = errors[idx]
+            err = ScriptRuntimeError(site.message, site.loc, site.tok_desc)
+        else:
+            err = ScriptRuntimeError(f"unknown run-time error #{idx}")
+        self.runtime_error(err)
+
+    # ---------------------------------------------------------- signals
+    def _on_signal(self, signum, _frame) -> None:
+        self.signalled = signum
+        self.request_stop("signal")
+
+    def _on_sigchld(self, _signum, _frame) -> None:
+        pass  # only to interrupt the poll
+
+    def install_signals(self) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            self._old_handlers[sig] = signal.signal(sig, self._on_signal)
+        self._old_handlers[signal.SIGCHLD] = signal.signal(signal.SIGCHLD, self._on_sigchld)
+
+    def restore_signals(self) -> None:
+        for sig, h in self._old_handlers.items():
+            try:
+                signal.signal(sig, h)
+            except Exception:
+                pass
+        self._old_handlers.clear()
+
+    # ---------------------------------------------------------- main line
+    def start(self) -> None:
+        from .bpfstore import BpfStore
+        from .interp import Interpreter
+        from .ringbuf import Dispatcher
+        self.install_signals()
+        self._by_index = {cp.index: cp.probe for cp in self.program.probes}
+        self.store = BpfStore(self.bpf, self.program, self.session)
+        self.interp = Interpreter(self.session, self.store, self.out.write, self.opts)
+        self.dispatcher = Dispatcher(self.program, self.out.write, self.on_trigger,
+                                     self.on_exit, self.on_error)
+        try:
+            self.bpf[self.program.ringbuf_name].open_ring_buffer(self.dispatcher.callback)
+            self.has_ringbuf = True
+        except Exception:
+            self.has_ringbuf = False   # a program without any record (e.g. begin-only)
+
+        if self.opts.target_cmd:
+            self.target = TargetCommand(self.opts.target_cmd)
+            self.target_pid = self.target.pid
+        self.set_slot("target", self.target_pid)
+        self.set_slot("state", STATE_RUNNING)
+        _apply_globals_init(self)
+
+        for probe in self._probes_of("begin"):
+            if self.stop_reason is not None:
+                break
+            self.run_user_probe(probe, self.user_context(probe))
+        self.out.flush()
+        if self.stop_reason is not None or self.signalled:
+            return
+
+        from .. import probes as probes_mod
+        for fn_name, rp in self.program.attach_groups:
+            try:
+                det = probes_mod.attach(self.bpf, fn_name, rp)
+            except StapError as e:
+                self._attach_failed(str(e))
+                return
+            except Exception as e:
+                self._attach_failed(f"ERROR: cannot attach {probe_point_text(rp) or fn_name}: {e}")
+                return
+            if det is not None:
+                self.detachers.append(det)
+        if self.target is not None:
+            self.target.release()
+
+    def _attach_failed(self, text: str) -> None:
+        self.out.flush()
+        warn(text)
+        self.exit_status = 1
+        self.stop_reason = "error"
+        self.attach_error = True
+        self.set_slot("state", STATE_ERROR)
+
+    def loop(self) -> None:
+        timeout = getattr(self.opts, "timeout", None)
+        deadline = time.monotonic() + timeout if timeout else None
+        while self.stop_reason is None:
+            if self.has_ringbuf:
+                wait = POLL_MS
+                if deadline is not None:
+                    wait = max(0, min(wait, int((deadline - time.monotonic()) * 1000) + 1))
+                self.bpf.ring_buffer_poll(wait)
+                self._check_pending()
+            else:
+                time.sleep(POLL_MS / 1000.0)
+            self.out.flush()
+            if self.target is not None and self.target.poll():
+                self.request_stop("target")
+            if deadline is not None and time.monotonic() >= deadline:
+                self.request_stop("timeout")
+
+    def _check_pending(self) -> None:
+        """A ring-buffer callback's stashed exception, in session terms
+        (user-mode handlers already map exit/errors themselves)."""
+        from .errors import ExitRequested, ScriptRuntimeError
+        d = self.dispatcher
+        e, d.pending = d.pending, None
+        if e is None:
+            return
+        if isinstance(e, ExitRequested):
+            self.request_stop("exit")
+        elif isinstance(e, ScriptRuntimeError):
+            self.runtime_error(e)
+        else:
+            raise e
+
+    def drain(self) -> None:
+        """Everything already in the ring buffer, after detaching."""
+        if not getattr(self, "has_ringbuf", False):
+            return
+        for _ in range(1000):
+            before = self.dispatcher.records
+            self.bpf.ring_buffer_consume()
+            pending = self.dispatcher.pending
+            self._check_pending()
+            if self.dispatcher.records == before and pending is None:
+                break
+        self.out.flush()
+
+    def detach_all(self) -> None:
+        while self.detachers:
+            det = self.detachers.pop()
+            try:
+                det()
+            except Exception:
+                pass
+
+    def finish(self) -> None:
+        """Every way out comes through here."""
+        if self.stop_reason is None:
+            self.request_stop("exit")
+        elif self.stop_reason != "error":
+            self.set_slot("state", STATE_STOPPING)
+        self.detach_all()
+        if self.dispatcher is not None:
+            try:
+                self.drain()
+            except Exception:
+                pass
+        if self.target is not None:
+            self.target.finish()
+        if self.interp is not None:
+            if self.error is None and not getattr(self, "attach_error", False):
+                self._run_final("end")
+            elif self.error is not None:
+                self._run_final("error")
+        self.out.flush()
+        if self.store is not None and self.session is not None \
+                and not getattr(self, "attach_error", False):
+            try:
+                from .report import dump_unread_globals
+                self.out.write(dump_unread_globals(self.session, self.store))
+            except Exception as e:
+                if os.environ.get("PYTAP_DEBUG"):
+                    raise
+                warn(f"WARNING: cannot print globals at exit: {e}")
+        self.out.flush()
+        dropped = self.get_slot("dropped")
+        if dropped > 0:
+            warn(f"WARNING: There were {dropped} transport failures. "
+                 f"Try a larger ring buffer than {self.program.ringbuf_pages} pages.")
+        if self.error is not None:
+            warn("WARNING: Number of errors: 1, skipped probes: 0")
+        self.restore_signals()
+
+    def _run_final(self, family: str) -> None:
+        from .errors import ExitRequested, ScriptRuntimeError
+        if family == "end":
+            self.set_slot("state", STATE_STOPPING)
+        for probe in self._probes_of(family):
+            try:
+                self.interp.run_probe(probe, self.user_context(probe))
+            except ExitRequested:
+                pass
+            except ScriptRuntimeError as e:
+                self.out.flush()
+                warn(e.render())
+                self.exit_status = 1
+                if family == "end":
+                    if self.error is None:
+                        self.error = e
+                    break
+            self.out.flush()
+
+
+def _cpu() -> int:
+    try:
+        return os.sched_getcpu() if hasattr(os, "sched_getcpu") else 0
+    except OSError:
+        return 0
+
+
+def _probefunc(probe) -> str:
+    rp = getattr(probe, "resolved", None)
+    spec = getattr(rp, "spec", None) or {}
+    return str(spec.get("symbol") or spec.get("function") or "")
+
+
+def _apply_globals_init(sess: Session) -> None:
+    """-G VAR=VALUE: initial values of globals, before begin probes."""
+    inits = getattr(sess.opts, "globals_init", None) or {}
+    for name, value in inits.items():
+        layout = sess.store.layouts.get(name)
+        if layout is None or layout.kind != "scalar":
+            continue
+        try:
+            v = value if layout.value_type == "string" else int(value, 0)
+            sess.store.set(name, (), v)
+        except (ValueError, Exception):
+            pass
+
+
+def run(program, opts) -> int:
+    from . import loader, privileges
+    privileges.check_can_load(opts, 5)
+    out = Output(getattr(opts, "output_file", None))
+    try:
+        bpf = loader.load(program, opts)
+    except BaseException:
+        out.close()
+        raise
+    sess = Session(program, opts, bpf, out)
+    try:
+        try:
+            sess.start()
+            sess.loop()
+        except KeyboardInterrupt:
+            sess.request_stop("signal")
+        finally:
+            try:
+                sess.finish()
+            finally:
+                _close_bpf(bpf)
+                out.close()
+    except KeyboardInterrupt:
+        pass
+    if sess.exit_status:
+        warn(PASS5_FOOTER)
+    return sess.exit_status
+
+
+def _close_bpf(bpf) -> None:
+    """Detach whatever BCC still holds (perf events, tracepoints, uprobes)
+    and close every fd: no probe outlives pytap."""
+    try:
+        bpf.cleanup()
+    except Exception:
+        pass

@@ -1,0 +1,300 @@
+"""Pass 4: compile Program.c_source with BCC and load every BPF function into
+the verifier, without attaching anything.
+
+`load(program, opts) -> bcc.BPF` is shared by `-p4` (`load_only`) and pass 5
+(runtime/lifecycle.py).  Failures raise `PassFailed` with a message that
+points at the SCRIPT, never at generated C:
+
+  * clang errors name a line of the generated C; codegen marks the C with
+    `/* FILE:LINE:COL */` comments (or `#line` directives, or a
+    `Program.line_map` {c_line: Loc} table), and the nearest marker at or
+    above that line is the script location we quote;
+  * a verifier rejection names a BPF function; we quote the script location
+    of the probe that function implements and the verifier's last words.
+
+BCC prints clang and verifier output straight to file descriptor 2, so we
+capture fd 2 around the compile and each load.
+"""
+from __future__ import annotations
+
+import os
+import re
+import sys
+import tempfile
+from typing import Callable, Dict, Iterable, List, Optional, Tuple
+
+from ..ast import Loc
+from ..diagnostics import SOURCES, PassFailed
+
+PASS4_FOOTER = "Pass 4: compilation failed.  [man error::pass4]"
+
+# BCC load types, by the names codegen puts in CompiledProbe.prog_type.
+# Uprobes are kprobe-type programs as far as the kernel is concerned.
+_PROG_TYPES = {
+    "kprobe": "KPROBE", "kretprobe": "KPROBE", "uprobe": "KPROBE",
+    "uretprobe": "KPROBE",
+    "tracepoint": "TRACEPOINT",
+    "raw_tracepoint": "RAW_TRACEPOINT",
+    "perf_event": "PERF_EVENT",
+    "socket_filter": "SOCKET_FILTER",
+}
+
+_MARKER = re.compile(r"/\*\s*(?P<file>[^*\s][^*]*?):(?P<line>\d+):(?P<col>\d+)\s*\*/")
+_LINE_DIRECTIVE = re.compile(r'^\s*#\s*(?:line\s+)?(?P<line>\d+)\s+"(?P<file>[^"]*)"')
+_CLANG_DIAG = re.compile(r"^(?P<file>[^:\s]+):(?P<line>\d+):(?P<col>\d+): (?P<sev>error|fatal error|warning|note): (?P<msg>.*)$")
+
+
+def bcc_prog_type(bpf_cls, name: Optional[str]) -> int:
+    attr = _PROG_TYPES.get((name or "kprobe").lower())
+    if attr is None:
+        attr = (name or "").upper()
+    try:
+        return getattr(bpf_cls, attr)
+    except AttributeError:
+        raise PassFailed(f"pytap: internal error: unknown BPF program type '{name}'\n{PASS4_FOOTER}")
+
+
+def cflags_for(program, opts) -> List[str]:
+    """Limits (-D NAME=VALUE) as C macros, plus what codegen asked for."""
+    flags = list(getattr(program, "cflags", []) or [])
+    for name, value in (getattr(opts, "defines", None) or {}).items():
+        if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name):
+            continue
+        flag = f"-D{name}={value}" if value != "" else f"-D{name}"
+        if flag not in flags:
+            flags.append(flag)
+    # clang's warnings about the generated C are noise to a script author
+    if "-w" not in flags:
+        flags.append("-w")
+    return flags
+
+
+def functions_to_load(program) -> List[Tuple[str, Optional[str]]]:
+    """(fn_name, prog_type) for every BPF function, each once: compiled
+    probes first (script order), then hidden helpers named only in
+    attach_groups (e.g. @entry savers)."""
+    seen: Dict[str, Optional[str]] = {}
+    for cp in getattr(program, "probes", []) or []:
+        fn = getattr(cp, "fn_name", None)
+        if fn and fn not in seen:
+            seen[fn] = getattr(cp, "prog_type", None)
+    for fn, rp in getattr(program, "attach_groups", []) or []:
+        if fn and fn not in seen:
+            seen[fn] = _prog_type_of_point(rp)
+        elif fn and seen.get(fn) is None:
+            seen[fn] = _prog_type_of_point(rp)
+    return list(seen.items())
+
+
+def _prog_type_of_point(rp) -> Optional[str]:
+    if rp is None:
+        return None
+    try:
+        from .. import probes
+        fn = getattr(probes, "bpf_program_type", None)
+        if fn is not None:
+            return fn(rp)
+    except Exception:
+        pass
+    return None
+
+
+class FdCapture:
+    """Redirect file descriptor 2 into a temporary file for a `with` block:
+    BCC (C++) writes clang diagnostics and verifier logs there directly."""
+
+    def __init__(self):
+        self.text = ""
+
+    def __enter__(self):
+        try:
+            sys.stderr.flush()
+        except Exception:
+            pass
+        self._tmp = tempfile.TemporaryFile()
+        self._saved = os.dup(2)
+        os.dup2(self._tmp.fileno(), 2)
+        return self
+
+    def __exit__(self, *exc):
+        os.dup2(self._saved, 2)
+        os.close(self._saved)
+        self._tmp.seek(0)
+        self.text = self._tmp.read().decode("utf-8", "replace")
+        self._tmp.close()
+        return False
+
+
+# ---------------------------------------------------------------- C -> script
+
+def script_loc_for_c_line(program, c_line: int) -> Optional[Loc]:
+    """The script location a line of the generated C came from: an explicit
+    Program.line_map entry, else the nearest `/* FILE:L:C */` marker or
+    `#line` directive at or above that line."""
+    table = getattr(program, "line_map", None)
+    if table:
+        best = None
+        for ln in sorted(table):
+            if ln <= c_line:
+                best = table[ln]
+            else:
+                break
+        if best is not None:
+            return _as_loc(best)
+    lines = program.c_source.split("\n")
+    i = min(c_line, len(lines)) - 1
+    while i >= 0:
+        text = lines[i]
+        found = list(_MARKER.finditer(text))
+        if found:
+            m = found[-1]
+            return Loc(m.group("file"), int(m.group("line")), int(m.group("col")))
+        d = _LINE_DIRECTIVE.match(text)
+        if d:
+            # `#line N "f"` names the line that FOLLOWS it
+            return Loc(d.group("file"), int(d.group("line")) + (c_line - i - 2), 1)
+        i -= 1
+    return None
+
+
+def _as_loc(x) -> Optional[Loc]:
+    if isinstance(x, Loc):
+        return x
+    if isinstance(x, (tuple, list)) and len(x) >= 2:
+        return Loc(str(x[0]), int(x[1]), int(x[2]) if len(x) > 2 else 1)
+    return getattr(x, "loc", None)
+
+
+def _quote(loc: Optional[Loc]) -> str:
+    if loc is None:
+        return ""
+    out = f"  at {loc.file}:{loc.line}:{loc.col}\n"
+    src = SOURCES.line(loc)
+    if src is not None:
+        caret = "".join("\t" if ch == "\t" else " " for ch in src[: max(loc.col - 1, 0)])
+        out += f"  source: {src}\n          {caret}^\n"
+    return out
+
+
+def _probe_loc(program, fn_name: str) -> Optional[Loc]:
+    for cp in getattr(program, "probes", []) or []:
+        if getattr(cp, "fn_name", None) == fn_name:
+            probe = getattr(cp, "probe", None)
+            for path in ("point", "body"):
+                node = getattr(probe, path, None)
+                loc = getattr(node, "loc", None)
+                if loc is not None:
+                    return loc
+            # a DerivedProbe may keep its original probe's location
+            for path in ("derivation",):
+                chain = getattr(probe, path, None) or []
+                for pt in chain:
+                    loc = getattr(pt, "loc", None)
+                    if loc is not None:
+                        return loc
+    return None
+
+
+def describe_compile_error(program, clang_text: str) -> str:
+    """Turn clang output on the generated C into script-located messages."""
+    out: List[str] = []
+    for raw in clang_text.splitlines():
+        m = _CLANG_DIAG.match(raw)
+        if not m or m.group("sev") not in ("error", "fatal error"):
+            continue
+        msg = m.group("msg")
+        if m.group("file").endswith("main.c"):
+            loc = script_loc_for_c_line(program, int(m.group("line")))
+            where = f"generated C line {m.group('line')}"
+        else:
+            # a `#line` mapped error already names the script; else a header
+            loc = Loc(m.group("file"), int(m.group("line")), int(m.group("col")))
+            where = f"{m.group('file')}:{m.group('line')}"
+        out.append(f"error: BPF compilation failed: {msg} ({where})\n" + _quote(loc))
+    if not out:
+        tail = clang_text.strip()
+        out.append("error: BPF compilation failed\n" + (tail + "\n" if tail else ""))
+    return "".join(out)
+
+
+def describe_verifier_error(program, fn_name: str, log: str, exc: Exception) -> str:
+    """The verifier's reason (its last meaningful log lines) plus the probe."""
+    lines = [ln for ln in log.splitlines() if ln.strip()]
+    reason = ""
+    for ln in reversed(lines):
+        if ln.startswith("processed ") or ln.startswith("bpf: Failed") \
+                or re.match(r"^\d+: ", ln) or ln.startswith(";"):
+            continue
+        reason = ln.strip()
+        break
+    if not reason:
+        reason = str(exc)
+    loc = _verifier_loc(program, lines) or _probe_loc(program, fn_name)
+    msg = f"error: the BPF verifier rejected the handler '{fn_name}': {reason}\n" + _quote(loc)
+    if os.environ.get("PYTAP_DEBUG") or os.environ.get("PYTAP_VERIFIER_LOG"):
+        msg += "verifier log:\n" + log
+    return msg
+
+
+def _verifier_loc(program, lines: List[str]) -> Optional[Loc]:
+    """When the kernel annotated the log with source lines ("; text @ main.c:N"
+    from BTF line info), map the last one back to the script."""
+    for ln in reversed(lines):
+        m = re.search(r"@ main\.c:(\d+)", ln)
+        if m:
+            return script_loc_for_c_line(program, int(m.group(1)))
+        m = _MARKER.search(ln) if ln.startswith(";") else None
+        if m:
+            return Loc(m.group("file"), int(m.group("line")), int(m.group("col")))
+    return None
+
+
+# ---------------------------------------------------------------- loading
+
+def load(program, opts, on_loaded: Optional[Callable] = None):
+    """Compile and verifier-load every BPF function; return the bcc.BPF.
+    The caller owns the returned object and must `cleanup()` it."""
+    from .privileges import import_bcc
+    BPF = import_bcc()
+    text = program.c_source
+    flags = cflags_for(program, opts)
+    debug = int(os.environ.get("PYTAP_BCC_DEBUG", "0") or 0)
+    cap = FdCapture()
+    try:
+        with cap:
+            bpf = BPF(text=text, cflags=flags, debug=debug)
+    except Exception as e:
+        raise PassFailed(describe_compile_error(program, cap.text) + PASS4_FOOTER) from e
+    try:
+        for fn_name, ptype in functions_to_load(program):
+            cap = FdCapture()
+            try:
+                with cap:
+                    bpf.load_func(fn_name, bcc_prog_type(BPF, ptype))
+            except PassFailed:
+                raise
+            except Exception as e:
+                raise PassFailed(describe_verifier_error(program, fn_name, cap.text, e)
+                                 + PASS4_FOOTER) from e
+    except BaseException:
+        try:
+            bpf.cleanup()
+        except Exception:
+            pass
+        raise
+    return bpf
+
+
+def load_only(program, opts) -> int:
+    """`pytap -p4`: everything loads and verifies; nothing is attached."""
+    from .privileges import check_can_load
+    check_can_load(opts)
+    bpf = load(program, opts)
+    try:
+        if opts.verbose:
+            names = [fn for fn, _ in functions_to_load(program)]
+            sys.stderr.write(f"Pass 4: loaded {len(names)} BPF function(s): "
+                             f"{', '.join(names) or '(none)'}\n")
+    finally:
+        bpf.cleanup()
+    return 0
