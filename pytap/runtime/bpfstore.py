@@ -109,7 +109,7 @@ class BpfStore(GlobalStore):
     def _table(self, name):
         t = self._tables.get(name)
         if t is None:
-            t = self.bpf[self._layout(name).map_name]
+            t = self.bpf[self._layout(name).map_name.encode()]
             self._tables[name] = t
         return t
 

@@ -253,7 +253,7 @@ class Session:
     def _state(self):
         if self._state_table is None:
             try:
-                self._state_table = self.bpf[self.program.state_map]
+                self._state_table = self.bpf[self.program.state_map.encode()]
             except Exception:
                 self._state_table = False
         return self._state_table or None
@@ -387,7 +387,7 @@ class Session:
         self.dispatcher = Dispatcher(self.program, self.out.write, self.on_trigger,
                                      self.on_exit, self.on_error)
         try:
-            self.bpf[self.program.ringbuf_name].open_ring_buffer(self.dispatcher.callback)
+            self.bpf[self.program.ringbuf_name.encode()].open_ring_buffer(self.dispatcher.callback)
             self.has_ringbuf = True
         except Exception:
             self.has_ringbuf = False   # a program without any record (e.g. begin-only)

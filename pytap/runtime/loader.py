@@ -262,7 +262,7 @@ def load(program, opts, on_loaded: Optional[Callable] = None):
     cap = FdCapture()
     try:
         with cap:
-            bpf = BPF(text=text, cflags=flags, debug=debug)
+            bpf = BPF(text=text.encode("utf-8", "surrogateescape"), cflags=flags, debug=debug)
     except Exception as e:
         raise PassFailed(describe_compile_error(program, cap.text) + PASS4_FOOTER) from e
     try:
@@ -270,7 +270,7 @@ def load(program, opts, on_loaded: Optional[Callable] = None):
             cap = FdCapture()
             try:
                 with cap:
-                    bpf.load_func(fn_name, bcc_prog_type(BPF, ptype))
+                    bpf.load_func(fn_name.encode(), bcc_prog_type(BPF, ptype))
             except PassFailed:
                 raise
             except Exception as e:
