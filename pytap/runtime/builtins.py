@@ -1,0 +1,461 @@
+"""Python twins of the native tapset functions, for the interpreter.
+
+Each tapset function implemented with an embedded `%{ /* bpf */ %}` body
+has a twin here under the same stap name; the interpreter calls it as
+`fn(ctx, *args)` where ctx is the interp.ProbeContext of the handler.
+Context functions answer from that snapshot (for begin/end probes: the
+pytap process itself).  Behaviour follows the tapset man pages
+(function::NAME(3stap)).
+"""
+from __future__ import annotations
+
+import os
+import random
+import sys
+import time
+from typing import Callable, Dict
+
+from .errors import ScriptRuntimeError
+from .format import to_s64
+
+BUILTINS: Dict[str, Callable] = {}
+
+
+def builtin(*names):
+    def deco(fn):
+        for n in names or (fn.__name__.rstrip("_"),):
+            BUILTINS[n] = fn
+        return fn
+    return deco
+
+
+# ------------------------------------------------------------- context
+
+@builtin()
+def pid(ctx):
+    return ctx.pid
+
+
+@builtin()
+def tid(ctx):
+    return ctx.tid
+
+
+@builtin()
+def ppid(ctx):
+    return ctx.ppid
+
+
+@builtin()
+def uid(ctx):
+    return ctx.uid
+
+
+@builtin()
+def gid(ctx):
+    return ctx.gid
+
+
+@builtin()
+def euid(ctx):
+    return ctx.euid
+
+
+@builtin()
+def egid(ctx):
+    return getattr(ctx, "egid", ctx.gid)
+
+
+@builtin()
+def cpu(ctx):
+    return ctx.cpu
+
+
+@builtin()
+def execname(ctx):
+    return ctx.execname
+
+
+@builtin()
+def pp(ctx):
+    return ctx.pp
+
+
+@builtin()
+def ppfunc(ctx):
+    return ctx.probefunc
+
+
+@builtin()
+def probefunc(ctx):
+    return ctx.probefunc
+
+
+@builtin()
+def target(ctx):
+    return ctx.target
+
+
+@builtin()
+def is_return(ctx):
+    return 1 if ctx.pp.endswith(".return") else 0
+
+
+@builtin()
+def stp_pid(ctx):
+    return os.getpid()
+
+
+@builtin()
+def num_cpus(ctx):
+    return os.cpu_count() or 1
+
+
+# ------------------------------------------------------------- time
+
+@builtin()
+def gettimeofday_s(ctx):
+    return time.time_ns() // 1_000_000_000
+
+
+@builtin()
+def gettimeofday_ms(ctx):
+    return time.time_ns() // 1_000_000
+
+
+@builtin()
+def gettimeofday_us(ctx):
+    return time.time_ns() // 1_000
+
+
+@builtin()
+def gettimeofday_ns(ctx):
+    return time.time_ns()
+
+
+def _mono(ctx) -> int:
+    return time.monotonic_ns()
+
+
+@builtin("local_clock_ns", "cpu_clock_ns", "ktime_get_ns")
+def local_clock_ns(ctx, *cpu):
+    return _mono(ctx)
+
+
+@builtin("local_clock_us", "cpu_clock_us")
+def local_clock_us(ctx, *cpu):
+    return _mono(ctx) // 1_000
+
+
+@builtin("local_clock_ms", "cpu_clock_ms")
+def local_clock_ms(ctx, *cpu):
+    return _mono(ctx) // 1_000_000
+
+
+@builtin("local_clock_s", "cpu_clock_s")
+def local_clock_s(ctx, *cpu):
+    return _mono(ctx) // 1_000_000_000
+
+
+HZ = 250        # Debian's CONFIG_HZ
+
+
+@builtin()
+def jiffies(ctx):
+    return _mono(ctx) * HZ // 1_000_000_000
+
+
+@builtin()
+def get_cycles(ctx):
+    return time.perf_counter_ns()
+
+
+_DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+_MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep",
+           "Oct", "Nov", "Dec"]
+
+
+@builtin()
+def ctime(ctx, *secs):
+    s = secs[0] if secs else time.time_ns() // 1_000_000_000
+    if s < -2147483648:
+        return "a long, long time ago..."
+    if s > 2147483647:
+        return "far far in the future..."
+    t = time.gmtime(s)
+    return "%s %s %2d %02d:%02d:%02d %d" % (_DAYS[t.tm_wday], _MONTHS[t.tm_mon - 1],
+                                          t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec, t.tm_year)
+
+
+# ------------------------------------------------------------- control
+
+@builtin()
+def exit(ctx):
+    # stap's exit() only marks the session as stopping; the handler goes on
+    ctx.exit_requested = True
+    return 0
+
+
+@builtin()
+def error(ctx, msg):
+    raise ScriptRuntimeError(msg)
+
+
+@builtin()
+def abort(ctx):
+    ctx.exit_requested = True
+    return 0
+
+
+@builtin()
+def warn(ctx, msg):
+    sys.stderr.write("WARNING: " + (msg if msg.endswith("\n") else msg + "\n"))
+    return 0
+
+
+@builtin()
+def log(ctx, msg):
+    w = ctx.interp.write if ctx.interp is not None else sys.stdout.write
+    w(msg if msg.endswith("\n") else msg + "\n")
+    return 0
+
+
+@builtin()
+def printk(ctx, *args):
+    return 0
+
+
+@builtin()
+def assert_(ctx, expr, *msg):
+    if not expr:
+        raise ScriptRuntimeError(msg[0] if msg else "assertion failed")
+    return 0
+
+
+BUILTINS["assert"] = assert_
+
+
+@builtin()
+def randint(ctx, n):
+    if n <= 0 or n > (1 << 20):
+        raise ScriptRuntimeError("randint: n must be between 1 and 1048576")
+    return random.randrange(n)
+
+
+@builtin()
+def env_var(ctx, name):
+    return os.environ.get(name, "")
+
+
+# ------------------------------------------------------------- strings
+
+@builtin()
+def strlen(ctx, s):
+    return len(s)
+
+
+@builtin()
+def substr(ctx, s, start, length):
+    if 0 <= start < len(s):
+        return s[start:start + max(0, length)]
+    return ""
+
+
+@builtin()
+def stringat(ctx, s, pos):
+    if 0 <= pos < len(s):
+        return ord(s[pos]) if ord(s[pos]) < 128 else to_s64(ord(s[pos]) - 256)
+    raise ScriptRuntimeError("Position out of bounds")
+
+
+@builtin()
+def isinstr(ctx, s1, s2):
+    return 1 if s2 in s1 else 0
+
+
+@builtin()
+def strpos(ctx, s1, s2):
+    return s1.find(s2)
+
+
+@builtin()
+def str_replace(ctx, prnt, srch, rplc):
+    if srch == "":
+        return prnt
+    return prnt.replace(srch, rplc)
+
+
+@builtin()
+def strtol(ctx, s, base):
+    """C strtol: leading space, sign, optional 0x for base 16, stops at
+    the first invalid digit; saturates at the s64 range."""
+    s = s.lstrip(" \t\n\r\f\v")
+    neg = False
+    if s[:1] in "+-" and s[:1]:
+        neg = s[0] == "-"
+        s = s[1:]
+    if base == 0:
+        if s[:2].lower() == "0x":
+            base, s = 16, s[2:]
+        elif s[:1] == "0":
+            base = 8
+        else:
+            base = 10
+    elif base == 16 and s[:2].lower() == "0x":
+        s = s[2:]
+    if not (2 <= base <= 36):
+        return 0
+    val = 0
+    for ch in s:
+        d = int(ch, 36) if ch.isalnum() and ch.isascii() else 99
+        if d >= base:
+            break
+        val = val * base + d
+    val = -val if neg else val
+    return max(-(1 << 63), min((1 << 63) - 1, val))
+
+
+@builtin()
+def isdigit(ctx, s):
+    return 1 if s[:1].isdigit() and s[:1].isascii() else 0
+
+
+def text_escape(s: str) -> str:
+    """What _stp_text_str does to one string: printable ASCII stays, the
+    C short escapes and octal for everything else."""
+    out = []
+    for ch in s:
+        o = ord(ch)
+        if 0x20 <= o < 0x7F and ch not in '"\\':
+            out.append(ch)
+        elif ch in '\a\b\f\n\r\t\v"\\':
+            out.append("\\" + {"\a": "a", "\b": "b", "\f": "f", "\n": "n", "\r": "r",
+                                "\t": "t", "\v": "v", '"': '"', "\\": "\\"}[ch])
+        elif o > 0xFF:
+            out.append("\\u%04x" % o if o <= 0xFFFF else "\\U%08x" % o)
+        else:
+            out.append("\\%03o" % o)
+    return "".join(out)
+
+
+def _text_strn(ctx, s: str, length: int, quoted: int) -> str:
+    maxlen = 127
+    if ctx is not None and ctx.interp is not None:
+        maxlen = ctx.interp.maxstringlen - 1
+    outlen = length if 0 < length <= maxlen else maxlen
+    if quoted:
+        outlen = max(outlen, 5) - 2
+    out = []
+    used = 0
+    truncated = False
+    for ch in s:
+        piece = text_escape(ch)
+        if used + len(piece) > outlen:
+            truncated = True
+            break
+        out.append(piece)
+        used += len(piece)
+    text = "".join(out)
+    if quoted:
+        text = '"' + text + '"'
+        if truncated:
+            text += "..."
+    return text
+
+
+@builtin()
+def text_str(ctx, s):
+    return _text_strn(ctx, s, 0, 0)
+
+
+@builtin()
+def text_strn(ctx, s, length, quoted):
+    return _text_strn(ctx, s, length, quoted)
+
+
+@builtin()
+def string_quoted(ctx, s):
+    return _text_strn(ctx, s, 0, 1)
+
+
+_TOKENIZE_STATE: Dict[int, str] = {}
+
+
+@builtin()
+def tokenize(ctx, *args):
+    """tokenize(input, delim) / tokenize(delim): like strsep, skipping
+    empty tokens; state is kept per interpreter."""
+    key = id(ctx.interp)
+    if len(args) == 2:
+        text, delim = args
+        if text != "":
+            _TOKENIZE_STATE[key] = text
+    else:
+        (delim,) = args
+    rest = _TOKENIZE_STATE.get(key, "")
+    while True:
+        if rest == "":
+            _TOKENIZE_STATE[key] = ""
+            return ""
+        idx = [i for i, ch in enumerate(rest) if ch in delim]
+        if idx:
+            tok, rest = rest[:idx[0]], rest[idx[0] + 1:]
+        else:
+            tok, rest = rest, ""
+        if tok != "":
+            _TOKENIZE_STATE[key] = rest
+            return tok
+
+
+# ------------------------------------------------------------- numbers
+
+@builtin()
+def abs_(ctx, v):
+    return to_s64(-v) if v < 0 else v
+
+
+BUILTINS["abs"] = abs_
+
+
+@builtin()
+def min_(ctx, a, b):
+    return a if a < b else b
+
+
+@builtin()
+def max_(ctx, a, b):
+    return a if a > b else b
+
+
+BUILTINS["min"] = min_
+BUILTINS["max"] = max_
+
+
+# ------------------------------------------------------------- regex
+
+def _last_match(ctx, what: str, n=None):
+    m = ctx.last_match
+    if m is None:
+        if n is None:
+            raise ScriptRuntimeError("Attempted to get matched string from failed match")
+        raise ScriptRuntimeError(f"Attempted to get subexpression {n} from failed match")
+    return m
+
+
+@builtin()
+def matched(ctx, n):
+    m = _last_match(ctx, "matched", n)
+    if n < 0 or n > m.re.groups:
+        raise ScriptRuntimeError(f"Attempted to get nonexistent subexpression {n}")
+    g = m.group(n)
+    return g if g is not None else ""
+
+
+@builtin()
+def matched_str(ctx):
+    return _last_match(ctx, "matched_str").group(0)
+
+
+@builtin()
+def ngroups(ctx):
+    return _last_match(ctx, "ngroups", 0).re.groups + 1

@@ -1,0 +1,784 @@
+"""A tree-walking interpreter for elaborated probe handlers.
+
+Runs begin/end/error probes and the "user"-mode handlers of kernel events
+(DESIGN.md pass 3) with SystemTap's semantics:
+
+- longs are s64 and wrap; / and % truncate like C and raise
+  "division by 0"; strings are cut to MAXSTRINGLEN-1 characters;
+- globals live in a GlobalStore, locals in a per-call frame;
+- reading a missing array element gives 0 / "" without creating it;
+- foreach iterates a snapshot, sorted by key or value on request;
+- MAXACTION (statements per handler; x10 for begin/end/error, which stap
+  runs "interruptible") and MAXNESTING (function call depth) end the
+  handler with stap's run-time errors;
+- exit() only marks the session as stopping: the handler runs to its end,
+  then run_probe raises ExitRequested.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional
+
+from .. import ast
+from . import builtins as _builtins
+from .errors import ExitRequested, ScriptRuntimeError
+from .format import (FormatError, stap_print, stap_printd, stap_sprintf,
+                     to_s64, unescape)
+from .histogram import render_linear, render_log
+from .stats import Stat, cdiv, cmod
+from .store import GlobalStore
+
+
+@dataclass
+class ProbeContext:
+    """What a user-mode handler may ask about the event that fired it."""
+    pid: int = 0
+    tid: int = 0
+    ppid: int = 0
+    uid: int = 0
+    gid: int = 0
+    euid: int = 0
+    cpu: int = 0
+    execname: str = ""
+    pp: str = ""
+    probefunc: str = ""
+    target: int = 0
+    ktime_ns: int = 0
+    # $name -> value snapshot for target variables (filled by codegen's
+    # trigger records when it supports them)
+    target_values: Dict[str, Any] = field(default_factory=dict)
+    # set by the interpreter while a handler runs
+    interp: Any = None
+    exit_requested: bool = False
+    last_match: Any = None          # re.Match of the last =~, for matched()
+
+
+class _Break(Exception):
+    pass
+
+
+class _Continue(Exception):
+    pass
+
+
+class _Next(Exception):
+    pass
+
+
+class _Return(Exception):
+    def __init__(self, value):
+        self.value = value
+
+
+_ARITH = {"+", "-", "*", "/", "%", "<<", ">>", ">>>", "&", "|", "^"}
+
+
+def _default(type_: Optional[str]):
+    return "" if type_ == "string" else 0
+
+
+def shift_left(x: int, n: int) -> int:
+    if n < 0 or n >= 64:
+        return 0 if n >= 64 else x
+    return to_s64(x << n)
+
+
+def shift_right(x: int, n: int) -> int:
+    if n < 0:
+        return x
+    return x >> min(n, 63)
+
+
+def shift_right_logical(x: int, n: int) -> int:
+    if n < 0:
+        return x
+    if n >= 64:
+        return 0
+    return to_s64((x & ((1 << 64) - 1)) >> n)
+
+
+def posix_ere_to_python(pattern: str) -> str:
+    """Translate a POSIX extended regex to Python's re syntax: bracket
+    classes ([:alpha:] ...) and escape Python-only specials."""
+    classes = {
+        "alpha": "a-zA-Z", "digit": "0-9", "alnum": "a-zA-Z0-9", "upper": "A-Z",
+        "lower": "a-z", "space": " \\t\\n\\r\\f\\v", "blank": " \\t",
+        "punct": "!-/:-@\\[-`{-~", "xdigit": "0-9A-Fa-f", "cntrl": "\\x00-\\x1f\\x7f",
+        "print": "\\x20-\\x7e", "graph": "\\x21-\\x7e", "word": "a-zA-Z0-9_",
+    }
+    out = []
+    i, n = 0, len(pattern)
+    while i < n:
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < n:
+            out.append(pattern[i:i + 2])
+            i += 2
+        elif ch == "[":
+            # copy a bracket expression, translating [:class:]
+            j = i + 1
+            out.append("[")
+            if j < n and pattern[j] == "^":
+                out.append("^")
+                j += 1
+            if j < n and pattern[j] == "]":
+                out.append("\\]")
+                j += 1
+            while j < n and pattern[j] != "]":
+                if pattern.startswith("[:", j):
+                    end = pattern.find(":]", j + 2)
+                    if end > 0:
+                        out.append(classes.get(pattern[j + 2:end], ""))
+                        j = end + 2
+                        continue
+                c = pattern[j]
+                out.append("\\" + c if c in "\\[" else c)
+                j += 1
+            out.append("]")
+            i = j + 1
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
+
+
+class Interpreter:
+    def __init__(self, session, store: GlobalStore, write: Callable[[str], None], opts=None):
+        self.session = session
+        self.store = store
+        self.write = write
+        self.opts = opts if opts is not None else getattr(session, "options", None)
+        d = self.opts.define_int if self.opts is not None else (lambda n, v: v)
+        self.maxstringlen = d("MAXSTRINGLEN", 128)
+        self.maxaction = d("MAXACTION", 1000)
+        self.maxaction_interruptible = d("MAXACTION_INTERRUPTIBLE", self.maxaction * 10)
+        self.maxnesting = d("MAXNESTING", 10)
+        self.global_ids = {id(g): g for g in getattr(session, "globals", [])}
+        self.global_names = {g.name: g for g in getattr(session, "globals", [])}
+        self.functions: Dict[str, List[ast.FunctionDecl]] = {}
+        for f in getattr(session, "functions", []):
+            self.functions.setdefault(f.name, []).append(f)
+        self._regex_cache: Dict[str, re.Pattern] = {}
+        self._fmt_cache: Dict[int, str] = {}
+        self.ctx: ProbeContext = ProbeContext()
+        self.frame: Dict[str, Any] = {}
+        self.actions = 0
+        self.action_limit = self.maxaction
+        self.nesting = -1
+        self.exit_requested = False
+
+    # ----------------------------------------------------------- entry
+    def init_globals(self) -> None:
+        """Give globals their declared initial values (`global x = 5`,
+        -G NAME=VALUE)."""
+        overrides = getattr(self.opts, "globals_init", {}) or {}
+        for g in getattr(self.session, "globals", []):
+            if g.name in overrides:
+                raw = overrides[g.name]
+                if g.type == "string":
+                    val = raw
+                else:
+                    try:
+                        val = to_s64(int(raw, 0))
+                    except ValueError:
+                        val = 0
+                self.store.set(g.name, (), val)
+            elif g.init is not None and g.type != "stats" and (g.arity or 0) <= 0:
+                self.store.set(g.name, (), self.literal(g.init))
+
+    def literal(self, e: ast.Expr):
+        if isinstance(e, ast.Number):
+            return to_s64(e.value)
+        if isinstance(e, ast.String):
+            return self.clip(unescape(e.value))
+        if isinstance(e, ast.Unary) and e.op == "-":
+            return to_s64(-self.literal(e.operand))
+        return self.eval(e)
+
+    def run_probe(self, probe, ctx: Optional[ProbeContext] = None) -> None:
+        """Run one derived probe's handler.  Raises ScriptRuntimeError on a
+        run-time error and ExitRequested when exit() was called."""
+        self.ctx = ctx if ctx is not None else ProbeContext()
+        self.ctx.interp = self
+        self.ctx.exit_requested = False
+        self.actions = 0
+        family = getattr(getattr(probe, "resolved", None), "family", None)
+        if family is None:
+            pt = getattr(probe, "point", None)
+            family = pt.components[0].functor if pt is not None and pt.components else ""
+        interruptible = family in ("begin", "end", "error")
+        self.action_limit = self.maxaction_interruptible if interruptible else self.maxaction
+        self.nesting = -1
+        self.frame = {}
+        for v in getattr(probe, "locals", []) or []:
+            self.frame[v.name] = _default(v.type)
+        try:
+            cond = getattr(probe, "condition", None)
+            if cond is not None and not self.truth(self.eval(cond)):
+                return
+            try:
+                self.exec(probe.body)
+            except _Next:
+                pass
+            except _Return:
+                pass
+        finally:
+            self.frame = {}
+        if self.ctx.exit_requested:
+            self.exit_requested = True
+            raise ExitRequested()
+
+    # ----------------------------------------------------------- helpers
+    def clip(self, s: str) -> str:
+        lim = self.maxstringlen - 1
+        return s if len(s) <= lim else s[:lim]
+
+    @staticmethod
+    def truth(v) -> bool:
+        return bool(v) if not isinstance(v, str) else v != ""
+
+    def error(self, msg: str, node: Optional[ast.Node], tok_desc: str = "") -> ScriptRuntimeError:
+        loc = node.loc if node is not None else None
+        return ScriptRuntimeError(msg, loc, tok_desc or (node.tok_desc if node is not None else ""))
+
+    def _count_action(self, stmt: ast.Stmt) -> None:
+        self.actions += 1
+        if self.actions > self.action_limit:
+            node = stmt
+            if isinstance(stmt, ast.ExprStatement) and not stmt.tok_desc:
+                node = stmt.value
+            raise self.error("MAXACTION exceeded", node)
+
+    def _global_of(self, sym: ast.Symbol) -> Optional[ast.VarDecl]:
+        ref = sym.referent
+        if ref is not None:
+            return self.global_ids.get(id(ref))
+        if sym.name in self.frame:
+            return None
+        return self.global_names.get(sym.name)
+
+    def _sym_desc(self, sym: ast.Node) -> str:
+        if sym.tok_desc:
+            return sym.tok_desc
+        name = getattr(sym, "name", "")
+        return f"identifier '{name}'" if name else ""
+
+    def _with_loc(self, err: ScriptRuntimeError, node: ast.Node) -> ScriptRuntimeError:
+        """Store errors carry no location: give them the identifier's."""
+        if err.loc is None:
+            err.loc = node.loc
+            err.tok_desc = self._sym_desc(node)
+        return err
+
+    def _keys(self, idx: ast.ArrayIndex) -> tuple:
+        return tuple(self.eval(i) for i in idx.indexes)
+
+    # ----------------------------------------------------------- statements
+    def exec(self, s: ast.Stmt) -> None:
+        meth = getattr(self, "exec_" + type(s).__name__, None)
+        if meth is None:
+            raise self.error(f"unsupported statement {type(s).__name__}", s)
+        if not isinstance(s, ast.Block):
+            self._count_action(s)
+        meth(s)
+
+    def exec_Block(self, s: ast.Block) -> None:
+        for st in s.statements:
+            self.exec(st)
+
+    def exec_NullStatement(self, s) -> None:
+        pass
+
+    def exec_EmbeddedCode(self, s) -> None:
+        raise self.error("embedded C cannot run in user space", s)
+
+    def exec_ExprStatement(self, s: ast.ExprStatement) -> None:
+        self.eval(s.value)
+
+    def exec_IfStatement(self, s: ast.IfStatement) -> None:
+        if self.truth(self.eval(s.cond)):
+            self.exec(s.then)
+        elif s.else_ is not None:
+            self.exec(s.else_)
+
+    def exec_ForLoop(self, s: ast.ForLoop) -> None:
+        if s.init is not None:
+            self.exec(s.init)
+        while s.cond is None or self.truth(self.eval(s.cond)):
+            try:
+                self.exec(s.body)
+            except _Break:
+                break
+            except _Continue:
+                pass
+            if s.incr is not None:
+                self.exec(s.incr)
+
+    def exec_BreakStatement(self, s) -> None:
+        raise _Break()
+
+    def exec_ContinueStatement(self, s) -> None:
+        raise _Continue()
+
+    def exec_NextStatement(self, s) -> None:
+        raise _Next()
+
+    def exec_ReturnStatement(self, s: ast.ReturnStatement) -> None:
+        raise _Return(self.eval(s.value) if s.value is not None else None)
+
+    def exec_TryBlock(self, s: ast.TryBlock) -> None:
+        try:
+            self.exec(s.try_block)
+        except ScriptRuntimeError as e:
+            if s.catch_var is not None:
+                self.assign_to(s.catch_var, e.message)
+            self.exec(s.catch_block)
+
+    def exec_DeleteStatement(self, s: ast.DeleteStatement) -> None:
+        target = s.value
+        if isinstance(target, ast.ArrayIndex):
+            g = self._global_of(target.base) if isinstance(target.base, ast.Symbol) else None
+            if g is None:
+                raise self.error("cannot delete this", s)
+            if any(i is None for i in target.indexes):
+                pattern = [None if i is None else self.eval(i) for i in target.indexes]
+                for key, _ in self._elements(g):
+                    if all(p is None or p == k for p, k in zip(pattern, key)):
+                        self.store.delete(g.name, key)
+            else:
+                self.store.delete(g.name, self._keys(target))
+            return
+        if isinstance(target, ast.Symbol):
+            g = self._global_of(target)
+            if g is not None:
+                self.store.delete(g.name, None if (g.arity or 0) > 0 else ())
+                if (g.arity or 0) <= 0 and g.type != "stats":
+                    self.store.set(g.name, (), _default(g.type))
+            else:
+                self.frame[target.name] = _default(target.type or getattr(target.referent, "type", None))
+            return
+        raise self.error("cannot delete this", s)
+
+    def _elements(self, g: ast.VarDecl):
+        if g.type == "stats":
+            return self.store.stat_items(g.name)
+        return self.store.items(g.name)
+
+    def exec_ForeachLoop(self, s: ast.ForeachLoop) -> None:
+        rows = self._foreach_rows(s)
+        limit = None
+        if s.limit is not None:
+            limit = self.eval(s.limit)
+        count = 0
+        for key, value in rows:
+            if limit is not None and count >= limit:
+                break
+            count += 1
+            for sym, k in zip(s.indexes, key):
+                self.assign_to(sym, k)
+            if s.value is not None:
+                self.assign_to(s.value, value)
+            try:
+                self.exec(s.body)
+            except _Break:
+                break
+            except _Continue:
+                continue
+
+    def _foreach_rows(self, s: ast.ForeachLoop):
+        base = s.base
+        if isinstance(base, ast.HistOp):
+            st = self.stat_of(base.stat)
+            buckets = self._hist_buckets(base, st)
+            rows = [((i,), c) for i, c in enumerate(buckets)]
+            is_stats = False
+        else:
+            g = self._global_of(base) if isinstance(base, ast.Symbol) else None
+            if g is None:
+                raise self.error("foreach over a non-array", base)
+            is_stats = g.type == "stats"
+            rows = list(self._elements(g))
+        if s.array_slice:
+            pattern = [None if e is None else self.eval(e) for e in s.array_slice]
+            rows = [r for r in rows
+                    if all(p is None or p == k for p, k in zip(pattern, r[0]))]
+        col = s.sort_column
+        if col is not None and s.sort_direction:
+            reverse = s.sort_direction < 0
+            if col == 0:
+                if is_stats:
+                    aggr = (s.sort_aggr or "count").lstrip("@")
+                    if aggr in (".", ""):
+                        aggr = "count"
+                    keyf = lambda r: self._stat_value(aggr, r[1], None, None)  # noqa: E731
+                else:
+                    keyf = lambda r: r[1]  # noqa: E731
+            else:
+                keyf = lambda r: r[0][col - 1]  # noqa: E731
+            rows.sort(key=keyf, reverse=reverse)
+        if is_stats:
+            # the value variable of a stats array is the sort aggregate
+            aggr = (s.sort_aggr or "count").lstrip("@")
+            if aggr in (".", ""):
+                aggr = "count"
+            rows = [(k, v.count if aggr == "count" else self._stat_value(aggr, v, None, None))
+                    for k, v in rows]
+        return rows
+
+    # ----------------------------------------------------------- expressions
+    def eval(self, e: ast.Expr):
+        meth = getattr(self, "eval_" + type(e).__name__, None)
+        if meth is None:
+            raise self.error(f"unsupported expression {type(e).__name__}", e)
+        return meth(e)
+
+    def eval_Number(self, e: ast.Number):
+        return to_s64(e.value)
+
+    def eval_String(self, e: ast.String):
+        cached = self._fmt_cache.get(id(e))
+        if cached is None:
+            cached = self._fmt_cache[id(e)] = self.clip(unescape(e.value))
+        return cached
+
+    def eval_Symbol(self, e: ast.Symbol):
+        g = self._global_of(e)
+        if g is not None:
+            return self.store.get(g.name, ())
+        if e.name in self.frame:
+            return self.frame[e.name]
+        return _default(e.type or getattr(e.referent, "type", None))
+
+    def eval_TargetSymbol(self, e: ast.TargetSymbol):
+        if e.name in self.ctx.target_values:
+            return self.ctx.target_values[e.name]
+        raise self.error(f"target variable {e.name} is not available in user space", e)
+
+    def arith(self, op: str, a: int, b: int, node: ast.Node) -> int:
+        if op == "+":
+            return to_s64(a + b)
+        if op == "-":
+            return to_s64(a - b)
+        if op == "*":
+            return to_s64(a * b)
+        if op in ("/", "%"):
+            if b == 0:
+                raise self.error("division by 0", node, node.tok_desc or f"operator '{op}'")
+            return cdiv(a, b) if op == "/" else cmod(a, b)
+        if op == "<<":
+            return shift_left(a, b)
+        if op == ">>":
+            return shift_right(a, b)
+        if op == ">>>":
+            return shift_right_logical(a, b)
+        if op == "&":
+            return to_s64(a & b)
+        if op == "|":
+            return to_s64(a | b)
+        if op == "^":
+            return to_s64(a ^ b)
+        raise self.error(f"unknown operator {op}", node)
+
+    def eval_Binary(self, e: ast.Binary):
+        a = self.eval(e.left)
+        b = self.eval(e.right)
+        return self.arith(e.op, int(a), int(b), e)
+
+    def eval_Unary(self, e: ast.Unary):
+        v = self.eval(e.operand)
+        if e.op == "-":
+            return to_s64(-v)
+        if e.op == "+":
+            return v
+        if e.op == "!":
+            return 0 if self.truth(v) else 1
+        if e.op == "~":
+            return to_s64(~v)
+        raise self.error(f"unknown operator {e.op}", e)
+
+    def eval_LogicalOr(self, e):
+        return 1 if (self.truth(self.eval(e.left)) or self.truth(self.eval(e.right))) else 0
+
+    def eval_LogicalAnd(self, e):
+        return 1 if (self.truth(self.eval(e.left)) and self.truth(self.eval(e.right))) else 0
+
+    def eval_Comparison(self, e: ast.Comparison):
+        a = self.eval(e.left)
+        b = self.eval(e.right)
+        op = e.op
+        r = {"==": a == b, "!=": a != b, "<": a < b, "<=": a <= b,
+             ">": a > b, ">=": a >= b}[op]
+        return 1 if r else 0
+
+    def regex(self, raw: str, node) -> re.Pattern:
+        rx = self._regex_cache.get(raw)
+        if rx is None:
+            try:
+                rx = re.compile(posix_ere_to_python(unescape(raw)))
+            except re.error as err:
+                raise self.error(f"regex compilation error: {err}", node)
+            self._regex_cache[raw] = rx
+        return rx
+
+    def eval_RegexMatch(self, e: ast.RegexMatch):
+        text = self.eval(e.left)
+        m = self.regex(e.right.value, e).search(str(text))
+        self.ctx.last_match = m
+        hit = m is not None
+        return 1 if (hit if e.op == "=~" else not hit) else 0
+
+    def eval_Concat(self, e: ast.Concat):
+        return self.clip(str(self.eval(e.left)) + str(self.eval(e.right)))
+
+    def eval_Ternary(self, e: ast.Ternary):
+        return self.eval(e.truevalue) if self.truth(self.eval(e.cond)) else self.eval(e.falsevalue)
+
+    # -- lvalues
+    def read_lvalue(self, target: ast.Expr):
+        if isinstance(target, ast.ArrayIndex):
+            g = self._global_of(target.base)
+            return self.store.get(g.name, self._keys(target)) if g else 0
+        return self.eval(target)
+
+    def assign_to(self, target: ast.Expr, value, keys: Optional[tuple] = None):
+        if isinstance(target, ast.Symbol):
+            g = self._global_of(target)
+            if g is not None:
+                try:
+                    self.store.set(g.name, (), value)
+                except ScriptRuntimeError as err:
+                    raise self._with_loc(err, target)
+            else:
+                self.frame[target.name] = value
+            return value
+        if isinstance(target, ast.ArrayIndex) and isinstance(target.base, ast.Symbol):
+            g = self._global_of(target.base)
+            if g is None:
+                raise self.error("not an array", target)
+            if keys is None:
+                keys = self._keys(target)
+            try:
+                self.store.set(g.name, keys, value)
+            except ScriptRuntimeError as err:
+                raise self._with_loc(err, target.base)
+            return value
+        raise self.error("invalid assignment target", target)
+
+    def eval_Assignment(self, e: ast.Assignment):
+        op = e.op
+        if op == "<<<":
+            v = self.eval(e.right)
+            self.stat_add(e.left, v)
+            return v
+        if op == "=":
+            # stap evaluates the right side first, then the index
+            v = self.eval(e.right)
+            if isinstance(v, str):
+                v = self.clip(v)
+            return self.assign_to(e.left, v)
+        keys = self._keys(e.left) if isinstance(e.left, ast.ArrayIndex) else None
+        if keys is not None:
+            g = self._global_of(e.left.base)
+            old = self.store.get(g.name, keys) if g else 0
+        else:
+            old = self.eval(e.left)
+        rhs = self.eval(e.right)
+        if op == ".=":
+            new = self.clip(str(old) + str(rhs))
+        else:
+            new = self.arith(op[:-1], int(old), int(rhs), e)
+        return self.assign_to(e.left, new, keys)
+
+    def _crement(self, e, post: bool):
+        target = e.operand
+        keys = self._keys(target) if isinstance(target, ast.ArrayIndex) else None
+        if keys is not None:
+            g = self._global_of(target.base)
+            old = self.store.get(g.name, keys) if g else 0
+        else:
+            old = self.eval(target)
+        new = to_s64(old + (1 if e.op == "++" else -1))
+        self.assign_to(target, new, keys)
+        return old if post else new
+
+    def eval_PreCrement(self, e):
+        return self._crement(e, post=False)
+
+    def eval_PostCrement(self, e):
+        return self._crement(e, post=True)
+
+    def eval_ArrayIndex(self, e: ast.ArrayIndex):
+        if isinstance(e.base, ast.HistOp):
+            st = self.stat_of(e.base.stat)
+            buckets = self._hist_buckets(e.base, st)
+            i = self.eval(e.indexes[0])
+            return buckets[i] if 0 <= i < len(buckets) else 0
+        g = self._global_of(e.base) if isinstance(e.base, ast.Symbol) else None
+        if g is None:
+            raise self.error("not an array", e)
+        return self.store.get(g.name, self._keys(e))
+
+    def eval_ArrayIn(self, e: ast.ArrayIn):
+        idx = e.operand
+        g = self._global_of(idx.base) if isinstance(idx.base, ast.Symbol) else None
+        if g is None:
+            raise self.error("not an array", e)
+        if any(i is None for i in idx.indexes):
+            pattern = [None if i is None else self.eval(i) for i in idx.indexes]
+            return 1 if any(all(p is None or p == k for p, k in zip(pattern, key))
+                            for key, _ in self._elements(g)) else 0
+        return 1 if self.store.exists(g.name, self._keys(idx)) else 0
+
+    # -- statistics
+    def stat_add(self, target: ast.Expr, v: int) -> None:
+        if isinstance(target, ast.ArrayIndex):
+            sym, keys = target.base, self._keys(target)
+        else:
+            sym, keys = target, ()
+        g = self._global_of(sym) if isinstance(sym, ast.Symbol) else None
+        if g is None:
+            raise self.error("<<< needs a global aggregate", target)
+        try:
+            self.store.stat_add(g.name, keys, int(v))
+        except ScriptRuntimeError as err:
+            raise self._with_loc(err, sym)
+
+    def stat_of(self, target: ast.Expr) -> Stat:
+        if isinstance(target, ast.ArrayIndex):
+            sym, keys = target.base, self._keys(target)
+        else:
+            sym, keys = target, ()
+        g = self._global_of(sym) if isinstance(sym, ast.Symbol) else None
+        if g is None:
+            raise self.error("not an aggregate", target)
+        return self.store.stat(g.name, keys)
+
+    def _stat_value(self, op: str, st: Stat, e, params):
+        if op == "count":
+            return st.count
+        if op == "sum":
+            return st.sum
+        if st.count == 0:
+            raise self.error("empty aggregate", e)
+        if op == "min":
+            return st.min
+        if op == "max":
+            return st.max
+        if op == "avg":
+            return st.avg()
+        if op == "variance":
+            return st.variance(params[0] if params else 0)
+        raise self.error(f"unknown statistic @{op}", e)
+
+    def eval_StatOp(self, e: ast.StatOp):
+        return self._stat_value(e.op, self.stat_of(e.stat), e, e.params)
+
+    def _hist_buckets(self, h: ast.HistOp, st: Stat) -> List[int]:
+        if h.kind == "log":
+            return st.log
+        start, stop, interval = (list(h.params) + [0, 0, 1])[:3]
+        if st.linear is not None and st.linear_spec == (start, stop, interval):
+            return st.linear
+        # a Stat without these linear buckets: cannot rebuild counts
+        raise self.error("histogram has no linear buckets", h)
+
+    def render_hist(self, h: ast.HistOp) -> str:
+        st = self.stat_of(h.stat)
+        if st.count == 0:
+            raise self.error("empty aggregate", h)
+        if h.kind == "log":
+            return render_log(st)
+        start, stop, interval = h.params[:3]
+        self._hist_buckets(h, st)
+        return render_linear(st, start, stop, interval)
+
+    def eval_HistOp(self, e: ast.HistOp):
+        return self.render_hist(e)
+
+    # -- printing
+    def eval_PrintFormat(self, e: ast.PrintFormat):
+        if e.hist is not None:
+            text = self.render_hist(e.hist)
+            if e.newline:
+                text += "\n"
+        else:
+            args = [self.eval(a) for a in e.args]
+            if e.is_format:
+                fmt = self._fmt_cache.get(id(e))
+                if fmt is None:
+                    fmt = self._fmt_cache[id(e)] = unescape(e.fmt or "")
+                try:
+                    text = stap_sprintf(fmt, args)
+                except FormatError as err:
+                    raise self.error(str(err), e)
+                if e.newline:
+                    text += "\n"
+            elif e.is_delim:
+                text = stap_printd(unescape(e.delimiter or ""), args, e.newline)
+            else:
+                text = stap_print(args, e.newline)
+        if e.to_stream:
+            self.write(text)
+            return 0
+        return self.clip(text)
+
+    # -- calls
+    def eval_FunctionCall(self, e: ast.FunctionCall):
+        decls = e.referents or self.functions.get(e.name, [])
+        args = [self.eval(a) for a in e.args]
+        if not decls:
+            return self.call_builtin(e.name, args, e)
+        if self.nesting + 1 >= self.maxnesting:
+            raise self.error("MAXNESTING exceeded", e)
+        for decl in decls:
+            try:
+                return self.call_function(decl, args, e)
+            except _Next:
+                continue
+        return _default(decls[-1].type)
+
+    def call_builtin(self, name: str, args: list, node):
+        fn = _builtins.BUILTINS.get(name)
+        if fn is None:
+            raise self.error(f"function {name}() has no user-space implementation", node)
+        try:
+            result = fn(self.ctx, *args)
+        except ScriptRuntimeError as err:
+            if err.loc is None:
+                err.loc = node.loc
+                err.tok_desc = node.tok_desc or f"identifier '{name}'"
+            raise
+        if isinstance(result, str):
+            result = self.clip(result)
+        return result
+
+    def call_function(self, decl: ast.FunctionDecl, args: list, node):
+        if isinstance(decl.body, ast.EmbeddedCode):
+            return self.call_builtin(decl.name, args, node)
+        saved = self.frame
+        frame = {}
+        for p, a in zip(decl.formal_args, args):
+            frame[p.name] = a
+        for v in decl.locals:
+            frame.setdefault(v.name, _default(v.type))
+        self.frame = frame
+        self.nesting += 1
+        try:
+            self.exec(decl.body)
+        except _Return as r:
+            v = r.value
+            if v is None:
+                v = _default(decl.type)
+            return self.clip(v) if isinstance(v, str) else v
+        finally:
+            self.nesting -= 1
+            self.frame = saved
+        return _default(decl.type)
+
+    # -- not runnable in user space
+    def eval_EmbeddedExpr(self, e):
+        raise self.error("embedded C cannot run in user space", e)
+
+    def eval_DefinedOp(self, e: ast.DefinedOp):
+        # elaboration normally folds @defined; a surviving one is false
+        return 0
