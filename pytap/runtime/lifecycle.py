@@ -364,8 +364,10 @@ class Session:
 
     def install_signals(self) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            self._old_handlers[sig] = signal.signal(sig, self._on_signal)
-        self._old_handlers[signal.SIGCHLD] = signal.signal(signal.SIGCHLD, self._on_sigchld)
+            old = signal.signal(sig, self._on_signal)
+            self._old_handlers.setdefault(sig, old)
+        old = signal.signal(signal.SIGCHLD, self._on_sigchld)
+        self._old_handlers.setdefault(signal.SIGCHLD, old)
 
     def restore_signals(self) -> None:
         for sig, h in self._old_handlers.items():
@@ -397,7 +399,20 @@ class Session:
             self.target_pid = self.target.pid
         self.set_slot("target", self.target_pid)
         self.set_slot("state", STATE_RUNNING)
-        _apply_globals_init(self)
+        # declared initial values (`global x = 5`) and -G NAME=VALUE: BPF
+        # maps start zeroed, so user space writes them before begin
+        init = getattr(self.interp, "init_globals", None)
+        if init is not None:
+            try:
+                init()
+            except Exception as e:
+                from .errors import ScriptRuntimeError
+                if not isinstance(e, ScriptRuntimeError):
+                    raise
+                self.runtime_error(e)
+                return
+        else:
+            _apply_globals_init(self)
 
         for probe in self._probes_of("begin"):
             if self.stop_reason is not None:
@@ -573,16 +588,31 @@ def run(program, opts) -> int:
     from . import loader, privileges
     privileges.check_can_load(opts, 5)
     out = Output(getattr(opts, "output_file", None))
+    # A signal during the (slow) compile must not kill us with a traceback
+    # or leave anything behind: note it, and stop right after loading.
+    early = []
+    saved = {}
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        saved[sig] = signal.signal(sig, lambda signum, _f: early.append(signum))
     try:
         bpf = loader.load(program, opts)
     except BaseException:
         out.close()
+        for sig, h in saved.items():
+            signal.signal(sig, h)
         raise
     sess = Session(program, opts, bpf, out)
+    sess._old_handlers.update(saved)
     try:
         try:
-            sess.start()
-            sess.loop()
+            if early:
+                sess.signalled = early[0]
+                sess.stop_reason = "signal"
+            else:
+                sess.start()
+                if early:
+                    sess.request_stop("signal")
+                sess.loop()
         except KeyboardInterrupt:
             sess.request_stop("signal")
         finally:

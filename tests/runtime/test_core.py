@@ -139,3 +139,109 @@ def test_bpfstore_roundtrip():
         assert st.stat("sta", (9,)).count == 0
     finally:
         bpf.cleanup()
+
+
+# ---------------------------------------------------------------- lifecycle
+C_TIMER = r"""
+#include <uapi/linux/bpf_perf_event.h>
+BPF_RINGBUF_OUTPUT(events, 8);
+BPF_ARRAY(pytap_state, s64, 4);
+BPF_ARRAY(g_count, s64, 1);
+struct r16 { u32 kind; u32 cpu; s64 n; };
+int probe_1(struct bpf_perf_event_data *ctx) {
+  int k0 = 0, k1 = 1;
+  s64 *st = pytap_state.lookup(&k0);
+  s64 *tg = pytap_state.lookup(&k1);
+  if (!st || !tg || *st) return 0;
+  s64 *c = g_count.lookup(&k0);
+  if (!c) return 0;
+  s64 n = __sync_fetch_and_add(c, 1) + 1;
+  if (n > LIMIT) return 0;
+  struct r16 *r = events.ringbuf_reserve(sizeof(*r));
+  if (!r) return 0;
+  r->kind = 16; r->cpu = 0; r->n = n + *tg * 1000;
+  events.ringbuf_submit(r, 0);
+  if (n == STOP_AT) {
+    *st = 1;
+    u64 *e = events.ringbuf_reserve(8);
+    if (e) { e[0] = 1; events.ringbuf_submit(e, 0); }
+  }
+  return 0;
+}
+"""
+
+
+def _timer_program(limit, stop_at):
+    from pytap.codegen.program import RecordFormat
+    return Program(
+        c_source=C_TIMER, cflags=[f"-DLIMIT={limit}", f"-DSTOP_AT={stop_at}"],
+        formats=[RecordFormat(16, "printf", "tick %d\n", ["long"])],
+        globals=[GlobalLayout("count", "g_count", "scalar", "long")],
+        probes=[CompiledProbe(1, None, "bpf", "probe_1", "perf_event")],
+        attach_groups=[("probe_1", "timer")])
+
+
+@pytest.fixture
+def fake_attach(monkeypatch):
+    """probes.attach for hand-made programs: a 1 ms CPU-clock perf event."""
+    import pytap.probes as probes_mod
+    attached = []
+
+    def attach(bpf, fn_name, rp):
+        bpf.attach_perf_event(ev_type=1, ev_config=0, fn_name=fn_name.encode(),
+                              sample_period=1_000_000, cpu=0)
+        attached.append(fn_name)
+
+        def detach():
+            bpf.detach_perf_event(1, 0)
+            attached.remove(fn_name)
+        return detach
+    monkeypatch.setattr(probes_mod, "attach", attach, raising=False)
+    return attached
+
+
+def test_lifecycle_exit_record_stops(capsys, fake_attach):
+    _need_bpf()
+    from pytap.runtime.lifecycle import run
+    rc = run(_timer_program(3, 3), Options(target_pid=7))
+    assert rc == 0
+    assert capsys.readouterr().out == "tick 7001\ntick 7002\ntick 7003\n"
+    assert fake_attach == []
+
+
+def test_lifecycle_timeout_and_output_file(tmp_path, capsys, fake_attach):
+    _need_bpf()
+    from pytap.runtime.lifecycle import run
+    out = tmp_path / "o.txt"
+    rc = run(_timer_program(2, 99), Options(timeout=0.5, output_file=str(out)))
+    assert rc == 0
+    assert out.read_text() == "tick 1\ntick 2\n"
+    assert capsys.readouterr().out == ""
+
+
+def test_lifecycle_sigterm(capsys, fake_attach):
+    _need_bpf()
+    import signal
+    import threading
+    from pytap.runtime.lifecycle import run
+    import pytap.probes as probes_mod
+    real_attach = probes_mod.attach
+
+    def attach_then_signal(bpf, fn, rp):   # signal once the probes are armed
+        det = real_attach(bpf, fn, rp)
+        threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGTERM)).start()
+        return det
+    probes_mod.attach = attach_then_signal
+    old = signal.getsignal(signal.SIGTERM)
+    rc = run(_timer_program(1, 99), Options())
+    assert rc == 0 and capsys.readouterr().out == "tick 1\n"
+    assert signal.getsignal(signal.SIGTERM) == old
+    assert fake_attach == []
+
+
+def test_lifecycle_target_command(capsys, fake_attach):
+    _need_bpf()
+    from pytap.runtime.lifecycle import run
+    rc = run(_timer_program(0, 99), Options(target_cmd="echo from-cmd; sleep 0.2"))
+    assert rc == 0
+    assert capsys.readouterr().out == ""   # the child's output goes to the real fd 1
