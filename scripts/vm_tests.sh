@@ -1,0 +1,55 @@
+#!/bin/bash
+# The kprobe test tier: boots Debian's stock kernel (which has kprobes; this
+# host's kernel does not) ONCE under qemu with virtme-ng, with this machine's
+# filesystem as the guest root, and runs `pytest -m vm tests/vm` inside.
+# Prints the guest's test output and exits with pytest's status.
+#
+# Usage: scripts/vm_tests.sh [pytest args...]   (default: tests/vm)
+# Env:   PYTAP_VM_KERNEL   kernel image (default: newest /boot/vmlinuz-6.1.*)
+#        PYTAP_VM_MEMORY   guest memory (default 2G)
+#        PYTAP_VM_TIMEOUT  seconds before the boot is abandoned (default 1800)
+#        PYTAP_VM_KVM=1    use KVM when /dev/kvm works (default: TCG)
+set -u
+repo=$(cd "$(dirname "$0")/.." && pwd)
+export PATH="$repo/.venv/bin:$PATH"
+
+die() { echo "vm_tests: $*" >&2; exit 2; }
+
+command -v vng >/dev/null || die "vng not found: run scripts/setup.sh test (installs virtme-ng into .venv)"
+command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing: apt-get install qemu-system-x86"
+
+kernel=${PYTAP_VM_KERNEL:-$(ls -1v /boot/vmlinuz-6.1.* 2>/dev/null | tail -n 1)}
+[ -n "$kernel" ] && [ -r "$kernel" ] || die "no /boot/vmlinuz-6.1.* kernel: apt-get install linux-image-amd64"
+kver=${kernel##*/vmlinuz-}
+[ -e "/lib/modules/$kver/build" ] || die "no headers for $kver: apt-get install linux-headers-amd64"
+
+results=$(mktemp -d /tmp/pytap-vm.XXXXXX)
+trap 'rm -rf "$results"' EXIT
+
+args=("$@")
+[ ${#args[@]} -gt 0 ] || args=(tests/vm)
+# Quote for the guest shell.
+inner="bash $(printf '%q ' "$repo/scripts/vm_inner.sh" "$repo" "$results" "${args[@]}")"
+
+kvm_flag=--disable-kvm
+if [ "${PYTAP_VM_KVM:-0}" = 1 ] && [ -w /dev/kvm ]; then kvm_flag=; fi
+
+echo "vm_tests: booting $kernel (qemu ${kvm_flag:+TCG, }one boot for all kprobe tests)" >&2
+start=$(date +%s)
+timeout --foreground -k 10 "${PYTAP_VM_TIMEOUT:-1800}" \
+  vng --run "$kernel" $kvm_flag --memory "${PYTAP_VM_MEMORY:-2G}" \
+      --cpus 2 --rwdir "$results" --overlay-rwdir "$repo" --cwd "$repo" \
+      --exec "$inner" </dev/null >"$results/console.log" 2>&1
+vng_rc=$?
+echo "vm_tests: VM finished in $(( $(date +%s) - start ))s (vng status $vng_rc)" >&2
+
+if [ -f "$results/output.log" ]; then
+  cat "$results/output.log"
+fi
+if [ -f "$results/status" ]; then
+  exit "$(cat "$results/status")"
+fi
+echo "vm_tests: the VM did not report a test status; its console said:" >&2
+tail -n 50 "$results/console.log" >&2
+[ "$vng_rc" -ne 0 ] && exit "$vng_rc"
+exit 2
