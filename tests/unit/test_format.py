@@ -1,0 +1,233 @@
+"""printf semantics of stap's run-time vsprintf (64-bit conversions)."""
+import pytest
+
+from pytap.runtime.format import (escape, format_arg_types, stap_print, stap_printd,
+                                  stap_sprintf, unescape)
+
+# Integer conversions that stap formats exactly like C's %lld family.
+# Expected texts were produced by glibc printf with the same flags.
+C_CASES = [
+    ("%d", 0, "0"),
+    ("%d", 42, "42"),
+    ("%d", -42, "-42"),
+    ("%d", -1, "-1"),
+    ("%d", 9223372036854775807, "9223372036854775807"),
+    ("%d", -9223372036854775808, "-9223372036854775808"),
+    ("%d", 255, "255"),
+    ("%5d", 0, "    0"),
+    ("%5d", 42, "   42"),
+    ("%5d", -42, "  -42"),
+    ("%5d", -1, "   -1"),
+    ("%5d", 9223372036854775807, "9223372036854775807"),
+    ("%5d", -9223372036854775808, "-9223372036854775808"),
+    ("%5d", 255, "  255"),
+    ("%-5d|", 0, "0    |"),
+    ("%-5d|", 42, "42   |"),
+    ("%-5d|", -42, "-42  |"),
+    ("%-5d|", -1, "-1   |"),
+    ("%-5d|", 9223372036854775807, "9223372036854775807|"),
+    ("%-5d|", -9223372036854775808, "-9223372036854775808|"),
+    ("%-5d|", 255, "255  |"),
+    ("%05d", 0, "00000"),
+    ("%05d", 42, "00042"),
+    ("%05d", -42, "-0042"),
+    ("%05d", -1, "-0001"),
+    ("%05d", 9223372036854775807, "9223372036854775807"),
+    ("%05d", -9223372036854775808, "-9223372036854775808"),
+    ("%05d", 255, "00255"),
+    ("%+d", 0, "+0"),
+    ("%+d", 42, "+42"),
+    ("%+d", -42, "-42"),
+    ("%+d", -1, "-1"),
+    ("%+d", 9223372036854775807, "+9223372036854775807"),
+    ("%+d", -9223372036854775808, "-9223372036854775808"),
+    ("%+d", 255, "+255"),
+    ("% d", 0, " 0"),
+    ("% d", 42, " 42"),
+    ("% d", -42, "-42"),
+    ("% d", -1, "-1"),
+    ("% d", 9223372036854775807, " 9223372036854775807"),
+    ("% d", -9223372036854775808, "-9223372036854775808"),
+    ("% d", 255, " 255"),
+    ("%.3d", 0, "000"),
+    ("%.3d", 42, "042"),
+    ("%.3d", -42, "-042"),
+    ("%.3d", -1, "-001"),
+    ("%.3d", 9223372036854775807, "9223372036854775807"),
+    ("%.3d", -9223372036854775808, "-9223372036854775808"),
+    ("%.3d", 255, "255"),
+    ("%8.3d", 0, "     000"),
+    ("%8.3d", 42, "     042"),
+    ("%8.3d", -42, "    -042"),
+    ("%8.3d", -1, "    -001"),
+    ("%8.3d", 9223372036854775807, "9223372036854775807"),
+    ("%8.3d", -9223372036854775808, "-9223372036854775808"),
+    ("%8.3d", 255, "     255"),
+    ("%-8.3d|", 0, "000     |"),
+    ("%-8.3d|", 42, "042     |"),
+    ("%-8.3d|", -42, "-042    |"),
+    ("%-8.3d|", -1, "-001    |"),
+    ("%-8.3d|", 9223372036854775807, "9223372036854775807|"),
+    ("%-8.3d|", -9223372036854775808, "-9223372036854775808|"),
+    ("%-8.3d|", 255, "255     |"),
+    ("%x", 0, "0"),
+    ("%x", 42, "2a"),
+    ("%x", -42, "ffffffffffffffd6"),
+    ("%x", -1, "ffffffffffffffff"),
+    ("%x", 9223372036854775807, "7fffffffffffffff"),
+    ("%x", -9223372036854775808, "8000000000000000"),
+    ("%x", 255, "ff"),
+    ("%X", 0, "0"),
+    ("%X", 42, "2A"),
+    ("%X", -42, "FFFFFFFFFFFFFFD6"),
+    ("%X", -1, "FFFFFFFFFFFFFFFF"),
+    ("%X", 9223372036854775807, "7FFFFFFFFFFFFFFF"),
+    ("%X", -9223372036854775808, "8000000000000000"),
+    ("%X", 255, "FF"),
+    ("%-#10x|", 42, "0x2a      |"),
+    ("%-#10x|", -42, "0xffffffffffffffd6|"),
+    ("%-#10x|", -1, "0xffffffffffffffff|"),
+    ("%-#10x|", 9223372036854775807, "0x7fffffffffffffff|"),
+    ("%-#10x|", -9223372036854775808, "0x8000000000000000|"),
+    ("%-#10x|", 255, "0xff      |"),
+    ("%o", 0, "0"),
+    ("%o", 42, "52"),
+    ("%o", -42, "1777777777777777777726"),
+    ("%o", -1, "1777777777777777777777"),
+    ("%o", 9223372036854775807, "777777777777777777777"),
+    ("%o", -9223372036854775808, "1000000000000000000000"),
+    ("%o", 255, "377"),
+    ("%u", 0, "0"),
+    ("%u", 42, "42"),
+    ("%u", -42, "18446744073709551574"),
+    ("%u", -1, "18446744073709551615"),
+    ("%u", 9223372036854775807, "9223372036854775807"),
+    ("%u", -9223372036854775808, "9223372036854775808"),
+    ("%u", 255, "255"),
+    ("%+5d", 0, "   +0"),
+    ("%+5d", 42, "  +42"),
+    ("%+5d", -42, "  -42"),
+    ("%+5d", -1, "   -1"),
+    ("%+5d", 9223372036854775807, "+9223372036854775807"),
+    ("%+5d", -9223372036854775808, "-9223372036854775808"),
+    ("%+5d", 255, " +255"),
+    ("%-+5d|", 0, "+0   |"),
+    ("%-+5d|", 42, "+42  |"),
+    ("%-+5d|", -42, "-42  |"),
+    ("%-+5d|", -1, "-1   |"),
+    ("%-+5d|", 9223372036854775807, "+9223372036854775807|"),
+    ("%-+5d|", -9223372036854775808, "-9223372036854775808|"),
+    ("%-+5d|", 255, "+255 |"),
+    ("%#x", 42, "0x2a"),
+    ("%#x", -42, "0xffffffffffffffd6"),
+    ("%#x", -1, "0xffffffffffffffff"),
+    ("%#x", 9223372036854775807, "0x7fffffffffffffff"),
+    ("%#x", -9223372036854775808, "0x8000000000000000"),
+    ("%#x", 255, "0xff"),
+    ("%#10x", 42, "      0x2a"),
+    ("%#10x", -42, "0xffffffffffffffd6"),
+    ("%#10x", -1, "0xffffffffffffffff"),
+    ("%#10x", 9223372036854775807, "0x7fffffffffffffff"),
+    ("%#10x", -9223372036854775808, "0x8000000000000000"),
+    ("%#10x", 255, "      0xff"),
+    ("%#010x", 42, "0x0000002a"),
+    ("%#010x", -42, "0xffffffffffffffd6"),
+    ("%#010x", -1, "0xffffffffffffffff"),
+    ("%#010x", 9223372036854775807, "0x7fffffffffffffff"),
+    ("%#010x", -9223372036854775808, "0x8000000000000000"),
+    ("%#010x", 255, "0x000000ff"),
+    ("%#o", 42, "052"),
+    ("%#o", -42, "01777777777777777777726"),
+    ("%#o", -1, "01777777777777777777777"),
+    ("%#o", 9223372036854775807, "0777777777777777777777"),
+    ("%#o", -9223372036854775808, "01000000000000000000000"),
+    ("%#o", 255, "0377"),
+]
+
+
+@pytest.mark.parametrize("fmt,value,expected", C_CASES)
+def test_integer_conversions_match_c(fmt, value, expected):
+    assert stap_sprintf(fmt, [value]) == expected
+
+
+def test_stap_specific_integer_cases():
+    # '#' always adds the prefix in stap's number(), even for 0
+    assert stap_sprintf("%#x", [0]) == "0x0"
+    assert stap_sprintf("%#o", [0]) == "00"
+    # zero padding still applies with a precision (C would ignore '0')
+    assert stap_sprintf("%08.3d", [5]) == "00000005"
+    # %p is %#x on the 64-bit pattern
+    assert stap_sprintf("%p", [0]) == "0x0"
+    assert stap_sprintf("%p", [0xffffffff81000000]) == "0xffffffff81000000"
+    assert stap_sprintf("%p", [-1]) == "0xffffffffffffffff"
+    assert stap_sprintf("%20p|", [4096]) == "              0x1000|"
+    # %i is %d, %X upper case
+    assert stap_sprintf("%i %X %#X", [-3, 48879, 48879]) == "-3 BEEF 0XBEEF"
+
+
+def test_strings():
+    assert stap_sprintf("[%s]", ["abc"]) == "[abc]"
+    assert stap_sprintf("[%5s][%-5s]", ["ab", "ab"]) == "[   ab][ab   ]"
+    assert stap_sprintf("[%.2s][%5.1s]", ["abc", "xyz"]) == "[ab][    x]"
+    assert stap_sprintf("[%s]", [""]) == "[]"
+
+
+def test_star_width_and_precision():
+    assert stap_sprintf("[%*d]", [6, 42]) == "[    42]"
+    assert stap_sprintf("[%*d]", [-6, 42]) == "[42    ]"
+    assert stap_sprintf("[%.*s]", [3, "abcdef"]) == "[abc]"
+    assert stap_sprintf("[%*.*s]", [5, 2, "abcdef"]) == "[   ab]"
+
+
+def test_char_and_percent():
+    assert stap_sprintf("%c%c%c", [72, 105, 0x121]) == "Hi!"
+    assert stap_sprintf("[%3c][%-3c]", [65, 66]) == "[  A][B  ]"
+    assert stap_sprintf("%#c|%#c|%#c", [10, 39, 1]) == "\\n|\\'|\\001"
+    assert stap_sprintf("100%%", []) == "100%"
+
+
+def test_unknown_conversion_prints_itself():
+    assert stap_sprintf("%q %d", [1]) == "%q 1"
+    assert stap_sprintf("end%", []) == "end%"
+
+
+def test_binary_and_memory():
+    assert stap_sprintf("%b", [0x41424344]) == "DCBA\0\0\0\0"
+    assert stap_sprintf("%1b%2b", [0x41, 0x4243]) == "ACB"
+    assert stap_sprintf("%4b", [-1]) == "\xff\xff\xff\xff"
+    assert stap_sprintf("%m", ["xyz"]) == "x"
+    assert stap_sprintf("%.2m", ["xyz"]) == "xy"
+    assert stap_sprintf("%.3M", ["AB\x01"]) == "414201"
+    assert stap_sprintf("%M", ["A"]) == "41"
+
+
+def test_length_qualifiers_ignored():
+    assert stap_sprintf("%ld %lld %hd", [1, 2, 3]) == "1 2 3"
+
+
+def test_arg_types():
+    assert format_arg_types("%d %s %*.*s %c %%") == ["long", "string", "long", "long", "string", "long"]
+
+
+def test_print_and_printd():
+    assert stap_print([1, "a", -2]) == "1a-2"
+    assert stap_print([1], newline=True) == "1\n"
+    assert stap_printd(", ", [1, "x"]) == "1, x"
+    assert stap_printd("-", [1, 2], newline=True) == "1-2\n"
+    assert stap_print([(1 << 64) - 1]) == "-1"
+
+
+def test_unescape():
+    assert unescape(r"a\tb\nc") == "a\tb\nc"
+    assert unescape(r"\\ \" \' \?") == "\\ \" ' ?"
+    assert unescape(r"\101\x42\7") == "AB\x07"
+    assert unescape(r"\a\b\f\v\r") == "\a\b\f\v\r"
+    assert unescape(r"\q") == "q"                  # C: unknown escape -> the char
+    assert unescape(r"ab\0cd") == "ab"             # NUL ends a C string
+    assert unescape("100%") == "100%"
+
+
+def test_escape_roundtrip():
+    s = 'a"b\\c\nd\x01'
+    assert escape(s) == 'a\\"b\\\\c\\nd\\001'
+    assert unescape(escape(s)) == s
