@@ -1,0 +1,1474 @@
+"""Pass 1: SystemTap script text -> ast.StapFile, with PLY yacc.
+
+stap's own parser is hand-written recursive descent; this grammar mirrors
+its precedence levels one nonterminal per level so the trees (and the -p1
+dump) come out the same.  Two things LALR cannot do comfortably are done on
+the token stream first (see `probe_point_tokens`): gluing probe point
+components such as `kernel.function("*@fs/*.c")` or `syscall.*` out of
+adjacent tokens, and expanding `{a,b}` brace alternatives.
+
+The grammar tables are built once and pickled under the user cache dir,
+keyed by a hash of the grammar (see `_get_parser`).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import sys
+from typing import List, Optional
+
+from ply import yacc
+
+from . import ast
+from .diagnostics import SOURCES, Diagnostics, PassFailed, StapError
+from .lexer import KEYWORDS, TOKEN_TYPES, Token, tokenize
+from .preprocess import Preprocessor, library_macros, perr
+
+PASS1_FOOTER = "Pass 1: parse failed.  [man error::pass1]"
+
+tokens = TOKEN_TYPES + ["AT_CAST", "AT_DEFINED", "AT_ENTRY", "AT_VAR", "AT_CONST", "AT_PERF",
+                        "AT_STAT", "AT_HIST", "AT_PROBEWRITE", "AT_KREGISTER", "AT_UREGISTER",
+                        "AT_MODULE", "PPFUNCTOR", "JUNK"]
+
+precedence = (
+    ("nonassoc", "IFX"),
+    ("nonassoc", "ELSE"),
+)
+
+PRINT_NAMES = {"print", "println", "printf", "sprint", "sprintln", "sprintf",
+               "printd", "printdln", "sprintd", "sprintdln"}
+
+
+class ParseAbort(Exception):
+    """Raised from p_error / actions to stop this parse attempt."""
+
+    def __init__(self, err: StapError, tok_index: Optional[int] = None):
+        super().__init__(err.message)
+        self.err = err
+        self.tok_index = tok_index
+
+
+def _tok(p, i) -> Token:
+    return p.slice[i]
+
+
+def _loc(p, i) -> ast.Loc:
+    t = p.slice[i]
+    if isinstance(t, Token):
+        return t.loc
+    v = t.value
+    return v.loc if isinstance(v, ast.Node) else ast.NOLOC
+
+
+def _mk(cls, tok, *args, **kw):
+    node = cls(*args, **kw)
+    node.loc = tok.loc
+    node.tok_desc = tok.desc()
+    return node
+
+
+def _at(node, src):
+    """Copy location of src (node or token) onto node."""
+    node.loc = src.loc
+    node.tok_desc = src.tok_desc if isinstance(src, ast.Node) else src.desc()
+    return node
+
+
+# ================================================================ top level
+
+def p_file(p):
+    """file : items"""
+    p[0] = p[1]
+
+
+def p_items_empty(p):
+    """items : """
+    p[0] = []
+
+
+def p_items_more(p):
+    """items : items item"""
+    p[1].extend(p[2])
+    p[0] = p[1]
+
+
+def p_item_probe(p):
+    """item : probe_decl
+            | function_decl
+            | global_decl"""
+    p[0] = p[1]
+
+
+def p_item_private(p):
+    """item : PRIVATE function_decl
+            | PRIVATE global_decl"""
+    for x in p[2]:
+        x.private = True
+    p[0] = p[2]
+
+
+def p_item_embedded(p):
+    """item : EMBEDDED"""
+    t = _tok(p, 1)
+    _state.check_embedded(t, "embedded code in unprivileged script; need stap -g")
+    p[0] = [_mk(ast.EmbeddedCode, t, t.value)]
+
+
+# ---------------------------------------------------------------- probes
+
+def p_probe_decl(p):
+    """probe_decl : PROBE pp_list block"""
+    node = _mk(ast.Probe, _tok(p, 1), p[2], p[3], privileged=_state.privileged)
+    p[0] = [node]
+
+
+def p_probe_alias(p):
+    """probe_decl : PROBE pp_list ASSIGN pp_list block
+                  | PROBE pp_list PLUSEQ pp_list block"""
+    node = _mk(ast.ProbeAlias, _tok(p, 1), p[2], p[4], p[5],
+               epilogue=(p.slice[3].type == "PLUSEQ"), privileged=_state.privileged)
+    p[0] = [node]
+
+
+def p_pp_list_one(p):
+    """pp_list : probe_point"""
+    p[0] = p[1]
+
+
+def p_pp_list_more(p):
+    """pp_list : pp_list COMMA probe_point"""
+    p[0] = p[1] + p[3]
+
+
+def p_probe_point(p):
+    """probe_point : pp_components pp_flags pp_cond"""
+    comps = p[1]
+    opt, suff = p[2]
+    pt = ast.ProbePoint(comps, optional=opt, sufficient=suff, condition=p[3])
+    _at(pt, comps[0])
+    p[0] = [pt]
+
+
+def p_pp_components_one(p):
+    """pp_components : pp_component"""
+    p[0] = [p[1]]
+
+
+def p_pp_components_more(p):
+    """pp_components : pp_components DOT pp_component"""
+    p[0] = p[1] + [p[3]]
+
+
+def p_pp_component(p):
+    """pp_component : PPFUNCTOR"""
+    p[0] = _mk(ast.ProbePointComponent, _tok(p, 1), p[1])
+
+
+def p_pp_component_arg(p):
+    """pp_component : PPFUNCTOR LPAREN pp_literal RPAREN"""
+    p[0] = _mk(ast.ProbePointComponent, _tok(p, 1), p[1], p[3])
+
+
+def p_pp_literal(p):
+    """pp_literal : number
+                  | string"""
+    p[0] = p[1]
+
+
+def p_pp_literal_neg(p):
+    """pp_literal : MINUS NUMBER"""
+    t = _tok(p, 2)
+    p[0] = _number(t, negate=True)
+
+
+def p_pp_flags_empty(p):
+    """pp_flags : """
+    p[0] = (False, False)
+
+
+def p_pp_flags_opt(p):
+    """pp_flags : pp_flags QUESTION"""
+    p[0] = (True, p[1][1])
+
+
+def p_pp_flags_suff(p):
+    """pp_flags : pp_flags NOT"""
+    p[0] = (True, True)
+
+
+def p_pp_cond_empty(p):
+    """pp_cond : """
+    p[0] = None
+
+
+def p_pp_cond(p):
+    """pp_cond : IF LPAREN expr RPAREN"""
+    p[0] = p[3]
+
+
+# ---------------------------------------------------------------- globals
+
+def p_global_decl(p):
+    """global_decl : GLOBAL global_vars opt_semi"""
+    p[0] = p[2]
+
+
+def p_opt_semi(p):
+    """opt_semi :
+                | SEMI"""
+
+
+def p_global_vars_one(p):
+    """global_vars : global_var"""
+    p[0] = [p[1]]
+
+
+def p_global_vars_more(p):
+    """global_vars : global_vars COMMA global_var"""
+    p[0] = p[1] + [p[3]]
+
+
+def p_global_var(p):
+    """global_var : IDENT global_wrap global_size"""
+    t = _tok(p, 1)
+    p[0] = _mk(ast.VarDecl, t, t.value, maxsize=p[3], wrap=p[2], file_name=t.file)
+
+
+def p_global_var_init(p):
+    """global_var : IDENT global_wrap global_size ASSIGN global_literal"""
+    t = _tok(p, 1)
+    p[0] = _mk(ast.VarDecl, t, t.value, init=p[5], maxsize=p[3], wrap=p[2], file_name=t.file)
+
+
+def p_global_wrap(p):
+    """global_wrap :
+                   | MOD"""
+    p[0] = len(p) > 1
+
+
+def p_global_size_none(p):
+    """global_size : """
+    p[0] = None
+
+
+def p_global_size(p):
+    """global_size : LBRACKET NUMBER RBRACKET"""
+    p[0] = _number(_tok(p, 2)).value
+
+
+def p_global_literal(p):
+    """global_literal : number
+                      | string"""
+    p[0] = p[1]
+
+
+def p_global_literal_neg(p):
+    """global_literal : MINUS NUMBER"""
+    p[0] = _number(_tok(p, 2), negate=True)
+
+
+# ---------------------------------------------------------------- functions
+
+def p_function_decl(p):
+    """function_decl : FUNCTION IDENT opt_type LPAREN opt_params RPAREN function_body"""
+    t = _tok(p, 2)
+    fd = _mk(ast.FunctionDecl, t, t.value, p[5], p[7], type=p[3], declared_type=p[3])
+    p[0] = [fd]
+
+
+def p_function_body(p):
+    """function_body : block"""
+    p[0] = p[1]
+
+
+def p_function_body_embedded(p):
+    """function_body : EMBEDDED"""
+    t = _tok(p, 1)
+    _state.check_embedded(t, "embedded code in unprivileged script; need stap -g")
+    p[0] = _mk(ast.EmbeddedCode, t, t.value)
+
+
+def p_opt_type_none(p):
+    """opt_type : """
+    p[0] = None
+
+
+def p_opt_type(p):
+    """opt_type : COLON LONG
+                | COLON STRING"""
+    p[0] = "long" if p.slice[2].type == "LONG" else "string"
+
+
+def p_opt_params_none(p):
+    """opt_params : """
+    p[0] = []
+
+
+def p_opt_params(p):
+    """opt_params : params"""
+    p[0] = p[1]
+
+
+def p_params_one(p):
+    """params : param"""
+    p[0] = [p[1]]
+
+
+def p_params_more(p):
+    """params : params COMMA param"""
+    p[0] = p[1] + [p[3]]
+
+
+def p_param(p):
+    """param : IDENT opt_type"""
+    t = _tok(p, 1)
+    p[0] = _mk(ast.VarDecl, t, t.value, type=p[2], arity=0)
+
+
+# ================================================================ statements
+
+def p_block(p):
+    """block : LBRACE statements RBRACE"""
+    p[0] = _mk(ast.Block, _tok(p, 1), p[2])
+
+
+def p_statements_empty(p):
+    """statements : """
+    p[0] = []
+
+
+def p_statements_more(p):
+    """statements : statements statement"""
+    p[1].append(p[2])
+    p[0] = p[1]
+
+
+def p_statement_block(p):
+    """statement : block
+                 | if_statement
+                 | for_statement
+                 | foreach_statement
+                 | try_statement
+                 | simple_statement"""
+    p[0] = p[1]
+
+
+def p_statement_null(p):
+    """statement : SEMI"""
+    p[0] = _mk(ast.NullStatement, _tok(p, 1))
+
+
+def p_simple_statement(p):
+    """simple_statement : simple
+                        | simple SEMI"""
+    p[0] = p[1]
+
+
+def p_simple_embedded(p):
+    """simple : EMBEDDED"""
+    t = _tok(p, 1)
+    _state.check_embedded(t, "embedded code in unprivileged script; need stap -g")
+    p[0] = _mk(ast.EmbeddedCode, t, t.value)
+
+
+def p_simple_expr(p):
+    """simple : expr"""
+    p[0] = _at(ast.ExprStatement(p[1]), p[1])
+
+
+def p_simple_return(p):
+    """simple : RETURN"""
+    p[0] = _mk(ast.ReturnStatement, _tok(p, 1))
+
+
+def p_simple_return_value(p):
+    """simple : RETURN expr"""
+    p[0] = _mk(ast.ReturnStatement, _tok(p, 1), p[2])
+
+
+def p_simple_delete(p):
+    """simple : DELETE expr"""
+    p[0] = _mk(ast.DeleteStatement, _tok(p, 1), p[2])
+
+
+def p_simple_next(p):
+    """simple : NEXT"""
+    p[0] = _mk(ast.NextStatement, _tok(p, 1))
+
+
+def p_simple_break(p):
+    """simple : BREAK"""
+    p[0] = _mk(ast.BreakStatement, _tok(p, 1))
+
+
+def p_simple_continue(p):
+    """simple : CONTINUE"""
+    p[0] = _mk(ast.ContinueStatement, _tok(p, 1))
+
+
+def p_if_statement(p):
+    """if_statement : IF LPAREN expr RPAREN statement %prec IFX"""
+    p[0] = _mk(ast.IfStatement, _tok(p, 1), p[3], p[5])
+
+
+def p_if_else_statement(p):
+    """if_statement : IF LPAREN expr RPAREN statement ELSE statement"""
+    p[0] = _mk(ast.IfStatement, _tok(p, 1), p[3], p[5], p[7])
+
+
+def p_while_statement(p):
+    """for_statement : WHILE LPAREN expr RPAREN statement"""
+    p[0] = _mk(ast.ForLoop, _tok(p, 1), None, p[3], None, p[5])
+
+
+def p_for_statement(p):
+    """for_statement : FOR LPAREN opt_expr_stmt SEMI expr SEMI opt_expr_stmt RPAREN statement"""
+    p[0] = _mk(ast.ForLoop, _tok(p, 1), p[3], p[5], p[7], p[9])
+
+
+def p_for_statement_nocond(p):
+    """for_statement : FOR LPAREN opt_expr_stmt SEMI SEMI opt_expr_stmt RPAREN statement"""
+    t = _tok(p, 1)
+    one = _mk(ast.Number, t, 1, "1")
+    p[0] = _mk(ast.ForLoop, t, p[3], one, p[6], p[8])
+
+
+def p_opt_expr_stmt_none(p):
+    """opt_expr_stmt : """
+    p[0] = None
+
+
+def p_opt_expr_stmt(p):
+    """opt_expr_stmt : expr"""
+    p[0] = _at(ast.ExprStatement(p[1]), p[1])
+
+
+def p_try_statement(p):
+    """try_statement : TRY block CATCH block"""
+    p[0] = _mk(ast.TryBlock, _tok(p, 1), p[2], p[4])
+
+
+def p_try_statement_var(p):
+    """try_statement : TRY block CATCH LPAREN IDENT RPAREN block"""
+    t = _tok(p, 5)
+    p[0] = _mk(ast.TryBlock, _tok(p, 1), p[2], p[7], _mk(ast.Symbol, t, t.value))
+
+
+def p_foreach_statement(p):
+    """foreach_statement : FOREACH LPAREN foreach_vars IN foreach_base sort_mark foreach_limit RPAREN statement"""
+    t = _tok(p, 1)
+    value, keys = p[3]
+    base, slc = p[5]
+    node = _mk(ast.ForeachLoop, t, [k for k, _ in keys], base, p[9])
+    node.limit = p[7]
+    node.array_slice = slc
+    sorts = []
+    if value is not None:
+        node.value = value[0]
+        if value[1]:
+            sorts.append((0, value[1], value[2]))
+    for i, (k, mark) in enumerate(keys):
+        if mark:
+            sorts.append((i + 1, mark[0], mark[1]))
+    if p[6]:
+        sorts.append((0, p[6][0], p[6][1]))
+    if len(sorts) > 1:
+        raise ParseAbort(perr("multiple sort directives", sorts[1][2]))
+    if sorts:
+        node.sort_column, node.sort_direction = sorts[0][0], sorts[0][1]
+    p[0] = node
+
+
+def p_foreach_vars_keys(p):
+    """foreach_vars : foreach_keys"""
+    p[0] = (None, p[1])
+
+
+def p_foreach_vars_value(p):
+    """foreach_vars : IDENT sort_mark ASSIGN foreach_keys"""
+    t = _tok(p, 1)
+    sym = _mk(ast.Symbol, t, t.value)
+    mark = p[2]
+    p[0] = ((sym, mark[0] if mark else 0, mark[1] if mark else None), p[4])
+
+
+def p_foreach_keys_one(p):
+    """foreach_keys : IDENT sort_mark"""
+    t = _tok(p, 1)
+    p[0] = [(_mk(ast.Symbol, t, t.value), p[2])]
+
+
+def p_foreach_keys_list(p):
+    """foreach_keys : LBRACKET foreach_keylist RBRACKET"""
+    p[0] = p[2]
+
+
+def p_foreach_keylist_one(p):
+    """foreach_keylist : IDENT sort_mark"""
+    t = _tok(p, 1)
+    p[0] = [(_mk(ast.Symbol, t, t.value), p[2])]
+
+
+def p_foreach_keylist_more(p):
+    """foreach_keylist : foreach_keylist COMMA IDENT sort_mark"""
+    t = _tok(p, 3)
+    p[0] = p[1] + [(_mk(ast.Symbol, t, t.value), p[4])]
+
+
+def p_sort_mark_none(p):
+    """sort_mark : """
+    p[0] = None
+
+
+def p_sort_mark(p):
+    """sort_mark : PLUS
+                 | MINUS"""
+    p[0] = (1 if p[1] == "+" else -1, _tok(p, 1))
+
+
+def p_foreach_base(p):
+    """foreach_base : IDENT"""
+    t = _tok(p, 1)
+    p[0] = (_mk(ast.Symbol, t, t.value), None)
+
+
+def p_foreach_base_slice(p):
+    """foreach_base : IDENT LBRACKET index_list RBRACKET"""
+    t = _tok(p, 1)
+    p[0] = (_mk(ast.Symbol, t, t.value), p[3])
+
+
+def p_foreach_base_hist(p):
+    """foreach_base : hist_op"""
+    p[1]._ok = True
+    p[0] = (p[1], None)
+
+
+def p_foreach_limit_none(p):
+    """foreach_limit : """
+    p[0] = None
+
+
+def p_foreach_limit(p):
+    """foreach_limit : LIMIT expr"""
+    p[0] = p[2]
+
+
+# ================================================================ expressions
+
+def p_expr(p):
+    """expr : assignment"""
+    p[0] = p[1]
+
+
+def p_assignment_pass(p):
+    """assignment : ternary"""
+    p[0] = p[1]
+
+
+def p_assignment(p):
+    """assignment : ternary assign_op expr"""
+    t = p[2]
+    p[0] = _mk(ast.Assignment, t, t.value, p[1], p[3])
+
+
+def p_assign_op(p):
+    """assign_op : ASSIGN
+                 | PLUSEQ
+                 | MINUSEQ
+                 | TIMESEQ
+                 | DIVEQ
+                 | MODEQ
+                 | LSHIFTEQ
+                 | RSHIFTEQ
+                 | ANDEQ
+                 | OREQ
+                 | XOREQ
+                 | DOTEQ
+                 | LLL"""
+    p[0] = _tok(p, 1)
+
+
+def p_ternary_pass(p):
+    """ternary : logical_or"""
+    p[0] = p[1]
+
+
+def p_ternary(p):
+    """ternary : logical_or QUESTION expr COLON ternary"""
+    p[0] = _mk(ast.Ternary, _tok(p, 2), p[1], p[3], p[5])
+
+
+def p_logical_or_pass(p):
+    """logical_or : logical_and"""
+    p[0] = p[1]
+
+
+def p_logical_or(p):
+    """logical_or : logical_or OROR logical_and"""
+    p[0] = _mk(ast.LogicalOr, _tok(p, 2), p[1], p[3])
+
+
+def p_logical_and_pass(p):
+    """logical_and : bit_or"""
+    p[0] = p[1]
+
+
+def p_logical_and(p):
+    """logical_and : logical_and ANDAND bit_or"""
+    p[0] = _mk(ast.LogicalAnd, _tok(p, 2), p[1], p[3])
+
+
+def p_bit_or_pass(p):
+    """bit_or : bit_xor"""
+    p[0] = p[1]
+
+
+def p_bit_or(p):
+    """bit_or : bit_or OR bit_xor"""
+    p[0] = _mk(ast.Binary, _tok(p, 2), "|", p[1], p[3])
+
+
+def p_bit_xor_pass(p):
+    """bit_xor : bit_and"""
+    p[0] = p[1]
+
+
+def p_bit_xor(p):
+    """bit_xor : bit_xor XOR bit_and"""
+    p[0] = _mk(ast.Binary, _tok(p, 2), "^", p[1], p[3])
+
+
+def p_bit_and_pass(p):
+    """bit_and : array_in"""
+    p[0] = p[1]
+
+
+def p_bit_and(p):
+    """bit_and : bit_and AND array_in"""
+    p[0] = _mk(ast.Binary, _tok(p, 2), "&", p[1], p[3])
+
+
+def p_array_in_pass(p):
+    """array_in : comparison"""
+    p[0] = p[1]
+
+
+def p_array_in(p):
+    """array_in : comparison IN in_base"""
+    base, tok = p[3]
+    ai = _mk(ast.ArrayIndex, tok, base, [p[1]])
+    p[0] = _mk(ast.ArrayIn, _tok(p, 2), ai)
+
+
+def p_array_in_list(p):
+    """array_in : LBRACKET index_list RBRACKET IN in_base"""
+    base, tok = p[5]
+    ai = _mk(ast.ArrayIndex, tok, base, p[2])
+    p[0] = _mk(ast.ArrayIn, _tok(p, 4), ai)
+
+
+def p_in_base(p):
+    """in_base : IDENT"""
+    t = _tok(p, 1)
+    p[0] = (_mk(ast.Symbol, t, t.value), t)
+
+
+def p_in_base_hist(p):
+    """in_base : hist_op"""
+    p[1]._ok = True
+    p[0] = (p[1], p[1])
+
+
+def p_index_list_one(p):
+    """index_list : index_item"""
+    p[0] = [p[1]]
+
+
+def p_index_list_more(p):
+    """index_list : index_list COMMA index_item"""
+    p[0] = p[1] + [p[3]]
+
+
+def p_index_item(p):
+    """index_item : comparison"""
+    p[0] = p[1]
+
+
+def p_index_item_star(p):
+    """index_item : TIMES"""
+    p[0] = None
+
+
+def p_comparison_pass(p):
+    """comparison : shift"""
+    p[0] = p[1]
+
+
+def p_comparison(p):
+    """comparison : comparison EQ shift
+                  | comparison NE shift
+                  | comparison LT shift
+                  | comparison LE shift
+                  | comparison GT shift
+                  | comparison GE shift"""
+    p[0] = _mk(ast.Comparison, _tok(p, 2), p[2], p[1], p[3])
+
+
+def p_comparison_regex(p):
+    """comparison : comparison MATCH string
+                  | comparison NOMATCH string"""
+    p[0] = _mk(ast.RegexMatch, _tok(p, 2), p[2], p[1], p[3])
+
+
+def p_shift_pass(p):
+    """shift : concat"""
+    p[0] = p[1]
+
+
+def p_shift(p):
+    """shift : shift LSHIFT concat
+             | shift RSHIFT concat
+             | shift RRR concat"""
+    p[0] = _mk(ast.Binary, _tok(p, 2), p[2], p[1], p[3])
+
+
+def p_concat_pass(p):
+    """concat : additive"""
+    p[0] = p[1]
+
+
+def p_concat(p):
+    """concat : concat DOT additive"""
+    p[0] = _mk(ast.Concat, _tok(p, 2), p[1], p[3])
+
+
+def p_additive_pass(p):
+    """additive : multiplicative"""
+    p[0] = p[1]
+
+
+def p_additive(p):
+    """additive : additive PLUS multiplicative
+                | additive MINUS multiplicative"""
+    p[0] = _mk(ast.Binary, _tok(p, 2), p[2], p[1], p[3])
+
+
+def p_multiplicative_pass(p):
+    """multiplicative : unary"""
+    p[0] = p[1]
+
+
+def p_multiplicative(p):
+    """multiplicative : multiplicative TIMES unary
+                      | multiplicative DIVIDE unary
+                      | multiplicative MOD unary"""
+    p[0] = _mk(ast.Binary, _tok(p, 2), p[2], p[1], p[3])
+
+
+def p_unary_pass(p):
+    """unary : postfix"""
+    p[0] = p[1]
+
+
+def p_unary(p):
+    """unary : PLUS unary
+             | MINUS unary
+             | NOT unary
+             | TILDE unary"""
+    p[0] = _mk(ast.Unary, _tok(p, 1), p[1], p[2])
+
+
+def p_unary_crement(p):
+    """unary : INCR primary
+             | DECR primary"""
+    p[0] = _mk(ast.PreCrement, _tok(p, 1), p[1], p[2])
+
+
+def p_unary_addressof(p):
+    """unary : AND primary"""
+    v = p[2]
+    if not isinstance(v, (ast.TargetSymbol, ast.CastOp, ast.AtVarOp)) or v.addressof:
+        t = _tok(p, 1)
+        raise ParseAbort(perr("object to take address of must be a $target variable", t))
+    v.addressof = True
+    v.loc = _tok(p, 1).loc if False else v.loc
+    p[0] = v
+
+
+def p_postfix_pass(p):
+    """postfix : primary"""
+    p[0] = p[1]
+
+
+def p_postfix(p):
+    """postfix : primary INCR
+               | primary DECR"""
+    p[0] = _mk(ast.PostCrement, _tok(p, 2), p[2], p[1])
+
+
+# ---------------------------------------------------------------- primaries
+
+def p_primary_literal(p):
+    """primary : number
+               | string"""
+    p[0] = p[1]
+
+
+def p_number(p):
+    """number : NUMBER"""
+    p[0] = _number(_tok(p, 1))
+
+
+def p_string(p):
+    """string : STRING"""
+    t = _tok(p, 1)
+    p[0] = _mk(ast.String, t, t.value)
+
+
+def p_primary_paren(p):
+    """primary : LPAREN expr RPAREN"""
+    p[0] = p[2]
+
+
+def p_primary_autocast(p):
+    """primary : LPAREN expr RPAREN target_components"""
+    p[0] = _at(ast.AutoCastOp(p[2], p[4]), p[2])
+
+
+def p_primary_embedded(p):
+    """primary : EMBEDDED"""
+    t = _tok(p, 1)
+    _state.check_embedded(t, "embedded expression code in unprivileged script; need stap -g")
+    p[0] = _mk(ast.EmbeddedExpr, t, t.value)
+
+
+def p_primary_symbol(p):
+    """primary : IDENT"""
+    t = _tok(p, 1)
+    p[0] = _mk(ast.Symbol, t, t.value)
+
+
+def p_primary_index(p):
+    """primary : IDENT LBRACKET index_list RBRACKET"""
+    t = _tok(p, 1)
+    p[0] = _mk(ast.ArrayIndex, t, _mk(ast.Symbol, t, t.value), p[3])
+
+
+def p_primary_hist_index(p):
+    """primary : hist_op LBRACKET index_list RBRACKET"""
+    p[1]._ok = True
+    p[0] = _at(ast.ArrayIndex(p[1], p[3]), p[1])
+
+
+def p_primary_call(p):
+    """primary : IDENT LPAREN opt_args RPAREN"""
+    t = _tok(p, 1)
+    p[0] = _call(t, p[3])
+
+
+def p_opt_args_none(p):
+    """opt_args : """
+    p[0] = []
+
+
+def p_opt_args(p):
+    """opt_args : args"""
+    p[0] = p[1]
+
+
+def p_args_one(p):
+    """args : expr"""
+    p[0] = [p[1]]
+
+
+def p_args_more(p):
+    """args : args COMMA expr"""
+    p[0] = p[1] + [p[3]]
+
+
+def p_primary_target(p):
+    """primary : TARGET
+               | TARGET target_components"""
+    t = _tok(p, 1)
+    name, comps = _split_pretty(t)
+    if len(p) > 2:
+        comps = comps + p[2]
+    p[0] = _mk(ast.TargetSymbol, t, name, comps)
+
+
+def p_target_components_one(p):
+    """target_components : target_component"""
+    p[0] = [p[1]]
+
+
+def p_target_components_more(p):
+    """target_components : target_components target_component"""
+    p[0] = p[1] + [p[2]]
+
+
+def p_target_component_member(p):
+    """target_component : ARROW IDENT
+                        | ARROW TARGET"""
+    t = _tok(p, 2)
+    if t.type == "TARGET":
+        if t.value in ("$", "$$"):
+            p[0] = _mk(ast.TargetComponent, t, "pretty", t.value)
+            return
+        raise ParseAbort(perr("expected field name", t))
+    p[0] = _mk(ast.TargetComponent, t, "member", t.value)
+
+
+def p_target_component_index(p):
+    """target_component : LBRACKET expr RBRACKET"""
+    p[0] = _mk(ast.TargetComponent, _tok(p, 1), "index", index=p[2])
+
+
+def p_primary_stat(p):
+    """primary : AT_STAT LPAREN expr RPAREN
+               | AT_STAT LPAREN expr COMMA NUMBER RPAREN"""
+    t = _tok(p, 1)
+    params = [_number(_tok(p, 5)).value] if len(p) > 5 else []
+    p[0] = _mk(ast.StatOp, t, t.value[1:], p[3], params)
+
+
+def p_primary_hist(p):
+    """primary : hist_op"""
+    p[0] = p[1]
+
+
+def p_hist_op(p):
+    """hist_op : AT_HIST LPAREN expr hist_params RPAREN"""
+    t = _tok(p, 1)
+    kind = "log" if t.value == "@hist_log" else "linear"
+    params = p[4]
+    want = 0 if kind == "log" else 3
+    if len(params) != want:
+        raise ParseAbort(perr(f"expected ','" if len(params) < want else "expected ')'", t))
+    node = _mk(ast.HistOp, t, kind, p[3], [x.value for x in params])
+    node._ok = False
+    node._params = params
+    _state.hists.append(node)
+    p[0] = node
+
+
+def p_hist_params_none(p):
+    """hist_params : """
+    p[0] = []
+
+
+def p_hist_params_more(p):
+    """hist_params : hist_params COMMA hist_number"""
+    p[0] = p[1] + [p[3]]
+
+
+def p_hist_number(p):
+    """hist_number : NUMBER
+                   | MINUS NUMBER"""
+    p[0] = _number(_tok(p, len(p) - 1), negate=len(p) > 2)
+
+
+def p_primary_defined(p):
+    """primary : AT_DEFINED LPAREN expr RPAREN"""
+    p[0] = _mk(ast.DefinedOp, _tok(p, 1), p[3])
+
+
+def p_primary_entry(p):
+    """primary : AT_ENTRY LPAREN expr RPAREN"""
+    p[0] = _mk(ast.EntryOp, _tok(p, 1), p[3])
+
+
+def p_primary_perf(p):
+    """primary : AT_PERF LPAREN string RPAREN"""
+    p[0] = _mk(ast.PerfOp, _tok(p, 1), p[3])
+
+
+def p_primary_const(p):
+    """primary : AT_CONST LPAREN string RPAREN"""
+    t = _tok(p, 1)
+    _state.check_embedded(t, "using @const operator not permitted; need stap -g")
+    p[0] = _mk(ast.ConstOp, t, p[3])
+
+
+def p_primary_cast(p):
+    """primary : AT_CAST LPAREN expr COMMA string RPAREN opt_components
+               | AT_CAST LPAREN expr COMMA string COMMA string RPAREN opt_components"""
+    t = _tok(p, 1)
+    if len(p) == 8:
+        p[0] = _mk(ast.CastOp, t, p[3], p[5].value, None, p[7])
+    else:
+        p[0] = _mk(ast.CastOp, t, p[3], p[5].value, p[7].value, p[9])
+
+
+def p_primary_atvar(p):
+    """primary : AT_VAR LPAREN string RPAREN opt_components
+               | AT_VAR LPAREN string COMMA string RPAREN opt_components"""
+    t = _tok(p, 1)
+    name = p[3].value
+    tname, _, cu = name.partition("@")
+    if len(p) == 6:
+        p[0] = _mk(ast.AtVarOp, t, tname, cu, None, p[5])
+    else:
+        p[0] = _mk(ast.AtVarOp, t, tname, cu, p[5].value, p[7])
+    p[0]._raw_name = name
+
+
+def p_opt_components(p):
+    """opt_components :
+                      | target_components"""
+    p[0] = p[1] if len(p) > 1 else []
+
+
+def p_error(tok):
+    raise ParseAbort(_state.syntax_error(tok))
+
+
+# ================================================================ helpers
+
+def _number(t: Token, negate=False) -> ast.Number:
+    text = t.value
+    try:
+        if re.fullmatch(r"0[xX][0-9a-fA-F]+", text):
+            v = int(text, 16)
+        elif re.fullmatch(r"0[0-7]*", text):
+            v = int(text, 8)
+        elif re.fullmatch(r"[1-9][0-9]*", text):
+            v = int(text)
+        else:
+            raise ValueError
+        if v >= 1 << 64:
+            raise ValueError
+    except ValueError:
+        raise ParseAbort(perr("number invalid or out of range", t))
+    if v >= 1 << 63:
+        v -= 1 << 64
+    if negate:
+        v = -v
+        if v >= 1 << 63:
+            v -= 1 << 64
+    n = _mk(ast.Number, t, v, ("-" if negate else "") + text)
+    return n
+
+
+def _split_pretty(t: Token):
+    """`$var$` / `$var$$`: trailing dollars are a pretty-print request."""
+    name = t.value
+    comps = []
+    m = re.fullmatch(r"(\$\$?[^$]+)(\$\$?)", name)
+    if m:
+        name = m.group(1)
+        c = _mk(ast.TargetComponent, t, "pretty", m.group(2))
+        comps.append(c)
+    return name, comps
+
+
+def _call(t: Token, args):
+    name = t.value
+    if name not in PRINT_NAMES:
+        return _mk(ast.FunctionCall, t, name, args)
+    node = _mk(ast.PrintFormat, t, name, list(args))
+    if node.is_format:
+        if not args or not isinstance(args[0], ast.String):
+            raise ParseAbort(perr(f"expected format string", t))
+        node.fmt = args[0].value
+        node.args = list(args[1:])
+    elif node.is_delim:
+        if not args or not isinstance(args[0], ast.String):
+            raise ParseAbort(perr("expected delimiter string", t))
+        node.delimiter = args[0].value
+        node.args = list(args[1:])
+    if len(node.args) == 1 and isinstance(node.args[0], ast.HistOp) and not node.is_format \
+            and not node.is_delim:
+        node.hist = node.args[0]
+        node.hist._ok = True
+        node.args = []
+    return node
+
+
+# ================================================================ token pass
+
+_FUNCTOR_TYPES = {"IDENT", "TIMES", "NUMBER"} | {k.upper() for k in KEYWORDS}
+_PP_START = {"PROBE", "COMMA", "ASSIGN", "PLUSEQ"}
+
+
+def probe_point_tokens(toks: List[Token]) -> List[Token]:
+    """After `probe` (and after `=`/`+=` of an alias), glue adjacent
+    tokens of each probe point component into one PPFUNCTOR token and
+    expand `{a,b}` alternatives into comma-separated points."""
+    out: List[Token] = []
+    i = 0
+    n = len(toks)
+    depth = 0
+    while i < n:
+        t = toks[i]
+        if t.type == "PROBE" and depth == 0:
+            out.append(t)
+            i = _pp_list(toks, i + 1, out)
+            continue
+        if t.type == "LBRACE":
+            depth += 1
+        elif t.type == "RBRACE":
+            depth = max(0, depth - 1)
+        out.append(t)
+        i += 1
+    return out
+
+
+def _pp_list(toks, i, out):
+    """Scan comma-separated points (and alias `=`/`+=` targets) up to the
+    body's `{`; returns the index of that `{`."""
+    n = len(toks)
+    while i < n:
+        # one point: gather its raw tokens up to , = += { ? ! if at depth 0
+        j = i
+        paren = 0
+        brace = 0
+        raw = []
+        while j < n:
+            t = toks[j]
+            if t.type == "EOF":
+                break
+            if paren == 0 and brace == 0:
+                if t.type in ("COMMA", "ASSIGN", "PLUSEQ", "QUESTION", "NOT", "IF", "SEMI"):
+                    break
+                if t.type == "LBRACE":
+                    prev = raw[-1] if raw else None
+                    if not (prev is None or prev.type == "DOT" or
+                            (prev.type in _FUNCTOR_TYPES and not t.ws_before)):
+                        break
+                    brace += 1
+                    raw.append(t)
+                    j += 1
+                    continue
+            if t.type == "LPAREN":
+                paren += 1
+            elif t.type == "RPAREN":
+                paren -= 1
+                if paren < 0:
+                    break
+            elif t.type == "LBRACE" and brace:
+                brace += 1
+            elif t.type == "RBRACE" and brace:
+                brace -= 1
+            raw.append(t)
+            j += 1
+        # flags and condition stay as ordinary tokens after each copy
+        k = j
+        while k < n and toks[k].type in ("QUESTION", "NOT"):
+            k += 1
+        if k < n and toks[k].type == "IF":
+            k = _balanced(toks, k + 1)
+        tail = toks[j:k]
+        alts = _expand_braces(raw)
+        for ai, alt in enumerate(alts):
+            if ai:
+                c = tail[0].copy() if tail else alt[0].copy()
+                c.type, c.value, c.text = "COMMA", ",", ","
+                out.append(c)
+            out.extend(_glue(alt))
+            out.extend(tail)
+        i = k
+        if i < n and toks[i].type in ("COMMA", "ASSIGN", "PLUSEQ"):
+            out.append(toks[i])
+            i += 1
+            continue
+        return i
+    return i
+
+
+def _balanced(toks, k):
+    """k at '(' : index after the matching ')'."""
+    n = len(toks)
+    if k >= n or toks[k].type != "LPAREN":
+        return k
+    d = 0
+    while k < n and toks[k].type != "EOF":
+        if toks[k].type == "LPAREN":
+            d += 1
+        elif toks[k].type == "RPAREN":
+            d -= 1
+            if d == 0:
+                return k + 1
+        k += 1
+    return k
+
+
+def _expand_braces(raw: List[Token]) -> List[List[Token]]:
+    """Cartesian expansion of the first `{a,b}` group, recursively."""
+    paren = 0
+    for idx, t in enumerate(raw):
+        if t.type == "LPAREN":
+            paren += 1
+        elif t.type == "RPAREN":
+            paren -= 1
+        elif t.type == "LBRACE" and paren == 0:
+            d = 0
+            alts = [[]]
+            end = None
+            for j in range(idx + 1, len(raw)):
+                u = raw[j]
+                if u.type == "LBRACE":
+                    d += 1
+                elif u.type == "RBRACE":
+                    if d == 0:
+                        end = j
+                        break
+                    d -= 1
+                elif u.type == "COMMA" and d == 0:
+                    alts.append([])
+                    continue
+                alts[-1].append(u)
+            if end is None:
+                return [raw]
+            result = []
+            after = raw[end + 1:]
+            for a in alts:
+                a = [x.copy() for x in a]
+                if a:
+                    a[0].ws_before = t.ws_before
+                aft = [x.copy() for x in after]
+                if aft and not after[0].ws_before:
+                    aft[0].ws_before = False
+                result.extend(_expand_braces(raw[:idx] + a + aft))
+            return result
+    return [raw]
+
+
+def _glue(raw: List[Token]) -> List[Token]:
+    out: List[Token] = []
+    i = 0
+    n = len(raw)
+    at_start = True
+    while i < n:
+        t = raw[i]
+        if at_start and t.type in _FUNCTOR_TYPES:
+            text = t.value
+            j = i + 1
+            while j < n and raw[j].type in _FUNCTOR_TYPES and not raw[j].ws_before:
+                text += raw[j].value
+                j += 1
+            g = t.copy()
+            g.type, g.value, g.text = "PPFUNCTOR", text, text
+            out.append(g)
+            i = j
+            at_start = False
+            continue
+        if t.type == "LPAREN":
+            k = _balanced(raw, i)
+            out.extend(raw[i:k])
+            i = k
+            continue
+        at_start = t.type == "DOT"
+        out.append(t)
+        i += 1
+    return out
+
+
+# ================================================================ driver
+
+class _State:
+    """Per-parse state the grammar actions consult (PLY actions are module
+    functions, so this is module-level; parses never run concurrently)."""
+
+    def __init__(self):
+        self.privileged = False
+        self.guru = False
+        self.errors: List[StapError] = []
+        self.hists = []
+        self.parser = None
+        self.toks: List[Token] = []
+        self.pos = 0
+
+    def check_embedded(self, tok: Token, msg: str):
+        if not (self.privileged or self.guru):
+            # stap reports it and carries on parsing
+            self.errors.append(perr(msg, tok))
+
+    def syntax_error(self, tok) -> StapError:
+        if tok is None:
+            tok = self.toks[-1]
+        return perr(self._expected(tok), tok)
+
+    def _expected(self, tok: Token) -> str:
+        if tok.type == "EOF":
+            return "unexpected end-of-file"
+        if tok.type == "ATWORD":
+            return f"unknown operator {tok.value}"
+        try:
+            state = self.parser.statestack[-1]
+            expected = set(self.parser.action[state].keys())
+        except Exception:
+            expected = set()
+        return _describe_expected(expected, tok)
+
+
+def _describe_expected(expected: set, tok: Token) -> str:
+    if "PROBE" in expected and "GLOBAL" in expected:
+        return "expected 'probe', 'global', 'private', 'function', or '%{'"
+    if "NUMBER" in expected and ("IDENT" in expected or "STRING" in expected):
+        if "SEMI" in expected and "IF" in expected:
+            return "expected statement"
+        return "expected literal string or number"
+    if "PPFUNCTOR" in expected:
+        return "expected identifier or '*'"
+    singles = [("RPAREN", "')'"), ("RBRACKET", "']'"), ("LPAREN", "'('"), ("RBRACE", "'}'"),
+               ("LBRACE", "'{'"), ("COLON", "':'"), ("IN", "'in'"), ("SEMI", "';'")]
+    for typ, text in singles:
+        if expected == {typ}:
+            return f"expected {text}"
+    if "IDENT" in expected and len(expected) <= 2:
+        return "expected identifier"
+    for typ, text in singles:
+        if typ in expected:
+            return f"expected {text}"
+    return "syntax error"
+
+
+_state = _State()
+_PARSER = None
+
+
+def _grammar_hash() -> str:
+    h = hashlib.sha1()
+    mod = sys.modules[__name__]
+    for name in sorted(dir(mod)):
+        if name.startswith("p_"):
+            h.update(name.encode())
+            h.update((getattr(mod, name).__doc__ or "").encode())
+    h.update(repr(tokens).encode())
+    h.update(repr(precedence).encode())
+    return h.hexdigest()[:16]
+
+
+def _get_parser(options=None):
+    global _PARSER
+    if _PARSER is not None:
+        return _PARSER
+    from .options import Options
+    cache = (options.cache_dir if options is not None else Options().cache_dir)
+    pickle = None
+    try:
+        os.makedirs(cache, exist_ok=True)
+        pickle = os.path.join(str(cache), f"parsetab-{_grammar_hash()}.pickle")
+    except OSError:
+        pickle = None
+    kw = dict(module=sys.modules[__name__], start="file", debug=False,
+              errorlog=yacc.NullLogger(), optimize=True)
+    try:
+        if pickle is not None:
+            _PARSER = yacc.yacc(picklefile=pickle, write_tables=True, **kw)
+        else:
+            raise OSError
+    except Exception:
+        _PARSER = yacc.yacc(write_tables=False, **kw)
+    return _PARSER
+
+
+class _TokenFeed:
+    def __init__(self, toks, start):
+        self.toks = toks
+        self.i = start
+
+    def token(self):
+        if self.i >= len(self.toks):
+            return None
+        t = self.toks[self.i]
+        self.i += 1
+        if t.type == "EOF":
+            return None
+        return t
+
+
+_RESYNC = {"PROBE", "GLOBAL", "FUNCTION", "PRIVATE"}
+
+
+def parse(text: str, filename: str = "<input>", options=None, privileged: bool = False,
+          macros: Optional[dict] = None) -> ast.StapFile:
+    """Parse one script or tapset file.  Raises PassFailed with all the
+    parse errors (in stap's form) when anything is wrong."""
+    SOURCES.add(filename, text)
+    errors: List[StapError] = []
+    guru = bool(getattr(options, "guru", False))
+    items: List[ast.Node] = []
+    try:
+        toks = tokenize(text, filename, errors)
+        pp = Preprocessor(options, errors, library_macros(options), privileged)
+        toks = pp.run(toks, macros)
+        toks = probe_point_tokens(toks)
+    except StapError as e:
+        errors.append(e)
+        toks = None
+    if toks is not None:
+        items = _parse_tokens(toks, privileged, guru, errors)
+    if errors:
+        diags = Diagnostics()
+        for e in errors:
+            diags.error(e)
+        n = len(errors)
+        footer = f"{n} parse error{'s' if n != 1 else ''}.\n{PASS1_FOOTER}"
+        raise PassFailed(footer, diags)
+    return _build_file(filename, items, privileged)
+
+
+def _parse_tokens(toks, privileged, guru, errors) -> List[ast.Node]:
+    parser = _get_parser()
+    _state.privileged = privileged
+    _state.guru = guru
+    _state.parser = parser
+    _state.toks = toks
+    items: List[ast.Node] = []
+    start = 0
+    while True:
+        _state.errors = errors
+        _state.hists = []
+        feed = _TokenFeed(toks, start)
+        try:
+            items.extend(parser.parse(lexer=feed))
+            for h in _state.hists:
+                if not h._ok:
+                    h_tok = _FakeTok(h)
+                    errors.append(StapError("base histogram operator where expression expected",
+                                            h.loc, tok_desc=h.tok_desc, kind="parse", label="at"))
+            return items
+        except ParseAbort as e:
+            errors.append(e.err)
+            # resync at the next top-level keyword after the error
+            k = max(feed.i, start + 1)
+            while k < len(toks) and toks[k].type not in _RESYNC and toks[k].type != "EOF":
+                k += 1
+            if k >= len(toks) or toks[k].type == "EOF":
+                return items
+            start = k
+
+
+class _FakeTok:
+    def __init__(self, node):
+        self.loc = node.loc
+
+
+def _build_file(filename, items, privileged) -> ast.StapFile:
+    f = ast.StapFile(name=filename, privileged=privileged)
+    f.loc = ast.Loc(filename, 1, 1)
+    for it in items:
+        if isinstance(it, ast.Probe):
+            f.probes.append(it)
+        elif isinstance(it, ast.ProbeAlias):
+            f.aliases.append(it)
+        elif isinstance(it, ast.FunctionDecl):
+            f.functions.append(it)
+        elif isinstance(it, ast.VarDecl):
+            f.globals.append(it)
+        elif isinstance(it, ast.EmbeddedCode):
+            f.embeds.append(it)
+        f.items.append(it)
+    return f
+
+
+def parse_file(path: str, options=None, privileged: bool = False) -> ast.StapFile:
+    try:
+        with open(path, encoding="utf-8", errors="surrogateescape") as fh:
+            text = fh.read()
+    except OSError:
+        raise PassFailed(f"Input file '{path}' is missing.\n{PASS1_FOOTER}")
+    return parse(text, path, options, privileged=privileged)

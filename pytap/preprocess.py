@@ -1,0 +1,523 @@
+"""Token-level preprocessing, run between the lexer and the grammar.
+
+In stap's order:
+  1. script arguments `$1 @1 $# @#` are replaced by their values;
+  2. macros: `@define NAME[(params)] %( body %)` definitions are collected
+     and removed, `@NAME[(args)]` invocations expanded (file-local macros
+     plus the public ones from the tapset directories' `.stpm` files);
+  3. conditionals `%( COND %? A %: B %)` keep A or B.
+
+Facts the conditions ask about (kernel version, arch, CONFIG_*) come from
+`Facts`, which tests can replace.
+"""
+from __future__ import annotations
+
+import fnmatch
+import functools
+import gzip
+import os
+import platform as _platform
+import re
+from typing import Dict, List, Optional, Tuple
+
+from .ast import Loc
+from .diagnostics import StapError
+from .lexer import Token, tokenize
+
+# Builtin @-operators the grammar knows; anything else is a macro (or an
+# "unknown operator" parse error).
+BUILTIN_AT = {
+    "@cast": "AT_CAST", "@defined": "AT_DEFINED", "@entry": "AT_ENTRY",
+    "@var": "AT_VAR", "@const": "AT_CONST", "@perf": "AT_PERF",
+    "@count": "AT_STAT", "@sum": "AT_STAT", "@min": "AT_STAT", "@max": "AT_STAT",
+    "@avg": "AT_STAT", "@variance": "AT_STAT",
+    "@hist_log": "AT_HIST", "@hist_linear": "AT_HIST",
+    "@probewrite": "AT_PROBEWRITE", "@kregister": "AT_KREGISTER",
+    "@uregister": "AT_UREGISTER", "@module": "AT_MODULE",
+}
+
+
+def perr(msg: str, tok: Token, label: str = "saw") -> StapError:
+    return StapError(msg, tok.loc, tok_desc=tok.desc(), kind="parse", label=label)
+
+
+# --------------------------------------------------------------- facts
+
+def _read_kernel_config() -> Dict[str, str]:
+    """CONFIG_* values of the running kernel: /proc/config.gz, else
+    /boot/config-$(uname -r), else the build tree's .config."""
+    rel = os.uname().release
+    cands = ["/proc/config.gz", f"/boot/config-{rel}", f"/lib/modules/{rel}/build/.config"]
+    for path in cands:
+        try:
+            if path.endswith(".gz"):
+                with gzip.open(path, "rt", errors="replace") as f:
+                    text = f.read()
+            else:
+                with open(path, errors="replace") as f:
+                    text = f.read()
+        except OSError:
+            continue
+        cfg = {}
+        for line in text.splitlines():
+            if line.startswith("CONFIG_") and "=" in line:
+                k, _, v = line.partition("=")
+                if len(v) >= 2 and v[0] == '"' and v[-1] == '"':
+                    v = v[1:-1]
+                cfg[k] = v
+        return cfg
+    return {}
+
+
+class Facts:
+    """What `%( ... %)` conditions compare against."""
+
+    def __init__(self, options=None):
+        rel = os.uname().release
+        self.kernel_vr = rel
+        self.kernel_v = re.match(r"[0-9.]*", rel).group().rstrip(".") or rel
+        m = _platform.machine()
+        self.arch = {"aarch64": "arm64", "armv7l": "arm", "i686": "i386", "ppc64le": "powerpc",
+                     "ppc64": "powerpc"}.get(m, m)
+        self.runtime = getattr(options, "runtime", "bpf") or "bpf"
+        self.systemtap_v = getattr(options, "compatible", "4.8") or "4.8"
+        self.guru = bool(getattr(options, "guru", False))
+        self.privilege = "stapdev"
+        self.nargs = len(getattr(options, "args", []) or [])
+        self._config = None
+
+    def config(self, name: str) -> str:
+        if self._config is None:
+            self._config = config_reader()
+        return self._config.get(name, "")
+
+
+# Replaceable by tests: returns the CONFIG_* dictionary.
+config_reader = functools.lru_cache(maxsize=1)(_read_kernel_config)
+
+
+def strverscmp(a: str, b: str) -> int:
+    """glibc strverscmp for the version strings stap compares (digit runs
+    compare numerically, leading zeros as fractions)."""
+    ra = re.findall(r"\d+|\D+", a)
+    rb = re.findall(r"\d+|\D+", b)
+    for x, y in zip(ra, rb):
+        if x == y:
+            continue
+        if x.isdigit() and y.isdigit():
+            if x.startswith("0") or y.startswith("0"):
+                # fractional parts: compare as strings of digits
+                return -1 if x < y else 1
+            return (int(x) > int(y)) - (int(x) < int(y))
+        return -1 if x < y else 1
+    return (len(ra) > len(rb)) - (len(ra) < len(rb))
+
+
+_CMP = {
+    "EQ": lambda c: c == 0, "NE": lambda c: c != 0, "LT": lambda c: c < 0,
+    "LE": lambda c: c <= 0, "GT": lambda c: c > 0, "GE": lambda c: c >= 0,
+}
+
+
+# --------------------------------------------------------------- driver
+
+class Preprocessor:
+    def __init__(self, options=None, errors: Optional[list] = None,
+                 library_macros: Optional[dict] = None, privileged: bool = False):
+        self.options = options
+        self.errors = errors if errors is not None else []
+        self.facts = Facts(options)
+        self.library_macros = library_macros if library_macros is not None else {}
+        self.privileged = privileged
+
+    # ---- 1. script arguments
+    def substitute_args(self, toks: List[Token]) -> List[Token]:
+        args = list(getattr(self.options, "args", []) or [])
+        out = []
+        for t in toks:
+            if t.type != "ARGREF":
+                out.append(t)
+                continue
+            sigil, what = t.value[0], t.value[1:]
+            if what == "#":
+                val = str(len(args))
+                if sigil == "$":
+                    out.append(_retok(t, "NUMBER", val))
+                else:
+                    out.append(_retok(t, "STRING", val, '"' + val + '"'))
+                continue
+            i = int(what)
+            if not (1 <= i <= len(args)):
+                raise StapError(f"command line argument out of range [1-{len(args)}]", t.loc,
+                                tok_desc="junk ''", kind="parse", label="at")
+            a = args[i - 1]
+            if sigil == "@":
+                esc = a.replace("\\", "\\\\").replace('"', '\\"')
+                out.append(_retok(t, "STRING", esc, '"' + esc + '"'))
+            else:
+                sub = tokenize(a, t.file)[:-1]
+                for s in sub:
+                    s.lineno, s.col, s.file = t.lineno, t.col, t.file
+                if sub:
+                    sub[0].ws_before = t.ws_before
+                out.extend(sub)
+        return out
+
+    # ---- 2. macros
+    def collect_defines(self, toks: List[Token], table: dict) -> List[Token]:
+        """Remove `@define` constructs from toks, recording them in table."""
+        out = []
+        i = 0
+        n = len(toks)
+        while i < n:
+            t = toks[i]
+            if t.type == "ATWORD" and t.value == "@define":
+                i = self._parse_define(toks, i, table)
+                continue
+            out.append(t)
+            i += 1
+        return out
+
+    def _parse_define(self, toks, i, table) -> int:
+        start = toks[i]
+        i += 1
+        name_tok = toks[i]
+        if name_tok.type not in ("IDENT",) and name_tok.type.lower() not in _kw_names():
+            raise perr("expected identifier", name_tok)
+        name = name_tok.value
+        i += 1
+        params: List[str] = []
+        if toks[i].type == "LPAREN" and not toks[i].ws_before or toks[i].type == "LPAREN":
+            i += 1
+            while True:
+                t = toks[i]
+                if t.type == "IDENT":
+                    params.append(t.value)
+                    i += 1
+                    if toks[i].type == "COMMA":
+                        i += 1
+                        continue
+                    if toks[i].type == "RPAREN":
+                        i += 1
+                        break
+                    raise perr("expected ',' or ')'", toks[i])
+                if t.type == "RPAREN" and not params:
+                    i += 1
+                    break
+                raise perr("expected identifier", t)
+        if toks[i].type != "PP_OPEN":
+            raise perr("expected '%('", toks[i])
+        i += 1
+        depth = 1
+        body = []
+        while True:
+            t = toks[i]
+            if t.type == "EOF":
+                raise perr("unexpected end-of-file", t)
+            if t.type == "PP_OPEN":
+                depth += 1
+            elif t.type == "PP_CLOSE":
+                depth -= 1
+                if depth == 0:
+                    i += 1
+                    break
+            body.append(t)
+            i += 1
+        if name in BUILTIN_AT or "@" + name in BUILTIN_AT:
+            raise perr(f"attempted to redefine reserved macro name '@{name}'", name_tok)
+        table[name] = (params, body, start)
+        return i
+
+    def expand(self, toks: List[Token], table: dict, depth: int = 0,
+               bindings: Optional[dict] = None) -> List[Token]:
+        out = []
+        i = 0
+        n = len(toks)
+        while i < n:
+            t = toks[i]
+            if t.type != "ATWORD":
+                out.append(t)
+                i += 1
+                continue
+            name = t.value[1:]
+            if bindings is not None and name in bindings:
+                rep = [x.copy() for x in bindings[name]]
+                if rep:
+                    rep[0].ws_before = t.ws_before
+                out.extend(rep)
+                i += 1
+                continue
+            if t.value in BUILTIN_AT:
+                out.append(_retok(t, BUILTIN_AT[t.value], t.value))
+                i += 1
+                continue
+            m = table.get(name) or self.library_macros.get(name)
+            if m is None:
+                out.append(t)
+                i += 1
+                continue
+            params, body, _ = m
+            i += 1
+            args: List[List[Token]] = []
+            if params:
+                if i >= n or toks[i].type != "LPAREN":
+                    raise perr(f"expected '(' in invocation of macro '@{name}' taking "
+                               f"{len(params)} parameters", toks[i] if i < n else t)
+                i += 1
+                cur: List[Token] = []
+                pdepth = 0
+                while True:
+                    if i >= n or toks[i].type == "EOF":
+                        raise perr(f"unexpected end-of-file in macro invocation '@{name}'",
+                                   toks[i] if i < n else t)
+                    a = toks[i]
+                    if a.type in ("LPAREN", "LBRACKET", "LBRACE"):
+                        pdepth += 1
+                    elif a.type in ("RPAREN", "RBRACKET", "RBRACE"):
+                        if pdepth == 0 and a.type == "RPAREN":
+                            args.append(cur)
+                            i += 1
+                            break
+                        pdepth -= 1
+                    elif a.type == "COMMA" and pdepth == 0:
+                        args.append(cur)
+                        cur = []
+                        i += 1
+                        continue
+                    cur.append(a)
+                    i += 1
+                if len(args) != len(params):
+                    raise perr(f"invalid number of parameters for macro '@{name}' "
+                               f"(expected {len(params)}, saw {len(args)})", t)
+                # arguments are expanded in the caller's context first
+                args = [self.expand(a, table, depth + 1, bindings) for a in args]
+            if depth > 50:
+                raise perr("maximum macro expansion depth exceeded", t)
+            new_b = dict(zip(params, args))
+            body_toks = []
+            for b in body:
+                c = b.copy()
+                c.expanded_from = t
+                body_toks.append(c)
+            if body_toks:
+                body_toks[0].ws_before = t.ws_before
+            out.extend(self.expand(body_toks, table, depth + 1, new_b))
+        return out
+
+    # ---- 3. conditionals
+    def conditionals(self, toks: List[Token]) -> List[Token]:
+        out: List[Token] = []
+        self._cond_scan(toks, 0, out, top=True)
+        return out
+
+    def _cond_scan(self, toks, i, out, top=False, stop=()):
+        """Copy tokens to out until a token whose type is in stop (returned
+        index points at it) or EOF."""
+        n = len(toks)
+        while i < n:
+            t = toks[i]
+            if t.type in stop:
+                return i
+            if t.type == "PP_OPEN":
+                i = self._conditional(toks, i, out)
+                continue
+            if t.type == "EOF" or (top and t.type in ("PP_THEN", "PP_ELSE", "PP_CLOSE")):
+                if t.type != "EOF":
+                    # stray %? / %: / %): leave for the parser to reject
+                    out.append(t)
+                    i += 1
+                    continue
+                out.append(t)
+                return i + 1
+            out.append(t)
+            i += 1
+        return i
+
+    def _conditional(self, toks, i, out):
+        open_tok = toks[i]
+        i += 1
+        j = i
+        while toks[j].type not in ("PP_THEN", "EOF"):
+            j += 1
+        if toks[j].type == "EOF":
+            raise perr("expected '%?' marker for conditional", toks[j])
+        cond = [x for x in toks[i:j]]
+        value = self._eval(cond, open_tok)
+        i = j + 1
+        then_out: List[Token] = []
+        i = self._cond_scan(toks, i, then_out, stop=("PP_ELSE", "PP_CLOSE", "EOF"))
+        else_out: List[Token] = []
+        t = toks[i]
+        if t.type == "PP_ELSE":
+            i = self._cond_scan(toks, i + 1, else_out, stop=("PP_CLOSE", "EOF"))
+            t = toks[i]
+        if t.type != "PP_CLOSE":
+            raise perr("incomplete conditional - missing '%)'", t)
+        out.extend(then_out if value else else_out)
+        return i + 1
+
+    def _eval(self, cond: List[Token], where: Token) -> bool:
+        # || of && of comparisons; no parentheses (as in stap)
+        if not cond:
+            raise perr("expected identifier, string or number in conditional", where)
+        ors = _split(cond, "OROR")
+        result = False
+        for part in ors:
+            ands = _split(part, "ANDAND")
+            v = True
+            for a in ands:
+                v = self._eval_one(a, where) and v
+            result = result or v
+        return result
+
+    def _eval_one(self, c: List[Token], where: Token) -> bool:
+        if len(c) != 3:
+            bad = c[3] if len(c) > 3 else (c[-1] if c else where)
+            if len(c) == 1 and c[0].type == "NUMBER":
+                return _num(c[0]) != 0
+            raise perr("expected comparison operator", bad if len(c) > 1 else where)
+        l, op, r = c
+        if op.type not in _CMP:
+            raise perr("expected comparison operator", op)
+        f = self.facts
+        cmp = _CMP[op.type]
+        if l.type == "IDENT" and l.value in ("kernel_v", "kernel_vr", "systemtap_v"):
+            mine = getattr(f, l.value)
+            if r.type != "STRING":
+                raise perr("expected string literal", r)
+            pat = r.value
+            if op.type in ("EQ", "NE") and any(ch in pat for ch in "*?["):
+                m = fnmatch.fnmatchcase(mine, pat)
+                return m if op.type == "EQ" else not m
+            return cmp(strverscmp(mine, pat))
+        if l.type == "IDENT" and l.value in ("arch", "runtime", "systemtap_privilege") or \
+                (l.type == "IDENT" and l.value.startswith("CONFIG_") and r.type == "STRING"):
+            if l.value == "arch":
+                mine = f.arch
+            elif l.value == "runtime":
+                mine = f.runtime
+            elif l.value == "systemtap_privilege":
+                mine = f.privilege
+            else:
+                mine = f.config(l.value)
+            if r.type != "STRING":
+                raise perr("expected string literal", r)
+            if op.type in ("EQ", "NE"):
+                m = fnmatch.fnmatchcase(mine, r.value)
+                return m if op.type == "EQ" else not m
+            return cmp((mine > r.value) - (mine < r.value))
+        if l.type == "IDENT" and l.value.startswith("CONFIG_") and r.type == "IDENT" \
+                and r.value.startswith("CONFIG_"):
+            a, b = f.config(l.value), f.config(r.value)
+            try:
+                return cmp((int(a, 0) > int(b, 0)) - (int(a, 0) < int(b, 0)))
+            except ValueError:
+                return False
+        if l.type == "IDENT" and l.value == "guru_mode":
+            if r.type != "NUMBER":
+                raise perr("expected number", r)
+            a, b = int(f.guru), _num(r)
+            return cmp((a > b) - (a < b))
+        if l.type == "NUMBER" and r.type == "NUMBER":
+            a, b = _num(l), _num(r)
+            return cmp((a > b) - (a < b))
+        if l.type == "STRING" and r.type == "STRING":
+            a, b = l.value, r.value
+            return cmp((a > b) - (a < b))
+        if l.type == "IDENT":
+            raise perr("expected 'arch' or 'kernel_v' or 'kernel_vr' or 'CONFIG_...'\n"
+                       "   or comparison between strings or integers", l)
+        raise perr("expected comparison between strings or integers", l)
+
+    # ---- all of it
+    def run(self, toks: List[Token], file_macros: Optional[dict] = None) -> List[Token]:
+        toks = self.substitute_args(toks)
+        table = {} if file_macros is None else file_macros
+        toks = self.collect_defines(toks, table)
+        toks = self.expand(toks, table)
+        return self.conditionals(toks)
+
+
+def _kw_names():
+    from .lexer import KEYWORDS
+    return KEYWORDS
+
+
+def _num(t: Token) -> int:
+    try:
+        return int(t.value, 0) if not re.match(r"0[0-7]+$", t.value) else int(t.value, 8)
+    except ValueError:
+        return 0
+
+
+def _split(toks: List[Token], typ: str) -> List[List[Token]]:
+    parts = [[]]
+    for t in toks:
+        if t.type == typ:
+            parts.append([])
+        else:
+            parts[-1].append(t)
+    return parts
+
+
+def _retok(t: Token, typ: str, val: str, text: Optional[str] = None) -> Token:
+    n = t.copy()
+    n.type = typ
+    n.value = val
+    n.text = val if text is None else text
+    return n
+
+
+# --------------------------------------------------------------- library macros
+
+def tapset_search_dirs(options=None) -> List[str]:
+    """Directories holding tapsets for this runtime/arch, in stap's order."""
+    dirs = []
+    facts = Facts(options)
+    rtdir = "linux" if facts.runtime == "kernel" else facts.runtime
+    base_dirs = options.tapset_dirs() if options is not None and hasattr(options, "tapset_dirs") \
+        else [os.environ.get("PYTAP_TAPSET", "")]
+    for base in base_dirs:
+        if not base:
+            continue
+        for sub in ("", facts.arch, rtdir, os.path.join(rtdir, facts.arch)):
+            d = os.path.join(base, sub) if sub else base
+            if os.path.isdir(d) and d not in dirs:
+                dirs.append(d)
+    return dirs
+
+
+_LIB_CACHE: Dict[Tuple, dict] = {}
+
+
+def library_macros(options=None) -> dict:
+    """Public macros from every .stpm file on the tapset search path."""
+    dirs = tuple(tapset_search_dirs(options))
+    key = (dirs, getattr(options, "runtime", "bpf"), getattr(options, "guru", False))
+    if key in _LIB_CACHE:
+        return _LIB_CACHE[key]
+    table: dict = {}
+    for d in dirs:
+        try:
+            names = sorted(os.listdir(d))
+        except OSError:
+            continue
+        for fn in names:
+            if not fn.endswith(".stpm"):
+                continue
+            path = os.path.join(d, fn)
+            try:
+                with open(path, encoding="utf-8", errors="surrogateescape") as f:
+                    text = f.read()
+            except OSError:
+                continue
+            try:
+                pp = Preprocessor(options, privileged=True)
+                toks = tokenize(text, path)
+                # .stpm: conditionals may wrap definitions, so evaluate them first
+                toks = pp.conditionals(toks)
+                pp.collect_defines(toks, table)
+            except StapError:
+                continue
+    _LIB_CACHE[key] = table
+    return table
