@@ -1,0 +1,157 @@
+"""The root runtime tier: every tests/runtime/cases/NAME.stp is run through
+the real `pytap` command (all five passes, BPF loaded and attached) and its
+output compared with the expectations next to it:
+
+  NAME.stp    the script
+  NAME.out    expected stdout, exactly
+  NAME.args   optional extra command-line words (shell syntax) placed
+              before the script; `--` splits them: words after it follow
+              the script (script arguments $1/@1 ...)
+  NAME.err    optional: expected stderr, exactly (default: not checked
+              unless the run fails unexpectedly)
+  NAME.rc     optional expected exit status (default 0)
+
+Placeholders in .args: {bin} = a tiny C program built once for uprobe
+cases (tests/runtime/cases/uprobe_target.c), {cases} = the cases directory.
+Scripts run with cwd = the cases directory and are named by their file
+name, so error locations read `NAME.stp:LINE:COL` as with stap.
+
+Signal, -o and -T behaviour that needs more than stdout lives in the
+tests at the end of this file.
+"""
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.root
+
+CASES = Path(__file__).resolve().parent / "cases"
+REPO = CASES.parent.parent.parent
+PYTAP = [sys.executable, "-m", "pytap"]
+TIMEOUT = 60
+
+
+@pytest.fixture(scope="session")
+def target_bin(tmp_path_factory):
+    src = CASES / "uprobe_target.c"
+    out = tmp_path_factory.mktemp("bin") / "uprobe_target"
+    r = subprocess.run(["cc", "-O0", "-g", "-o", str(out), str(src)],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot build the uprobe target with cc: {r.stderr.strip()}")
+    return str(out)
+
+
+def _case_names():
+    return sorted(p.stem for p in CASES.glob("*.stp"))
+
+
+def run_pytap(words, timeout=TIMEOUT, **kw):
+    env = dict(os.environ)
+    env.setdefault("PYTHONPATH", str(REPO))
+    return subprocess.run(PYTAP + words, cwd=CASES, capture_output=True, text=True,
+                          timeout=timeout, env=env, **kw)
+
+
+def _words(name, bin_path):
+    args_file = CASES / f"{name}.args"
+    before, after = [], []
+    if args_file.exists():
+        text = args_file.read_text().replace("{bin}", bin_path or "").replace("{cases}", str(CASES))
+        words = shlex.split(text)
+        if "--" in words:
+            i = words.index("--")
+            before, after = words[:i], words[i + 1:]
+        else:
+            before = words
+    return before + [f"{name}.stp"] + after
+
+
+@pytest.mark.parametrize("name", _case_names())
+def test_case(name, request):
+    needs_bin = "{bin}" in ((CASES / f"{name}.args").read_text()
+                            if (CASES / f"{name}.args").exists() else "")
+    bin_path = request.getfixturevalue("target_bin") if needs_bin else None
+    r = run_pytap(_words(name, bin_path))
+    want_rc = int((CASES / f"{name}.rc").read_text()) if (CASES / f"{name}.rc").exists() else 0
+    err_file = CASES / f"{name}.err"
+    detail = f"\n--- stdout\n{r.stdout}--- stderr\n{r.stderr}"
+    assert r.returncode == want_rc, f"exit status {r.returncode}, wanted {want_rc}{detail}"
+    assert r.stdout == (CASES / f"{name}.out").read_text(), detail
+    if err_file.exists():
+        assert r.stderr == err_file.read_text(), detail
+
+
+# ------------------------------------------------------------ beyond stdout
+
+SLOW_SCRIPT = """\
+global n
+probe begin { println("started") }
+probe timer.ms(10) { n++ }
+probe end { printf("end ran, ticks>0: %d\\n", n > 0) }
+"""
+
+
+def _start(script, extra=()):
+    env = dict(os.environ)
+    env.setdefault("PYTHONPATH", str(REPO))
+    return subprocess.Popen(PYTAP + list(extra) + ["-e", script], cwd=CASES,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_signal_runs_end_probes(sig):
+    p = _start(SLOW_SCRIPT)
+    try:
+        assert p.stdout.readline() == "started\n"
+        time.sleep(0.5)          # begin ran; probes are armed right after
+        p.send_signal(sig)
+        out, err = p.communicate(timeout=TIMEOUT)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 0, err
+    assert out == "end ran, ticks>0: 1\n", err
+    assert "Traceback" not in err
+
+
+def test_output_file(tmp_path):
+    dest = tmp_path / "out.txt"
+    r = run_pytap(["-o", str(dest), "-e",
+                   'probe begin { println("to file") } probe timer.ms(5) { println("tick"); exit() }'])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == ""
+    assert dest.read_text() == "to file\ntick\n"
+
+
+def test_output_file_unwritable():
+    r = run_pytap(["-o", "/nonexistent-dir/x", "-e", "probe begin { exit() }"])
+    assert r.returncode == 1
+    assert "Traceback" not in r.stderr and "/nonexistent-dir/x" in r.stderr
+
+
+def test_timeout_stops_and_runs_end():
+    t0 = time.monotonic()
+    r = run_pytap(["-T", "1", "-e",
+                   'probe timer.s(30) { println("never") } probe end { println("end") }'])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "end\n"
+    assert time.monotonic() - t0 < 20
+
+
+def test_target_command_output_passes_through():
+    r = run_pytap(["-c", "echo hello from cmd", "-e",
+                   'probe begin { printf("target is %d\\n", target() > 0) } '
+                   'probe end { println("end") }'])
+    assert r.returncode == 0, r.stderr
+    assert sorted(r.stdout.splitlines()) == ["end", "hello from cmd", "target is 1"]
+    assert r.stdout.index("target is 1") < r.stdout.index("end")
