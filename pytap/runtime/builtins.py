@@ -16,7 +16,7 @@ import time
 from typing import Callable, Dict
 
 from .errors import ScriptRuntimeError
-from .format import to_s64
+from .format import text_escape, to_s64
 
 BUILTINS: Dict[str, Callable] = {}
 
@@ -318,24 +318,6 @@ def strtol(ctx, s, base):
 @builtin()
 def isdigit(ctx, s):
     return 1 if s[:1].isdigit() and s[:1].isascii() else 0
-
-
-def text_escape(s: str) -> str:
-    """What _stp_text_str does to one string: printable ASCII stays, the
-    C short escapes and octal for everything else."""
-    out = []
-    for ch in s:
-        o = ord(ch)
-        if 0x20 <= o < 0x7F and ch not in '"\\':
-            out.append(ch)
-        elif ch in '\a\b\f\n\r\t\v"\\':
-            out.append("\\" + {"\a": "a", "\b": "b", "\f": "f", "\n": "n", "\r": "r",
-                                "\t": "t", "\v": "v", '"': '"', "\\": "\\"}[ch])
-        elif o > 0xFF:
-            out.append("\\u%04x" % o if o <= 0xFFFF else "\\U%08x" % o)
-        else:
-            out.append("\\%03o" % o)
-    return "".join(out)
 
 
 def _text_strn(ctx, s: str, length: int, quoted: int) -> str:

@@ -163,9 +163,34 @@ def _char(c: int, width: int, flags: str) -> str:
     return body + pad if "-" in flags else pad + body
 
 
+def text_escape(s: str) -> str:
+    """stap's _stp_text_str escaping (text_str(), "%#s"): printable ASCII
+    stays, the C short escapes for \\a \\b \\f \\n \\r \\t \\v \\" \\\\,
+    three-digit octal for other bytes."""
+    out = []
+    for ch in s:
+        o = ord(ch)
+        if 0x20 <= o < 0x7F and ch not in '"\\':
+            out.append(ch)
+        elif ch in _SHORT_ESCAPES:
+            out.append("\\" + _SHORT_ESCAPES[ch])
+        elif o > 0xFF:
+            out.append("\\u%04x" % o if o <= 0xFFFF else "\\U%08x" % o)
+        else:
+            out.append("\\%03o" % o)
+    return "".join(out)
+
+
+_SHORT_ESCAPES = {"\a": "a", "\b": "b", "\f": "f", "\n": "n", "\r": "r",
+                  "\t": "t", "\v": "v", '"': '"', "\\": "\\"}
+
+
 def _memory(s: str, conv: str, width: int, precision: int, flags: str) -> str:
     if conv == "s":
         body = s if precision < 0 else s[:precision]
+        if "#" in flags:
+            # "%#s" prints the string escaped (stap's exit report uses it)
+            body = text_escape(body)
     else:
         n = precision if precision > 0 else 1
         raw = s.encode("latin-1", "replace")[:n].ljust(n, b"\0")

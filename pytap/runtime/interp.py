@@ -78,6 +78,19 @@ def _default(type_: Optional[str]):
     return "" if type_ == "string" else 0
 
 
+def int_params(params) -> List[int]:
+    """HistOp/StatOp parameters as ints (literal Number nodes or ints)."""
+    out = []
+    for p in params or []:
+        if isinstance(p, ast.Number):
+            out.append(to_s64(p.value))
+        elif isinstance(p, ast.Unary) and p.op == "-" and isinstance(p.operand, ast.Number):
+            out.append(to_s64(-p.operand.value))
+        else:
+            out.append(int(p))
+    return out
+
+
 def shift_left(x: int, n: int) -> int:
     if n < 0 or n >= 64:
         return 0 if n >= 64 else x
@@ -166,6 +179,37 @@ class Interpreter:
         self.action_limit = self.maxaction
         self.nesting = -1
         self.exit_requested = False
+        self._declare_linear_histograms()
+
+    def _declare_linear_histograms(self) -> None:
+        """A MemoryStore must know which aggregates keep linear buckets
+        (@hist_linear(x, start, stop, interval) anywhere in the session)."""
+        specs = getattr(self.store, "hist_specs", None)
+        if specs is None:
+            return
+        found: Dict[str, tuple] = {}
+        interp = self
+
+        from .report import TreeVisitor
+
+        class _Find(TreeVisitor):
+            def visit_HistOp(self, node):
+                if node.kind == "linear" and len(node.params) >= 3:
+                    base = node.stat.base if isinstance(node.stat, ast.ArrayIndex) else node.stat
+                    if isinstance(base, ast.Symbol):
+                        g = interp._global_of(base)
+                        if g is not None:
+                            found.setdefault(g.name, tuple(int_params(node.params)[:3]))
+                self.generic_visit(node)
+
+        finder = _Find()
+        for p in getattr(self.session, "probes", []):
+            finder.visit(p.body)
+        for f in getattr(self.session, "functions", []):
+            if isinstance(f.body, ast.Node):
+                finder.visit(f.body)
+        for name, spec in found.items():
+            specs.setdefault(name, spec)
 
     # ----------------------------------------------------------- entry
     def init_globals(self) -> None:
@@ -671,12 +715,12 @@ class Interpreter:
         raise self.error(f"unknown statistic @{op}", e)
 
     def eval_StatOp(self, e: ast.StatOp):
-        return self._stat_value(e.op, self.stat_of(e.stat), e, e.params)
+        return self._stat_value(e.op, self.stat_of(e.stat), e, int_params(e.params))
 
     def _hist_buckets(self, h: ast.HistOp, st: Stat) -> List[int]:
         if h.kind == "log":
             return st.log
-        start, stop, interval = (list(h.params) + [0, 0, 1])[:3]
+        start, stop, interval = (int_params(h.params) + [0, 0, 1])[:3]
         if st.linear is not None and st.linear_spec == (start, stop, interval):
             return st.linear
         # a Stat without these linear buckets: cannot rebuild counts
@@ -688,7 +732,7 @@ class Interpreter:
             raise self.error("empty aggregate", h)
         if h.kind == "log":
             return render_log(st)
-        start, stop, interval = h.params[:3]
+        start, stop, interval = int_params(h.params)[:3]
         self._hist_buckets(h, st)
         return render_linear(st, start, stop, interval)
 

@@ -14,14 +14,40 @@ every probe and reachable function.
 """
 from __future__ import annotations
 
-from typing import Dict, Iterable, List, Set, Tuple
+from dataclasses import fields
+from typing import Iterable, List, Set, Tuple
 
 from .. import ast
-from .format import escape, print_value
+from .format import print_value, text_escape as escape
 from .stats import Stat
 
 
-class _UseCollector(ast.Visitor):
+_LINK_FIELDS = ("referent", "referents")
+
+
+class TreeVisitor(ast.Visitor):
+    """ast.Visitor that stays inside the tree: elaboration links
+    (Symbol.referent, FunctionCall.referents) are dataclass fields too, and
+    following them would revisit declarations (forever, for recursion)."""
+
+    def generic_visit(self, node):
+        for f in fields(node):
+            if f.name in ("loc", "tok_desc") or f.name in _LINK_FIELDS:
+                continue
+            v = getattr(node, f.name)
+            if isinstance(v, ast.Node):
+                self.visit(v)
+            elif isinstance(v, list):
+                for x in v:
+                    if isinstance(x, ast.Node):
+                        self.visit(x)
+                    elif isinstance(x, tuple):
+                        for y in x:
+                            if isinstance(y, ast.Node):
+                                self.visit(y)
+
+
+class _UseCollector(TreeVisitor):
     """Collects the names of globals read and written."""
 
     def __init__(self, globals_: Iterable[ast.VarDecl]):
