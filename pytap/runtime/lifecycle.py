@@ -217,11 +217,10 @@ def probe_point_text(probe) -> str:
     if point is None:
         return ""
     try:
-        from ..printer import probe_point_str
-        return probe_point_str(point)
+        from ..printer import probe_point_text as text
+        return text(point, with_flags=False)
     except Exception:
-        pass
-    return str(point)
+        return str(point)
 
 
 # ------------------------------------------------------------------ session

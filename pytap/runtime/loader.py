@@ -57,7 +57,7 @@ def bcc_prog_type(bpf_cls, name: Optional[str]) -> int:
 def cflags_for(program, opts) -> List[str]:
     """Limits (-D NAME=VALUE) as C macros, plus what codegen asked for."""
     flags = list(getattr(program, "cflags", []) or [])
-    for name, value in (getattr(opts, "defines", None) or {}).items():
+    for name, value in ((getattr(opts, "defines", None) if opts is not None else None) or {}).items():
         if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name):
             continue
         flag = f"-D{name}={value}" if value != "" else f"-D{name}"
@@ -229,7 +229,8 @@ def describe_verifier_error(program, fn_name: str, log: str, exc: Exception) -> 
         break
     if not reason:
         reason = str(exc)
-    loc = _verifier_loc(program, lines) or _probe_loc(program, fn_name)
+    loc = (_verifier_loc(program, lines) or _source_loc_by_recompile(program, fn_name, lines)
+           or _probe_loc(program, fn_name))
     msg = f"error: the BPF verifier rejected the handler '{fn_name}': {reason}\n" + _quote(loc)
     if os.environ.get("PYTAP_DEBUG") or os.environ.get("PYTAP_VERIFIER_LOG"):
         msg += "verifier log:\n" + log
@@ -247,6 +248,68 @@ def _verifier_loc(program, lines: List[str]) -> Optional[Loc]:
         if m:
             return Loc(m.group("file"), int(m.group("line")), int(m.group("col")))
     return None
+
+
+def _source_loc_by_recompile(program, fn_name: str, log_lines: List[str]) -> Optional[Loc]:
+    """Where the verifier stopped, in script terms.  The kernel's log names
+    an instruction index; BCC's DEBUG_SOURCE disassembly (printed on a
+    second compile, only after a failure) pairs instruction indexes with
+    the C source text; that text is found in c_source and its nearest
+    marker is the script location."""
+    insn = None
+    for ln in log_lines:
+        m = re.match(r"^(\d+): \(", ln)
+        if m:
+            insn = int(m.group(1))
+    if insn is None:
+        return None
+    try:
+        from .privileges import import_bcc
+        BPF = import_bcc()
+        cap = FdCapture()
+        with cap:
+            try:
+                b = BPF(text=program.c_source.encode("utf-8", "surrogateescape"),
+                        cflags=cflags_for(program, None), debug=0x8)
+                b.cleanup()
+            except Exception:
+                pass
+    except Exception:
+        return None
+    text_at = _disassembly_sources(cap.text, fn_name)
+    src = text_at.get(insn)
+    if not src:
+        return None
+    c_lines = program.c_source.split("\n")
+    start = 0
+    for i, line in enumerate(c_lines):   # search from the function's definition
+        if re.search(r"\b%s\s*\(" % re.escape(fn_name), line) and "{" in line + "".join(c_lines[i + 1:i + 2]):
+            start = i
+    for i in list(range(start, len(c_lines))) + list(range(0, start)):
+        if c_lines[i].strip() == src or (len(src) > 8 and src in c_lines[i]):
+            return script_loc_for_c_line(program, i + 1)
+    return None
+
+
+def _disassembly_sources(text: str, fn_name: str) -> Dict[int, str]:
+    """{instruction index: C source text} from BCC's DEBUG_SOURCE dump of one function."""
+    out: Dict[int, str] = {}
+    inside = False
+    current = ""
+    for ln in text.splitlines():
+        if ln.startswith("Disassembly of function "):
+            inside = ln.split()[-1] == fn_name
+            current = ""
+            continue
+        if not inside:
+            continue
+        if ln.startswith(";"):
+            current = re.sub(r"\s*// Line\s+\d+\s*$", "", ln[1:]).strip()
+            continue
+        m = re.match(r"^\s*(\d+):\t", ln)
+        if m:
+            out[int(m.group(1))] = current
+    return out
 
 
 # ---------------------------------------------------------------- loading

@@ -76,7 +76,9 @@ def test_verifier_rejection_is_a_message():
     from pytap.runtime.loader import load
     src = ("#include <uapi/linux/ptrace.h>\n"
            "int probe_0(struct pt_regs *ctx) { u64 x = 0;\n"
-           " bpf_probe_read_kernel(&x, 800000, (void*)ctx->di); return x; }\n")
+           "/* t.stp:4:9 */\n"
+           " bpf_probe_read_kernel(&x, 800000, (void*)ctx->di);\n"
+           " return x; }\n")
 
     class P:  # a DerivedProbe stand-in with a location
         point = type("PP", (), {"loc": Loc("t.stp", 3, 1)})()
@@ -85,7 +87,7 @@ def test_verifier_rejection_is_a_message():
              Options())
     text = ei.value.footer
     assert "verifier rejected the handler 'probe_0'" in text
-    assert "invalid write to stack" in text and "at t.stp:3:1" in text
+    assert "invalid write to stack" in text and "at t.stp:4:9" in text
 
 
 def test_bpfstore_roundtrip():
