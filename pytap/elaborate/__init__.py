@@ -1,0 +1,176 @@
+"""Pass 2: elaboration (stap's semantic_pass).
+
+    elaborate(script, opts) -> Session
+    elaborate_source(text, tapset_dirs=None, options=None, filename="<input>") -> Session
+
+Steps, in stap's order: derive probes (alias expansion + point resolution,
+aliases.py), resolve symbols pulling in tapset files on demand (symbols.py),
+infer types (types.py), optimize (optimize.py), prune, add the probes that
+print write-only globals at exit (globals_at_exit.py).
+"""
+from __future__ import annotations
+
+import sys
+from typing import List, Optional
+
+from .. import ast
+from ..diagnostics import PassFailed, StapError
+from ..options import Options
+from .session import DerivedProbe, Session
+from .report import Reporter
+
+__all__ = ["elaborate", "elaborate_source", "Session", "DerivedProbe"]
+
+FOOTER = "Pass 2: analysis failed.  [man error::pass2]"
+
+
+def elaborate_source(text: str, tapset_dirs=None, options: Optional[Options] = None,
+                     filename: str = "<input>") -> Session:
+    """Library entry: parse `text` and elaborate it."""
+    from ..parser import parse
+    opts = options or Options()
+    if tapset_dirs is not None:
+        if isinstance(tapset_dirs, (str, bytes)):
+            tapset_dirs = [tapset_dirs]
+        opts.include_dirs = list(tapset_dirs[:-1]) + list(opts.include_dirs)
+        opts.tapset_dir = str(tapset_dirs[-1]) if tapset_dirs else opts.tapset_dir
+    from ..diagnostics import SOURCES
+    SOURCES.add(filename, text)
+    script = parse(text, filename, opts)
+    return elaborate(script, opts)
+
+
+def elaborate(script: ast.StapFile, opts: Optional[Options] = None, library=None,
+              stream=None) -> Session:
+    opts = opts or Options()
+    rep = Reporter(opts, stream)
+    try:
+        return _elaborate(script, opts, library, rep)
+    finally:
+        rep.finish()
+
+
+def _fail(rep: Reporter, errors: List[StapError]):
+    rep.flush_warnings()
+    raise PassFailed(FOOTER, rep.diagnostics(errors))
+
+
+def _elaborate(script, opts, library, rep) -> Session:
+    from ..tapsets import TapsetLibrary
+    from .aliases import AliasTable, Deriver
+    from .symbols import SymbolTable, resolve_function, resolve_probe
+    from .types import infer_types
+    from .optimize import Optimizer, prune_locals
+    from .globals_at_exit import add_exit_printers
+
+    lib = library if library is not None else TapsetLibrary(opts)
+    errors: List[StapError] = []
+    table = AliasTable(lib)
+    syms = SymbolTable(script, lib, errors)
+    deriver = Deriver(table, errors)
+    session = Session(options=opts, script=script)
+
+    # derive probes file by file: the script, then every tapset file that
+    # symbol resolution pulls in (its own probes join the session)
+    queue = [script]
+    pending_fns: list = []
+    while queue:
+        f = queue.pop(0)
+        table.add_file(f)
+        for p in f.probes:
+            for dp in deriver.derive(p):
+                resolve_probe(syms, dp, pending_fns)
+                session.probes.append(dp)
+            while pending_fns:
+                resolve_function(syms, pending_fns.pop(0), pending_fns)
+        queue.extend(syms.new_files)
+        syms.new_files = []
+    session.files = syms.files
+    for f in syms.files:
+        session.embeds.extend(f.embeds)
+    if errors:
+        _fail(rep, errors)
+
+    session.functions = list(syms.used_functions)
+    _number_overloads(session, syms)
+    _collect_globals(session, syms)
+    if not session.probes:
+        _fail(rep, [StapError("no probes found")])
+
+    infer_types(session, errors)
+    if errors:
+        _fail(rep, errors)
+
+    if not opts.unoptimized:
+        opt = Optimizer(session, rep.warn)
+        opt.run()
+        for p in session.probes:
+            prune_locals(p)
+        for f in session.functions:
+            if isinstance(f.body, ast.Block):
+                prune_locals(f)
+        opt.elide_empty_probes()
+        _prune_functions(session)
+        _collect_globals(session, syms)
+    if not session.probes:
+        _fail(rep, [StapError("no probes found")])
+
+    add_exit_printers(session)
+    for i, p in enumerate(session.probes):
+        p.index = i
+    rep.flush_warnings()
+    return session
+
+
+def _number_overloads(session: Session, syms) -> None:
+    """stap names overloads by declaration order among same-name functions."""
+    for name, fns in syms.functions.items():
+        for i, f in enumerate(fns):
+            session.overload_index[id(f)] = i
+
+
+def _reachable_functions(session: Session) -> list:
+    seen, order = set(), []
+
+    class V(ast.Visitor):
+        def visit_FunctionCall(self, n):
+            self.generic_visit(n)
+            for f in n.referents:
+                if id(f) not in seen:
+                    seen.add(id(f))
+                    order.append(f)
+                    if isinstance(f.body, ast.Node):
+                        self.visit(f.body)
+
+    v = V()
+    for p in session.probes:
+        if p.condition is not None:
+            v.visit(p.condition)
+        v.visit(p.body)
+    return order
+
+
+def _prune_functions(session: Session) -> None:
+    live = {id(f) for f in _reachable_functions(session)}
+    session.functions = [f for f in session.functions if id(f) in live]
+
+
+def _collect_globals(session: Session, syms) -> None:
+    """Globals some live body refers to, in declaration order."""
+    used = set()
+
+    class V(ast.Visitor):
+        def visit_Symbol(self, n):
+            if n.referent is not None:
+                used.add(id(n.referent))
+
+    for p in session.probes:
+        V().visit(p.body)
+        if p.condition is not None:
+            V().visit(p.condition)
+    for f in session.functions:
+        if isinstance(f.body, ast.Node):
+            V().visit(f.body)
+    for g in syms.global_order:
+        g._is_global = True
+    session.globals = [g for g in syms.global_order if id(g) in used]

@@ -1,0 +1,258 @@
+"""Probe alias expansion and probe point derivation (stap's derive_probes).
+
+Rules (SystemTap language reference, "Probe aliases", checked with stap -p2):
+- `probe A = P1, P2 { prologue }`: a use `probe A { body }` becomes one
+  probe per location, body = { prologue; body }.
+- `probe A += P { epilogue }`: body = { body; epilogue }.
+- every definition of a name yields its own probes, in definition order.
+- `probe A.return` on an alias `A` appends the suffix `.return` to each of
+  A's locations (unless a longer alias name matches exactly); this repeats
+  through chains of aliases.
+- `?` optional: no match / errors are ignored; `!` sufficient: if it
+  matched, the remaining locations of that list are skipped.
+- `if (c)` on a location conditions every probe derived from it.
+- locals are shared: the merged body is one scope.
+"""
+from __future__ import annotations
+
+import copy
+import fnmatch
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Tuple
+
+from .. import ast
+from ..diagnostics import StapError
+from .points import BUILTIN_FAMILIES, resolve_concrete
+from .session import DerivedProbe
+
+
+def levenshtein(a: str, b: str) -> int:
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+def similar_names(target: str, names, max_out: int = 5, threshold: int = 5) -> List[str]:
+    """stap's levenshtein_suggest: the closest few names."""
+    scored = []
+    for n in sorted(set(names)):
+        if not n or n == target:
+            continue
+        if abs(len(n) - len(target)) > threshold:
+            continue
+        d = levenshtein(target, n)
+        if d <= threshold:
+            scored.append((d, n))
+    scored.sort(key=lambda x: x[0])
+    return [n for _, n in scored[:max_out]]
+
+
+def _has_wild(s: str) -> bool:
+    return any(ch in s for ch in "*?[")
+
+
+def _lit(e):
+    if isinstance(e, ast.Number):
+        return e.value
+    if isinstance(e, ast.String):
+        return e.value
+    return None
+
+
+def _comp_match(user: ast.ProbePointComponent, name: ast.ProbePointComponent) -> bool:
+    if user.functor != name.functor and not (
+            _has_wild(user.functor) and fnmatch.fnmatchcase(name.functor, user.functor)):
+        return False
+    if (user.arg is None) != (name.arg is None):
+        return False
+    if user.arg is not None:
+        u, n = _lit(user.arg), _lit(name.arg)
+        if isinstance(u, str) and isinstance(n, str) and _has_wild(u):
+            return fnmatch.fnmatchcase(n, u)
+        return u == n
+    return True
+
+
+@dataclass(eq=False)
+class AliasDef:
+    alias: ast.ProbeAlias
+    name: ast.ProbePoint        # the one alias name this entry is for
+    file: Optional[ast.StapFile]
+
+
+class AliasTable:
+    """All alias definitions visible to the script: the script's own, and
+    tapset ones loaded on demand by head name."""
+
+    def __init__(self, library=None):
+        self.library = library
+        self.by_head: Dict[str, List[AliasDef]] = {}
+        self._loaded_heads = set()
+        self._loaded_files = set()
+
+    def add_file(self, f: ast.StapFile) -> None:
+        if id(f) in self._loaded_files:
+            return
+        self._loaded_files.add(id(f))
+        for a in f.aliases:
+            for n in a.alias_names:
+                self.by_head.setdefault(n.components[0].functor, []).append(AliasDef(a, n, f))
+
+    def _load_head(self, head: str) -> None:
+        if head in self._loaded_heads or self.library is None:
+            return
+        self._loaded_heads.add(head)
+        for f in self.library.files_defining_alias(head):
+            self.add_file(f)
+
+    def heads(self) -> List[str]:
+        hs = set(self.by_head)
+        if self.library is not None:
+            hs.update(self.library.index.alias_heads())
+        return sorted(hs)
+
+    def candidates(self, head: str) -> List[AliasDef]:
+        if _has_wild(head):
+            out = []
+            for h in self.heads():
+                if fnmatch.fnmatchcase(h, head):
+                    self._load_head(h)
+                    out.extend(self.by_head.get(h, []))
+            return out
+        self._load_head(head)
+        return self.by_head.get(head, [])
+
+    def match(self, point: ast.ProbePoint) -> List[Tuple[AliasDef, List[ast.ProbePointComponent]]]:
+        """(alias, suffix) pairs; an exact longer name beats a prefix+suffix."""
+        comps = point.components
+        found = []
+        for d in self.candidates(comps[0].functor):
+            ncomps = d.name.components
+            if len(ncomps) > len(comps):
+                continue
+            if all(_comp_match(u, n) for u, n in zip(comps, ncomps)):
+                found.append((d, comps[len(ncomps):]))
+        if not found:
+            return []
+        kept = []
+        for d, suf in found:
+            if suf:
+                k = len(d.name.components)
+                # a longer alias extending this one and matching more of
+                # the point wins over suffix application
+                if any(len(d2.name.components) > k and
+                       [c.functor for c in d2.name.components[:k]] ==
+                       [c.functor for c in d.name.components]
+                       for d2, _ in found):
+                    continue
+            kept.append((d, suf))
+        return kept
+
+
+class ResolveErrors:
+    def __init__(self):
+        self.errors: List[StapError] = []
+
+
+def _while_resolving(point: ast.ProbePoint, cause: Optional[StapError]) -> StapError:
+    c0 = point.components[0]
+    return StapError("while resolving probe point", c0.loc, f"identifier '{c0.functor}'",
+                     chain=[cause] if cause else [])
+
+
+def _and(a: Optional[ast.Expr], b: Optional[ast.Expr]) -> Optional[ast.Expr]:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return ast.LogicalAnd(a, b, loc=a.loc, tok_desc="operator '&&'")
+
+
+class Deriver:
+    """Turns user probes into DerivedProbes."""
+
+    def __init__(self, table: AliasTable, errors: List[StapError]):
+        self.table = table
+        self.errors = errors
+
+    def derive(self, probe: ast.Probe) -> List[DerivedProbe]:
+        out: List[DerivedProbe] = []
+        for loc in probe.locations:
+            got = self._expand(loc, [], [probe], None, loc.optional or loc.sufficient, probe)
+            out.extend(got)
+            if loc.sufficient and got:
+                break
+        return out
+
+    def _expand(self, point, layers, chain, cond, optional, probe, depth=0):
+        """layers: alias definitions applied so far (outermost first)."""
+        if depth > 50:
+            self.errors.append(StapError("recursive loop in alias expansion",
+                                         point.components[0].loc,
+                                         f"identifier '{point.components[0].functor}'"))
+            return []
+        head = point.components[0].functor
+        cond = _and(cond, point.condition)
+        matches = [] if head in BUILTIN_FAMILIES else self.table.match(point)
+        if matches:
+            out = []
+            nerr = len(self.errors)
+            for d, suffix in matches:
+                alias = d.alias
+                for aloc in alias.locations:
+                    newp = copy.deepcopy(aloc)
+                    newp.components = newp.components + copy.deepcopy(list(suffix))
+                    got = self._expand(newp, layers + [alias], [alias] + chain, cond,
+                                       aloc.optional or aloc.sufficient, probe, depth + 1)
+                    out.extend(got)
+                    if aloc.sufficient and got:
+                        break
+            if not out and not optional:
+                self.errors.append(_while_resolving(point, StapError("no match")))
+            return out
+        # concrete family
+        try:
+            rps = resolve_concrete(point) if head in BUILTIN_FAMILIES or not _has_wild(head) else []
+        except StapError as e:
+            if not optional:
+                self.errors.append(_while_resolving(point, e))
+            return []
+        if not rps:
+            if not optional:
+                self.errors.append(_while_resolving(point, self._mismatch(point)))
+            return []
+        out = []
+        for rp in rps:
+            printed = copy.deepcopy(getattr(rp, "point", None) or point)
+            printed.optional = point.optional
+            printed.sufficient = point.sufficient
+            c = copy.deepcopy(cond)
+            printed.condition = c
+            body = copy.deepcopy(probe.body)
+            for alias in reversed(layers):
+                pro = copy.deepcopy(alias.body)
+                body = ast.Block([body, pro] if alias.epilogue else [pro, body],
+                                 loc=body.loc)
+            out.append(DerivedProbe(point=printed, derivation=list(chain), body=body,
+                                    condition=c, resolved=rp,
+                                    privileged=probe.privileged, origin=probe))
+        return out
+
+    def _mismatch(self, point: ast.ProbePoint) -> StapError:
+        c0 = point.components[0]
+        if c0.functor in BUILTIN_FAMILIES:
+            # the provider gave no reason; blame the first component after
+            # the family name
+            c = point.components[1] if len(point.components) > 1 else c0
+            return StapError("no match", None)
+        names = set(self.table.heads()) | set(BUILTIN_FAMILIES)
+        sim = similar_names(c0.functor, names)
+        msg = "probe point mismatch"
+        if sim:
+            msg += f" (similar: {', '.join(sim)})"
+        return StapError(msg, c0.loc, f"identifier '{c0.functor}'")
+

@@ -1,0 +1,489 @@
+"""Type inference to a fixpoint (stap's typeresolution_info).
+
+Types are "long", "string", "stats".  Every variable (VarDecl) gets a value
+type, an arity and per-index types; every expression gets `Expr.type`.
+Inference runs over all probe and function bodies repeatedly until nothing
+changes (a type found late in one body feeds earlier uses in another), then
+reports whatever is still unknown, with stap's messages.
+"""
+from __future__ import annotations
+
+import re
+from typing import List, Optional
+
+from .. import ast
+from ..diagnostics import StapError
+
+LONG, STRING, STATS = "long", "string", "stats"
+
+_CONV_RE = re.compile(r"%(%|[-+ #0]*(?:\*|\d+)?(?:\.(?:\*|\d+))?(?:hh|h|ll|l|L|z|j|t)?([a-zA-Z]))")
+
+
+def printf_arg_types(fmt: str) -> List[Optional[str]]:
+    """Argument types a printf format string asks for (`*` widths are longs)."""
+    out: List[Optional[str]] = []
+    for m in _CONV_RE.finditer(fmt):
+        if m.group(1) == "%":
+            continue
+        spec = m.group(1)
+        out.extend([LONG] * spec.count("*"))
+        conv = m.group(2)
+        out.append(STRING if conv in "smM" else LONG)
+    return out
+
+
+def tok(node) -> str:
+    if node.tok_desc:
+        return node.tok_desc
+    if isinstance(node, ast.Symbol):
+        return f"identifier '{node.name}'"
+    if isinstance(node, ast.Number):
+        return f"number '{node.text or node.value}'"
+    if isinstance(node, ast.String):
+        return f"string '{node.value}'"
+    if isinstance(node, ast.FunctionCall):
+        return f"identifier '{node.name}'"
+    return ""
+
+
+class TypeInference(ast.Visitor):
+    def __init__(self, errors: List[StapError]):
+        self.errors = errors
+        self.changed = False
+        self.report = False         # final pass: report unresolved
+        self.current_function: Optional[ast.FunctionDecl] = None
+        self._reported = set()
+
+    # -- helpers -----------------------------------------------------------
+    def _err(self, e: StapError, key=None):
+        k = key or (e.message, e.loc)
+        if k in self._reported:
+            return
+        self._reported.add(k)
+        self.errors.append(e)
+
+    def _set_decl_type(self, decl: ast.VarDecl, t: Optional[str], node) -> None:
+        if t is None or decl is None:
+            return
+        if decl.type is None:
+            decl.type = t
+            decl._type_site = (tok(node), node.loc)
+            self.changed = True
+        elif decl.type != t:
+            site = getattr(decl, "_type_site", (tok(decl), decl.loc))
+            e = StapError(f"type mismatch ({t})", node.loc, tok(node))
+            e.chain = [StapError(f"type was first inferred here ({decl.type})", site[1], site[0])]
+            self._err(e, ("tm", node.loc))
+
+    def _set_arity(self, decl: ast.VarDecl, n: int, node) -> bool:
+        if decl.arity == -1:
+            decl.arity = n
+            decl._arity_site = (tok(node), node.loc)
+            decl.index_types = [None] * n
+            self.changed = True
+            return True
+        if decl.arity != n:
+            site = getattr(decl, "_arity_site", (tok(node), decl.loc))
+            e = StapError(f"inconsistent arity ({decl.arity} vs {n})", node.loc, tok(node))
+            e.chain = [StapError(f"arity {decl.arity} first inferred here", site[1], site[0])]
+            self._err(e, ("ar", node.loc))
+            return False
+        return True
+
+    def _settype(self, node: ast.Expr, t: Optional[str]):
+        if t is not None and node.type != t:
+            if node.type is None:
+                node.type = t
+                self.changed = True
+        return node.type
+
+    def expect(self, node: Optional[ast.Expr], t: Optional[str]) -> Optional[str]:
+        """Infer node with an expected type t (None: any)."""
+        if node is None:
+            return None
+        got = self.visit_expr(node, t)
+        if t is not None and got is not None and got != t:
+            if isinstance(node, ast.Symbol) and node.referent is not None:
+                self._set_decl_type(node.referent, t, node)
+            elif isinstance(node, ast.ArrayIndex) and isinstance(node.base, ast.Symbol) \
+                    and node.base.referent is not None:
+                self._set_decl_type(node.base.referent, t, node.base)
+            else:
+                self._err(StapError(f"type mismatch: expected {t} but found {got}",
+                                    node.loc, tok(node)))
+        return got
+
+    def visit_expr(self, node: ast.Expr, t: Optional[str]) -> Optional[str]:
+        meth = getattr(self, "expr_" + type(node).__name__, None)
+        if meth is None:
+            for c in node.children():
+                if isinstance(c, ast.Expr):
+                    self.expect(c, None)
+                else:
+                    self.visit(c)
+            return node.type
+        return meth(node, t)
+
+    # -- expressions -------------------------------------------------------
+    def expr_Number(self, n, t):
+        return self._settype(n, LONG)
+
+    def expr_String(self, n, t):
+        return self._settype(n, STRING)
+
+    def expr_EmbeddedExpr(self, n, t):
+        return self._settype(n, t or LONG)
+
+    def expr_Symbol(self, n, t):
+        d = n.referent
+        if d is None:
+            return self._settype(n, t)
+        if d.arity == -1 and not isinstance(d, _Param):
+            self._set_arity(d, 0, n)
+        elif d.arity > 0:
+            self._set_arity(d, 0, n)
+        if d.type is None and t is not None:
+            self._set_decl_type(d, t, n)
+        if d.type is not None:
+            n.type = d.type
+        if self.report and n.type is None:
+            self._err(StapError("unresolved type ", n.loc, tok(n)), ("ut", n.loc))
+        return n.type
+
+    def _index_types(self, decl, indexes, node):
+        if decl is None:
+            for i in indexes:
+                self.expect(i, None)
+            return
+        if not self._set_arity(decl, len(indexes), node):
+            return
+        if len(decl.index_types) < len(indexes):
+            decl.index_types += [None] * (len(indexes) - len(decl.index_types))
+        sites = getattr(decl, "_index_sites", None)
+        if sites is None:
+            sites = decl._index_sites = {}
+        for k, i in enumerate(indexes):
+            if i is None:
+                continue
+            it = self.expect(i, decl.index_types[k])
+            if it is None:
+                continue
+            if decl.index_types[k] is None:
+                decl.index_types[k] = it
+                sites[k] = (tok(i), i.loc)
+                self.changed = True
+            elif decl.index_types[k] != it:
+                e = StapError(f"index {k} type mismatch ({it})", i.loc, tok(i))
+                s = sites.get(k, (tok(decl), decl.loc))
+                e.chain = [StapError(f"type of index {k} was first inferred here "
+                                     f"({decl.index_types[k]})", s[1], s[0])]
+                self._err(e, ("it", i.loc))
+
+    def expr_ArrayIndex(self, n, t):
+        if isinstance(n.base, ast.Symbol):
+            d = n.base.referent
+            self._index_types(d, n.indexes, n.base)
+            if d is not None:
+                if d.type is None and t is not None:
+                    self._set_decl_type(d, t, n.base)
+                n.base.type = d.type
+                self._settype(n, d.type)
+        else:
+            self.expect(n.base, None)
+            for i in n.indexes:
+                self.expect(i, LONG)
+            self._settype(n, LONG)
+        return n.type
+
+    def expr_ArrayIn(self, n, t):
+        self.expr_ArrayIndex(n.operand, None)
+        return self._settype(n, LONG)
+
+    def expr_Binary(self, n, t):
+        self.expect(n.left, LONG)
+        self.expect(n.right, LONG)
+        return self._settype(n, LONG)
+
+    def expr_Unary(self, n, t):
+        self.expect(n.operand, LONG)
+        return self._settype(n, LONG)
+
+    def expr_PreCrement(self, n, t):
+        self.expect(n.operand, LONG)
+        return self._settype(n, LONG)
+
+    expr_PostCrement = expr_PreCrement
+
+    def expr_LogicalOr(self, n, t):
+        self.expect(n.left, LONG)
+        self.expect(n.right, LONG)
+        return self._settype(n, LONG)
+
+    expr_LogicalAnd = expr_LogicalOr
+
+    def expr_Comparison(self, n, t):
+        lt = self.expect(n.left, None)
+        rt = self.expect(n.right, lt)
+        if lt is None and rt is not None:
+            self.expect(n.left, rt)
+        return self._settype(n, LONG)
+
+    def expr_RegexMatch(self, n, t):
+        self.expect(n.left, STRING)
+        self.expect(n.right, STRING)
+        return self._settype(n, LONG)
+
+    def expr_Concat(self, n, t):
+        self.expect(n.left, STRING)
+        self.expect(n.right, STRING)
+        return self._settype(n, STRING)
+
+    def expr_Ternary(self, n, t):
+        self.expect(n.cond, LONG)
+        a = self.expect(n.truevalue, t)
+        b = self.expect(n.falsevalue, t or a)
+        if a is None and b is not None:
+            a = self.expect(n.truevalue, b)
+        return self._settype(n, a or b)
+
+    def expr_Assignment(self, n, t):
+        op = n.op
+        if op == "<<<":
+            self._stat_target(n.left)
+            self.expect(n.right, LONG)
+            return self._settype(n, LONG)
+        if op == ".=":
+            self.expect(n.left, STRING)
+            self.expect(n.right, STRING)
+            return self._settype(n, STRING)
+        if op != "=":
+            self.expect(n.left, LONG)
+            self.expect(n.right, LONG)
+            return self._settype(n, LONG)
+        lt = self.expect(n.left, t) if False else self._peek(n.left)
+        rt = self.expect(n.right, lt)
+        lt = self.expect(n.left, rt)
+        if rt is None and lt is not None:
+            rt = self.expect(n.right, lt)
+        return self._settype(n, lt or rt)
+
+    def _peek(self, e):
+        if isinstance(e, ast.Symbol) and e.referent is not None:
+            return e.referent.type
+        if isinstance(e, ast.ArrayIndex) and isinstance(e.base, ast.Symbol) and e.base.referent:
+            return e.base.referent.type
+        return e.type
+
+    def _stat_target(self, e):
+        if isinstance(e, ast.Symbol) and e.referent is not None:
+            self.expect(e, STATS)
+        elif isinstance(e, ast.ArrayIndex):
+            self.expect(e, STATS)
+        else:
+            self.expect(e, None)
+
+    def expr_FunctionCall(self, n, t):
+        fns = n.referents
+        for k, a in enumerate(n.args):
+            want = None
+            for f in fns:
+                if k < len(f.formal_args) and f.formal_args[k].type:
+                    want = f.formal_args[k].type
+                    break
+            got = self.expect(a, want)
+            if want is None and got is not None:
+                for f in fns:
+                    if k < len(f.formal_args):
+                        self._set_decl_type(f.formal_args[k], got, a)
+        rt = None
+        for f in fns:
+            if f.type:
+                rt = f.type
+                break
+        if rt is None and t is not None and fns:
+            for f in fns:
+                if f.type is None and not isinstance(f.body, ast.EmbeddedCode):
+                    f.type = t
+                    f._type_site = (tok(n), n.loc)
+                    self.changed = True
+            rt = t
+        if rt is not None:
+            self._settype(n, rt)
+        return n.type
+
+    def expr_PrintFormat(self, n, t):
+        if n.hist is not None:
+            self.expect(n.hist, None)
+        wants = printf_arg_types(n.fmt) if n.is_format and n.fmt is not None else []
+        for k, a in enumerate(n.args):
+            self.expect(a, wants[k] if k < len(wants) else None)
+        return self._settype(n, STRING if not n.to_stream else LONG)
+
+    def expr_StatOp(self, n, t):
+        self._stat_target(n.stat)
+        return self._settype(n, LONG)
+
+    def expr_HistOp(self, n, t):
+        self._stat_target(n.stat)
+        return self._settype(n, LONG)
+
+    def expr_TargetSymbol(self, n, t):
+        for c in n.components:
+            if c.index is not None:
+                self.expect(c.index, LONG)
+        if n.name in ("$$vars", "$$parms", "$$locals", "$$return") or \
+                any(c.kind == "pretty" for c in n.components):
+            return self._settype(n, STRING)
+        return self._settype(n, t or LONG)
+
+    def expr_CastOp(self, n, t):
+        self.expect(n.operand, LONG)
+        return self._settype(n, t or LONG)
+
+    def expr_AutoCastOp(self, n, t):
+        self.expect(n.operand, None)
+        return self._settype(n, t or LONG)
+
+    def expr_AtVarOp(self, n, t):
+        return self._settype(n, t or LONG)
+
+    def expr_DefinedOp(self, n, t):
+        self.expect(n.operand, None)
+        return self._settype(n, LONG)
+
+    def expr_EntryOp(self, n, t):
+        r = self.expect(n.operand, t)
+        return self._settype(n, r)
+
+    def expr_PerfOp(self, n, t):
+        return self._settype(n, LONG)
+
+    def expr_ConstOp(self, n, t):
+        return self._settype(n, t or LONG)
+
+    # -- statements --------------------------------------------------------
+    def visit_ExprStatement(self, s):
+        self.expect(s.value, None)
+
+    def visit_IfStatement(self, s):
+        self.expect(s.cond, LONG)
+        self.visit(s.then)
+        if s.else_ is not None:
+            self.visit(s.else_)
+
+    def visit_ForLoop(self, s):
+        if s.init is not None:
+            self.visit(s.init)
+        self.expect(s.cond, LONG)
+        if s.incr is not None:
+            self.visit(s.incr)
+        self.visit(s.body)
+
+    def visit_ForeachLoop(self, s):
+        if isinstance(s.base, ast.Symbol) and s.base.referent is not None:
+            d = s.base.referent
+            if self._set_arity(d, len(s.indexes), s.base):
+                for k, i in enumerate(s.indexes):
+                    if k < len(d.index_types) and d.index_types[k] is not None:
+                        self.expect(i, d.index_types[k])
+                    else:
+                        it = self.expect(i, None)
+                        if it is not None and k < len(d.index_types):
+                            d.index_types[k] = it
+                            self.changed = True
+            s.base.type = d.type
+            if s.value is not None:
+                vt = LONG if d.type == STATS else d.type
+                self.expect(s.value, vt)
+        else:
+            self.expect(s.base, None)
+            for i in s.indexes:
+                self.expect(i, LONG)
+            if s.value is not None:
+                self.expect(s.value, LONG)
+        if s.array_slice:
+            d = s.base.referent if isinstance(s.base, ast.Symbol) else None
+            for k, e in enumerate(s.array_slice):
+                if e is not None:
+                    want = d.index_types[k] if d is not None and k < len(d.index_types) else None
+                    self.expect(e, want)
+        if s.limit is not None:
+            self.expect(s.limit, LONG)
+        self.visit(s.body)
+
+    def visit_ReturnStatement(self, s):
+        f = self.current_function
+        if s.value is None:
+            return
+        want = f.type if f is not None else None
+        got = self.expect(s.value, want)
+        if f is not None and f.type is None and got is not None:
+            f.type = got
+            f._type_site = (tok(s.value), s.value.loc)
+            self.changed = True
+        elif f is not None and got is not None and f.type != got:
+            site = getattr(f, "_type_site", (tok(f), f.loc))
+            e = StapError(f"type mismatch ({got})", s.value.loc, tok(s.value))
+            e.chain = [StapError(f"type was first inferred here ({f.type})", site[1], site[0])]
+            self._err(e, ("rt", s.value.loc))
+
+    def visit_DeleteStatement(self, s):
+        v = s.value
+        if isinstance(v, ast.ArrayIndex):
+            self.expr_ArrayIndex(v, None)
+        else:
+            self.expect(v, None)
+
+    def visit_TryBlock(self, s):
+        self.visit(s.try_block)
+        if s.catch_var is not None:
+            self.expect(s.catch_var, STRING)
+        self.visit(s.catch_block)
+
+    def generic_visit(self, node):
+        for c in node.children():
+            if isinstance(c, ast.Expr):
+                self.expect(c, None)
+            else:
+                self.visit(c)
+
+
+class _Param(ast.VarDecl):
+    pass
+
+
+_DECLARED = {"long": LONG, "string": STRING}
+
+
+def infer_types(session, errors: List[StapError], max_rounds: int = 50) -> None:
+    ti = TypeInference(errors)
+    for f in session.functions:
+        if f.declared_type and f.type is None:
+            f.type = _DECLARED.get(f.declared_type.lstrip(":"), None)
+        for p in f.formal_args:
+            p.arity = 0
+    for g in session.globals:
+        if g.init is not None and g.type is None:
+            g.type = LONG if isinstance(g.init, ast.Number) or isinstance(g.init, ast.Unary) else STRING
+            g.arity = 0 if g.arity == -1 else g.arity
+            g.init.type = g.type
+
+    def one_round():
+        for f in session.functions:
+            if isinstance(f.body, ast.Block):
+                ti.current_function = f
+                ti.visit(f.body)
+        ti.current_function = None
+        for p in session.probes:
+            if p.condition is not None:
+                ti.expect(p.condition, LONG)
+            ti.visit(p.body)
+
+    for _ in range(max_rounds):
+        ti.changed = False
+        one_round()
+        if not ti.changed or errors:
+            break
+    if not errors:
+        ti.report = True
+        one_round()
