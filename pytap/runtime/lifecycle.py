@@ -602,6 +602,10 @@ def run(program, opts) -> int:
         raise
     sess = Session(program, opts, bpf, out)
     sess._old_handlers.update(saved)
+    verbose = getattr(opts, "verbose", 0)
+    if verbose:
+        clock = loader.PassClock()
+        warn("Pass 5: starting run.")
     try:
         try:
             if early:
@@ -622,6 +626,8 @@ def run(program, opts) -> int:
                 out.close()
     except KeyboardInterrupt:
         pass
+    if verbose:
+        warn(f"Pass 5: run completed in {clock}.")
     if sess.exit_status:
         warn(PASS5_FOOTER)
     return sess.exit_status

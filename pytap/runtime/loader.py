@@ -318,6 +318,7 @@ def load(program, opts, on_loaded: Optional[Callable] = None):
     """Compile and verifier-load every BPF function; return the bcc.BPF.
     The caller owns the returned object and must `cleanup()` it."""
     from .privileges import import_bcc
+    clock = PassClock()
     BPF = import_bcc()
     text = program.c_source
     flags = cflags_for(program, opts)
@@ -345,7 +346,27 @@ def load(program, opts, on_loaded: Optional[Callable] = None):
         except Exception:
             pass
         raise
+    if opts is not None and getattr(opts, "verbose", 0):
+        n = len(functions_to_load(program))
+        sys.stderr.write(f"Pass 4: compiled and verified {n} BPF function(s) in {clock}.\n")
     return bpf
+
+
+class PassClock:
+    """stap -v's `in Nusr/Nsys/Nreal ms` timing of a pass."""
+
+    def __init__(self):
+        import time
+        self._t = os.times()
+        self._r = time.monotonic()
+
+    def __str__(self) -> str:
+        import time
+        t = os.times()
+        usr = int((t.user - self._t.user) * 1000)
+        sys_ = int((t.system - self._t.system) * 1000)
+        real = int((time.monotonic() - self._r) * 1000)
+        return f"{usr}usr/{sys_}sys/{real}real ms"
 
 
 def load_only(program, opts) -> int:
@@ -354,10 +375,9 @@ def load_only(program, opts) -> int:
     check_can_load(opts)
     bpf = load(program, opts)
     try:
-        if opts.verbose:
+        if opts.verbose > 1:
             names = [fn for fn, _ in functions_to_load(program)]
-            sys.stderr.write(f"Pass 4: loaded {len(names)} BPF function(s): "
-                             f"{', '.join(names) or '(none)'}\n")
+            sys.stderr.write(f"Pass 4: BPF functions: {', '.join(names) or '(none)'}\n")
     finally:
         bpf.cleanup()
     return 0
