@@ -266,6 +266,9 @@ class Interpreter:
                 pass
             except _Return:
                 pass
+            stmts = probe.body.statements if isinstance(probe.body, ast.Block) else []
+            if stmts:
+                self._check_actions(stmts[-1])
         finally:
             self.frame = {}
         if self.ctx.exit_requested:
@@ -286,11 +289,12 @@ class Interpreter:
         return ScriptRuntimeError(msg, loc, tok_desc or (node.tok_desc if node is not None else ""))
 
     def _count_action(self, stmt: ast.Stmt) -> None:
+        # stap sums the statements it runs and checks the budget at loop
+        # heads (and the end of the handler), so only those report it
         self.actions += 1
-        if self.actions > self.action_limit:
-            node = stmt
-            if isinstance(stmt, ast.ExprStatement) and not stmt.tok_desc:
-                node = stmt.value
+
+    def _check_actions(self, node: ast.Node) -> None:
+        if self.actions >= self.action_limit:
             raise self.error("MAXACTION exceeded", node)
 
     def _global_of(self, sym: ast.Symbol) -> Optional[ast.VarDecl]:
@@ -348,7 +352,11 @@ class Interpreter:
     def exec_ForLoop(self, s: ast.ForLoop) -> None:
         if s.init is not None:
             self.exec(s.init)
-        while s.cond is None or self.truth(self.eval(s.cond)):
+        while True:
+            self.actions += 1
+            self._check_actions(s)
+            if s.cond is not None and not self.truth(self.eval(s.cond)):
+                break
             try:
                 self.exec(s.body)
             except _Break:
@@ -418,6 +426,8 @@ class Interpreter:
             if limit is not None and count >= limit:
                 break
             count += 1
+            self.actions += 1
+            self._check_actions(s)
             for sym, k in zip(s.indexes, key):
                 self.assign_to(sym, k)
             if s.value is not None:
