@@ -518,8 +518,12 @@ class Session:
             elif self.error is not None:
                 self._run_final("error")
         self.out.flush()
-        if self.store is not None and self.session is not None \
-                and not getattr(self, "attach_error", False):
+        # The elaborator may already print write-only globals through
+        # synthetic end probes (as stap's -p2 shows); then we must not.
+        synthetic = any(getattr(p, "synthetic", False)
+                        for p in getattr(self.session, "probes", []) or [])
+        if self.store is not None and self.session is not None and not synthetic \
+                and self.error is None and not getattr(self, "attach_error", False):
             try:
                 from .report import dump_unread_globals
                 self.out.write(dump_unread_globals(self.session, self.store))

@@ -247,3 +247,55 @@ def test_lifecycle_target_command(capsys, fake_attach):
     rc = run(_timer_program(0, 99), Options(target_cmd="echo from-cmd; sleep 0.2"))
     assert rc == 0
     assert capsys.readouterr().out == ""   # the child's output goes to the real fd 1
+
+
+# ------------------------------------------- user-mode probes, real elaborator
+def _user_program(text, tmp_path):
+    """Elaborate `text` and wrap it in a Program whose probes all run in the
+    interpreter; globals (scalar longs) get hand-made maps."""
+    from pytap.elaborate import elaborate_source
+    tap = tmp_path / "tapset"
+    tap.mkdir(exist_ok=True)
+    (tap / "base.stp").write_text("function exit () %{ /* bpf */ %}\n"
+                                  "function error (msg:string) %{ /* bpf */ %}\n"
+                                  "function target:long () %{ /* bpf */ %}\n")
+    opts = Options(tapset_dir=str(tap))
+    sess = elaborate_source(text, options=opts, filename="u.stp")
+    c = ["BPF_RINGBUF_OUTPUT(events, 8);", "BPF_ARRAY(pytap_state, s64, 4);"]
+    layouts = []
+    for g in sess.globals:
+        c.append(f"BPF_ARRAY(g_{g.name}, s64, 1);")
+        layouts.append(GlobalLayout(g.name, f"g_{g.name}", "scalar", "long", decl=g))
+    prog = Program(c_source="\n".join(c) + "\n", session=sess, globals=layouts,
+                   probes=[CompiledProbe(p.index, p, "user", resolved=p.resolved)
+                           for p in sess.probes])
+    return prog, opts
+
+
+def test_user_probes_priorities_exit_and_globals(tmp_path, capsys):
+    _need_bpf()
+    from pytap.runtime.lifecycle import run
+    prog, opts = _user_program(
+        'global a, b, c\n'
+        'probe begin(5) { a = 1; c = 7; println("begin 5"); exit(); println("still runs") }\n'
+        'probe begin { b = a + 2; println("begin 0") }\n'
+        'probe begin(9) { println("begin 9 must not run") }\n'
+        'probe end { printf("end b=%d\\n", b) }\n', tmp_path)
+    assert run(prog, opts) == 0
+    assert capsys.readouterr().out == "begin 0\nbegin 5\nstill runs\nend b=2\nc=7\n"
+
+
+def test_user_probe_runtime_error(tmp_path, capsys):
+    _need_bpf()
+    from pytap.runtime.lifecycle import run
+    prog, opts = _user_program(
+        'global z\n'
+        'probe begin { println(10 / z) }\n'
+        'probe error { println("error probe") }\n'
+        'probe end { println("end must not run") }\n', tmp_path)
+    assert run(prog, opts) == 1
+    out, err = capsys.readouterr()
+    assert out == "error probe\n"
+    assert err == ("ERROR: division by 0 near operator '/' at u.stp:2:26\n"
+                   "WARNING: Number of errors: 1, skipped probes: 0\n"
+                   "Pass 5: run failed.  [man error::pass5]\n")
