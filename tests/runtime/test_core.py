@@ -299,3 +299,41 @@ def test_user_probe_runtime_error(tmp_path, capsys):
     assert err == ("ERROR: division by 0 near operator '/' at u.stp:2:26\n"
                    "WARNING: Number of errors: 1, skipped probes: 0\n"
                    "Pass 5: run failed.  [man error::pass5]\n")
+
+
+# ---------------------------------------------------------------- checks
+def test_not_root_message(monkeypatch):
+    from pytap.runtime import privileges
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    with pytest.raises(PassFailed) as ei:
+        privileges.check_can_load(Options())
+    text = ei.value.footer
+    assert "needs root privileges" in text and "sudo" in text
+    assert text.endswith("Pass 5: run failed.  [man error::pass5]")
+    with pytest.raises(PassFailed) as ei:
+        privileges.check_can_load(Options(last_pass=4))
+    assert ei.value.footer.endswith("Pass 4: compilation failed.  [man error::pass4]")
+
+
+def test_missing_headers_message(monkeypatch):
+    import pytap.platform as plat
+    from pytap.diagnostics import StapError
+    from pytap.runtime import privileges
+
+    def no_headers():
+        raise StapError("kernel headers missing: install linux-headers-X", kind="")
+    monkeypatch.setattr(plat, "ensure_kernel_headers", no_headers)
+    with pytest.raises(PassFailed) as ei:
+        privileges.check_headers()
+    assert ei.value.footer.startswith("pytap: kernel headers missing: install linux-headers-X\n")
+
+
+def test_cli_p4_without_root_is_clean(monkeypatch, capsys):
+    """Through the CLI: a clear message and exit 1, no traceback."""
+    from pytap.runtime import loader
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    from pytap.cli import main
+    monkeypatch.setattr("pytap.pipeline.run", lambda opts: loader.load_only(Program(c_source=""), opts))
+    rc = main(["-p4", "-e", "probe begin {}"])
+    err = capsys.readouterr().err
+    assert rc == 1 and "needs root" in err and "Traceback" not in err
