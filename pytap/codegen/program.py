@@ -29,6 +29,14 @@ KIND_ERROR = 2
 KIND_TRIGGER = 3
 FIRST_FORMAT_ID = 16
 
+# Slots of Program.state_map, a BPF array of s64 (runtime/lifecycle.py
+# writes RUN and TARGET before begin probes; BPF reads them):
+STATE_SLOT_RUN = 0        # 0 running, 1 stopping (exit()), 2 error
+STATE_SLOT_TARGET = 1     # target(): the -c command's pid or -x PID
+STATE_SLOT_DROPPED = 2    # BPF adds 1 per record lost (ringbuf_reserve failed);
+                          # reported at exit as stap's "transport failures"
+STATE_SLOTS = 4           # minimum number of entries in the state map
+
 
 @dataclass
 class RecordFormat:

@@ -38,7 +38,10 @@ from typing import Any, Callable, List, Optional
 from ..diagnostics import PassFailed, StapError
 
 STATE_RUNNING, STATE_STOPPING, STATE_ERROR = 0, 1, 2
-DEFAULT_SLOTS = {"state": 0, "target": 1, "dropped": 2}
+from ..codegen.program import STATE_SLOT_DROPPED, STATE_SLOT_RUN, STATE_SLOT_TARGET
+
+DEFAULT_SLOTS = {"state": STATE_SLOT_RUN, "target": STATE_SLOT_TARGET,
+                 "dropped": STATE_SLOT_DROPPED}
 PASS5_FOOTER = "Pass 5: run failed.  [man error::pass5]"
 
 # How long one ring-buffer poll may block.  Short enough that signals,
