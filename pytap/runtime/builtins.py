@@ -321,28 +321,42 @@ def isdigit(ctx, s):
 
 
 def _text_strn(ctx, s: str, length: int, quoted: int) -> str:
+    """_stp_text_str: escape, limit the output to `length` characters
+    (0: MAXSTRINGLEN-1); quoted output that had to be cut ends in '"...'
+    and never splits an escape sequence."""
     maxlen = 127
     if ctx is not None and ctx.interp is not None:
         maxlen = ctx.interp.maxstringlen - 1
-    outlen = length if 0 < length <= maxlen else maxlen
+    remaining = length if 0 < length <= maxlen else maxlen
     if quoted:
-        outlen = max(outlen, 5) - 2
-    out = []
+        remaining = max(remaining, 5) - 2
+    pieces = []
     used = 0
+    esc = None                  # (offset, length) of the first escape near the end
     truncated = False
-    for ch in s:
-        piece = text_escape(ch)
-        if used + len(piece) > outlen:
+    for ch in s[:maxlen]:
+        if remaining <= 0:
             truncated = True
             break
-        out.append(piece)
-        used += len(piece)
-    text = "".join(out)
-    if quoted:
-        text = '"' + text + '"'
-        if truncated:
-            text += "..."
-    return text
+        piece = text_escape(ch)
+        num = len(piece)
+        if num > 1 and esc is None and remaining - 3 < num:
+            esc = (used, num)
+        if remaining < num:
+            truncated = True
+            break
+        pieces.append(piece)
+        used += num
+        remaining -= num
+    body = "".join(pieces)
+    if not quoted:
+        return body
+    if truncated:
+        cut = used - 3 + remaining
+        if esc is not None and esc[0] < cut < esc[0] + esc[1]:
+            cut = esc[0]
+        return '"' + body[:cut] + '"...'
+    return '"' + body + '"'
 
 
 @builtin()
@@ -441,3 +455,61 @@ def matched_str(ctx):
 @builtin()
 def ngroups(ctx):
     return _last_match(ctx, "ngroups", 0).re.groups + 1
+
+
+# ------------------------------------------------------------- more context
+
+@builtin()
+def pn(ctx):
+    # the probe point as written; the context only keeps the resolved one
+    return getattr(ctx, "pn", "") or ctx.pp
+
+
+@builtin()
+def cpuid(ctx):
+    return ctx.cpu
+
+
+@builtin()
+def sid(ctx):
+    try:
+        return os.getsid(ctx.pid) if ctx.pid else os.getsid(0)
+    except OSError:
+        return 0
+
+
+@builtin()
+def pgrp(ctx):
+    try:
+        return os.getpgid(ctx.pid) if ctx.pid else os.getpgid(0)
+    except OSError:
+        return 0
+
+
+@builtin()
+def pid2execname(ctx, p):
+    try:
+        with open(f"/proc/{int(p)}/comm") as f:
+            return f.read().rstrip("\n")
+    except (OSError, ValueError):
+        return ""
+
+
+@builtin()
+def is_myproc(ctx):
+    return 1 if ctx.uid == os.getuid() else 0
+
+
+@builtin()
+def user_mode(ctx):
+    return 1 if getattr(ctx, "user_mode", 0) else 0
+
+
+@builtin()
+def kernel_string(ctx, *args):
+    raise ScriptRuntimeError("kernel_string() is not available in user-space handlers")
+
+
+@builtin()
+def user_string(ctx, *args):
+    raise ScriptRuntimeError("user_string() is not available in user-space handlers")

@@ -174,7 +174,8 @@ def text_escape(s: str) -> str:
             out.append(ch)
         elif ch in _SHORT_ESCAPES:
             out.append("\\" + _SHORT_ESCAPES[ch])
-        elif o > 0xFF:
+        elif o >= 0x80:
+            # a decoded UTF-8 character: stap prints \\uXXXX / \\UXXXXXXXX
             out.append("\\u%04x" % o if o <= 0xFFFF else "\\U%08x" % o)
         else:
             out.append("\\%03o" % o)
