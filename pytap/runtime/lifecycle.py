@@ -65,6 +65,7 @@ class Output:
         else:
             self.stream = sys.stdout
         self.parts: List[str] = []
+        self.broken = False
 
     def write(self, text: str) -> None:
         if text:
@@ -73,16 +74,30 @@ class Output:
                 self.flush()
 
     def flush(self) -> None:
-        if self.parts:
-            data = "".join(self.parts)
+        if self.broken:
             self.parts.clear()
-            try:
-                self.stream.write(data)
-            except UnicodeEncodeError:
-                self.stream.buffer.write(data.encode("utf-8", "surrogateescape"))
+            return
         try:
+            if self.parts:
+                data = "".join(self.parts)
+                self.parts.clear()
+                try:
+                    self.stream.write(data)
+                except UnicodeEncodeError:
+                    self.stream.flush()
+                    self.stream.buffer.write(data.encode("utf-8", "surrogateescape"))
             self.stream.flush()
-        except (BrokenPipeError, ValueError):
+        except BrokenPipeError:
+            # the reader went away (`pytap ... | head`): stop quietly, as
+            # stap does, and keep Python from complaining at shutdown
+            self.broken = True
+            try:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, self.stream.fileno())
+                os.close(devnull)
+            except (OSError, ValueError):
+                pass
+        except ValueError:
             pass
 
     def close(self) -> None:
@@ -460,6 +475,8 @@ class Session:
             else:
                 time.sleep(POLL_MS / 1000.0)
             self.out.flush()
+            if self.out.broken:
+                self.request_stop("signal")
             if self.target is not None and self.target.poll():
                 self.request_stop("target")
             if deadline is not None and time.monotonic() >= deadline:
