@@ -192,7 +192,18 @@ class Interpreter:
 
         from .report import TreeVisitor
 
+        shifts = getattr(self.store, "stat_shifts", None)
+
         class _Find(TreeVisitor):
+            def visit_StatOp(self, node):
+                if node.op == "variance" and node.params and shifts is not None:
+                    base = node.stat.base if isinstance(node.stat, ast.ArrayIndex) else node.stat
+                    if isinstance(base, ast.Symbol):
+                        g = interp._global_of(base)
+                        if g is not None:
+                            shifts.setdefault(g.name, int_params(node.params)[0])
+                self.generic_visit(node)
+
             def visit_HistOp(self, node):
                 if node.kind == "linear" and len(node.params) >= 3:
                     base = node.stat.base if isinstance(node.stat, ast.ArrayIndex) else node.stat
@@ -721,7 +732,7 @@ class Interpreter:
         if op == "avg":
             return st.avg()
         if op == "variance":
-            return st.variance(params[0] if params else 0)
+            return st.variance(params[0] if params else st.shift)
         raise self.error(f"unknown statistic @{op}", e)
 
     def eval_StatOp(self, e: ast.StatOp):

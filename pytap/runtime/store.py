@@ -66,6 +66,9 @@ class MemoryStore(GlobalStore):
                  hist_specs: Optional[Dict[str, tuple]] = None):
         self.maxmapentries = maxmapentries
         self.hist_specs = dict(hist_specs or {})
+        # name -> bit shift of @variance(x, N): stap keeps the running
+        # mean in that fixed point for the whole aggregate
+        self.stat_shifts: Dict[str, int] = {}
         self.types: Dict[str, Optional[str]] = {}
         self.maxsize: Dict[str, int] = {}
         self.wrap: Dict[str, bool] = {}
@@ -133,7 +136,9 @@ class MemoryStore(GlobalStore):
     # -- aggregates
     def _new_stat(self, name: str) -> Stat:
         spec = self.hist_specs.get(name)
-        return Stat.with_linear(*spec) if spec else Stat()
+        s = Stat.with_linear(*spec) if spec else Stat()
+        s.shift = self.stat_shifts.get(name, 0)
+        return s
 
     def stat_add(self, name: str, key: Key, value: int) -> None:
         m = self._map(name)

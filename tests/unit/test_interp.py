@@ -481,3 +481,12 @@ probe begin {
 }''')
     assert err == ""
     assert out == "5el131\na+b 65 a\\nb\n"
+
+
+def test_script_variance_with_bit_shift():
+    out, err = run_script(r'''
+global s
+probe begin { s <<< 1; s <<< 2; s <<< 3; s <<< 10; println(@variance(s), " ", @variance(s, 4)) }''')
+    assert err == ""
+    # the whole aggregate keeps its mean in 1/16 fixed point (see test_stats)
+    assert out == "16 16\n"
