@@ -337,3 +337,18 @@ def test_cli_p4_without_root_is_clean(monkeypatch, capsys):
     rc = main(["-p4", "-e", "probe begin {}"])
     err = capsys.readouterr().err
     assert rc == 1 and "needs root" in err and "Traceback" not in err
+
+
+def test_c_line_to_script_location():
+    from pytap.runtime.loader import script_loc_for_c_line
+    src = "a\n/* x.stp:3:5 */\nb\nc /* x.stp:4:1 */ d\ne\n"
+    p = Program(c_source=src)
+    assert script_loc_for_c_line(p, 1) is None
+    assert script_loc_for_c_line(p, 3) == Loc("x.stp", 3, 5)
+    assert script_loc_for_c_line(p, 5) == Loc("x.stp", 4, 1)
+    p2 = Program(c_source='x\n#line 10 "y.stp"\nfoo\nbar\n')
+    assert script_loc_for_c_line(p2, 3) == Loc("y.stp", 10, 1)
+    assert script_loc_for_c_line(p2, 4) == Loc("y.stp", 11, 1)
+    p3 = Program(c_source="a\nb\nc\n")
+    p3.line_map = {2: Loc("z.stp", 7, 2)}
+    assert script_loc_for_c_line(p3, 3) == Loc("z.stp", 7, 2)
