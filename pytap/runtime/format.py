@@ -4,8 +4,9 @@ Semantics follow SystemTap's run-time vsprintf (read for behaviour):
 - every integer conversion is 64-bit: %d/%i signed, %u/%x/%X/%o print the
   value's two's-complement u64 pattern;
 - %p is `%#x` (stap >= 1.3): "0x" then lower-case hex, no zero fill;
-- %s takes a precision as the maximum length; %m/%M print `precision` bytes
-  of the string (1 byte without precision), %M as hex pairs;
+- %s takes a precision as the maximum length; "%#s" escapes the string;
+- %m/%M take an address in the script; here they format the bytes already
+  read (a str): `precision` bytes (1 without), %M as hex pairs;
 - %c prints the low byte of a number; with `#` it escapes non-printables;
 - %b writes the raw little-endian bytes of the value (width/precision 1, 2,
   4 or 8, default 8), as latin-1 characters of the returned text;
@@ -299,7 +300,8 @@ def format_arg_types(fmt: str) -> List[str]:
             kinds.append("long")
         if prec == "*":
             kinds.append("long")
-        kinds.append("string" if conv in "smM" else "long")
+        # %m/%M take an address (a long); the BPF side reads the bytes
+        kinds.append("string" if conv == "s" else "long")
     return kinds
 
 
@@ -331,6 +333,10 @@ def stap_sprintf(fmt: str, args: Sequence) -> str:
         elif prec is None:
             prec = -1
         arg = nxt()
+        if conv in "mM" and not isinstance(arg, str):
+            # an address: only the BPF side can read that memory; a record
+            # delivers the bytes as a string instead
+            raise FormatError("kernel read fault at 0x%x" % to_u64(int(arg)))
         if conv in "smM":
             out.append(_memory(arg if isinstance(arg, str) else str(arg), conv, width, prec, flags))
             continue

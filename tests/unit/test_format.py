@@ -207,6 +207,7 @@ def test_length_qualifiers_ignored():
 
 def test_arg_types():
     assert format_arg_types("%d %s %*.*s %c %%") == ["long", "string", "long", "long", "string", "long"]
+    assert format_arg_types("%m %M %p") == ["long", "long", "long"]
 
 
 def test_print_and_printd():
