@@ -20,6 +20,8 @@ from __future__ import annotations
 import struct
 from typing import List, Sequence
 
+from .errors import ScriptRuntimeError
+
 MASK64 = (1 << 64) - 1
 
 _SIMPLE_ESCAPES = {
@@ -224,9 +226,10 @@ def _binary(num: int, width: int, precision: int, flags: str) -> str:
     return data + pad if "-" in flags else pad + data
 
 
-class FormatError(Exception):
-    """The format needs more arguments than given (elaboration normally
-    rejects this; the run time reports it rather than crash)."""
+class FormatError(ScriptRuntimeError):
+    """A format the run time cannot honour (too few arguments, which
+    elaboration normally rejects; %m of an unreadable address): reported as
+    a run-time error rather than a crash."""
 
 
 def parse_format(fmt: str) -> List[tuple]:
