@@ -38,6 +38,7 @@ class ElfInfo:
     path: str
     is_pie: bool        # ET_DYN: addresses are load-relative
     functions: List[ElfSymbol]
+    load_base: int = 0  # lowest PT_LOAD vaddr (0x400000 for classic non-PIE)
 
 
 def read(path: str) -> ElfInfo:
@@ -109,4 +110,5 @@ def read(path: str) -> ElfInfo:
             seen[name] = ElfSymbol(name, st_value, st_size, file_offset(st_value),
                                    (st_info >> 4) != 0)
     funcs = sorted(seen.values(), key=lambda s: (s.address, s.name))
-    return ElfInfo(path, e_type == ET_DYN, funcs)
+    base = min((va for va, _sz, _off in loads), default=0)
+    return ElfInfo(path, e_type == ET_DYN, funcs, base - base % 0x1000)

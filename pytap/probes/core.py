@@ -1,0 +1,185 @@
+"""What every provider shares: ResolvedPoint, TargetVar, point building,
+and stap's "similar: ..." suggestions."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+from .. import ast
+
+
+@dataclass
+class TargetVar:
+    """One `$name` available at a probe point and how BPF reads it.
+
+    source:
+      "arg"     kprobe/uprobe function argument: PT_REGS_PARM<arg_index>(ctx)
+                (1-based; only 1..6 are reachable through registers)
+      "return"  $return: PT_REGS_RC(ctx) in a .return probe
+      "field"   tracepoint record field at `offset` (size bytes) of the
+                context record; `data_loc` strings keep a u32 whose low 16 bits
+                are the string's offset in the record (high 16: its length)
+    at_entry: an "arg" read in a .return probe means the value at entry
+              (stap semantics); codegen saves it at entry (like @entry).
+    string_space: where a string's bytes live, for is_string vars:
+              "kernel" (bpf_probe_read_kernel_str), "user" (…_user_str),
+              "record" (inside the tracepoint record: char[N] / __data_loc).
+    """
+    name: str                    # without the "$"
+    c_type: str
+    size: int
+    signed: bool
+    is_pointer: bool = False
+    is_string: bool = False
+    source: str = "arg"
+    arg_index: int = 0
+    offset: int = 0
+    data_loc: bool = False
+    array_len: int = 0
+    string_space: Optional[str] = None
+    at_entry: bool = False
+
+
+@dataclass(eq=False)
+class ResolvedPoint:
+    """One concrete probe point a provider matched.
+
+    family:   "begin" "end" "error" "never" "timer" "perf" "kprobe"
+              "tracepoint" "uprobe" "process"
+    point:    the concrete point as stap prints it in -p2 (wildcards expanded)
+    spec:     what attach() and codegen need (documented per family module)
+    priority: N of begin(N)/end(N)/error(N), else 0
+    annotation: text stap prints right after the point in -p2, e.g.
+              ' /*  name = vfs_read*/' (kprobe) or ' /* pc=.dynamic+0x1139 */'
+              (uprobe); "" for most families
+    context:  family data behind variables() (tracepoint fields, BTF proto)
+    """
+    family: str
+    point: ast.ProbePoint
+    spec: dict = field(default_factory=dict)
+    priority: int = 0
+    annotation: str = ""
+    context: object = None
+    _vars: Optional[Callable[[], List[TargetVar]]] = field(default=None, repr=False)
+
+    def variables(self) -> List[TargetVar]:
+        """$vars available here, in declaration order ([] if none/unknown)."""
+        return list(self._vars()) if self._vars is not None else []
+
+    def variable(self, name: str) -> Optional[TargetVar]:
+        name = name.lstrip("$")
+        for v in self.variables():
+            if v.name == name:
+                return v
+        return None
+
+    def text(self) -> str:
+        from .. import printer  # the parser helper's; may be missing early on
+        return printer.probe_point_text(self.point, with_flags=False)
+
+
+def has_glob(s: str) -> bool:
+    return any(ch in s for ch in "*?[")
+
+
+def arg_value(a):
+    """Literal value of a probe point argument (int, str, or None)."""
+    if a is None:
+        return None
+    if isinstance(a, ast.Number):
+        return a.value
+    if isinstance(a, ast.String):
+        return a.value
+    if isinstance(a, ast.Unary) and a.op == "-" and isinstance(a.operand, ast.Number):
+        return -a.operand.value
+    return a
+
+
+def arg_kind(a) -> Optional[str]:
+    v = arg_value(a)
+    if v is None:
+        return None
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, int):
+        return "number"
+    if isinstance(v, str):
+        return "string"
+    return "?"
+
+
+def make_point(template: ast.ProbePoint, comps: Sequence[Tuple[str, object]]) -> ast.ProbePoint:
+    """A new ProbePoint with these (functor, value) components; locations
+    (and ?/!/condition) come from `template`."""
+    out = []
+    tc = template.components
+    for i, (functor, value) in enumerate(comps):
+        loc = tc[i].loc if i < len(tc) else (tc[-1].loc if tc else ast.NOLOC)
+        arg = None
+        if isinstance(value, bool):
+            value = int(value)
+        if isinstance(value, int):
+            arg = ast.Number(value, str(value), loc=loc)
+        elif isinstance(value, str):
+            arg = ast.String(value, loc=loc)
+        c = ast.ProbePointComponent(functor, arg, loc=loc)
+        if i < len(tc):
+            c.tok_desc = tc[i].tok_desc
+        out.append(c)
+    return ast.ProbePoint(out, optional=template.optional, sufficient=template.sufficient,
+                          condition=template.condition, loc=template.loc, tok_desc=template.tok_desc)
+
+
+def levenshtein(a: str, b: str) -> int:
+    if len(a) < len(b):
+        a, b = b, a
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+def similar(target: str, names, limit: int = 5) -> List[str]:
+    """stap's suggestion list: the `limit` names closest to `target` by edit
+    distance, ties in name order.  Names are visited by growing length
+    difference so a large set (120k kernel symbols) stays quick."""
+    uniq = sorted(set(n for n in names if n))
+    by_gap: Dict[int, List[str]] = {}
+    for n in uniq:
+        by_gap.setdefault(abs(len(n) - len(target)), []).append(n)
+    best: List[Tuple[int, str]] = []
+    for gap in sorted(by_gap):
+        if len(best) >= limit and gap > best[-1][0]:
+            break
+        for n in by_gap[gap]:
+            if len(best) >= limit and gap > best[-1][0]:
+                break
+            d = levenshtein(target, n)
+            best.append((d, n))
+            best.sort()
+            del best[limit:]
+    return [n for _, n in best]
+
+
+def comp_desc(c: ast.ProbePointComponent) -> str:
+    """stap's token description of a component (for error carets)."""
+    if c.tok_desc:
+        return c.tok_desc
+    if c.functor in ("function", "probe", "global", "if", "else", "for", "foreach",
+                     "in", "limit", "return", "delete", "while", "break", "continue",
+                     "next", "string", "long", "try", "catch", "private"):
+        return "keyword"
+    return f"identifier '{c.functor}'"
+
+
+def arg_desc(c: ast.ProbePointComponent) -> str:
+    a = c.arg
+    if a is not None and a.tok_desc:
+        return a.tok_desc
+    v = arg_value(a)
+    if isinstance(v, int):
+        return f"number '{getattr(a, 'text', '') or v}'"
+    return f"string '\"{v}\"'"

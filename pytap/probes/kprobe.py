@@ -1,0 +1,148 @@
+"""kprobe.function("f")[.call|.return[.maxactive(N)]],
+kprobe.module("m").function("f")[...], kernel.function("f")[.call|.return],
+module("m").function("f")[.call|.return].
+
+Matching uses kernel text symbols (Platform.kernel_functions(), i.e.
+/proc/kallsyms t/T minus the kprobe blacklist) with fnmatch wildcards,
+sorted by name as stap lists them.  kprobe.function matches vmlinux
+symbols; module("m") symbols tagged [m].  kernel.function/module().function
+are stap's DWARF probes; without debuginfo we resolve them from the same
+symbols (no "@file:line" in the printed point).
+
+spec (family "kprobe"): {"symbol": name, "module": m or None,
+"return": bool, "maxactive": N (0: kernel default), "call": bool}
+variables(): the function's parameters from BTF, by name ($count in
+vfs_read -> PT_REGS_PARM3), and $return (BTF return type) on .return.
+
+Attach: BCC attach_kprobe / attach_kretprobe, program type "kprobe" /
+"kretprobe".  A kernel without CONFIG_KPROBES cannot attach: we say so.
+"""
+from __future__ import annotations
+
+import fnmatch
+
+from ..diagnostics import StapError
+from .core import ResolvedPoint, TargetVar, has_glob, make_point
+
+MAX_REG_ARGS = 6
+
+
+def _matching(platform, pattern, module_pattern, want_module):
+    syms = platform.kernel_functions()
+    names = []
+    for name, mod in syms.items():
+        if want_module:
+            if mod is None or not (fnmatch.fnmatchcase(mod, module_pattern) if has_glob(module_pattern)
+                                   else mod == module_pattern):
+                continue
+        elif mod is not None:
+            continue
+        if has_glob(pattern):
+            if fnmatch.fnmatchcase(name, pattern):
+                names.append((name, mod))
+        elif name == pattern:
+            names.append((name, mod))
+    return sorted(names)
+
+
+def _build(concrete, point, platform):
+    functors = [f for f, _v in concrete]
+    want_module = "module" in functors
+    fidx = functors.index("function")
+    pattern = concrete[fidx][1]
+    module_pattern = concrete[functors.index("module")][1] if want_module else None
+    is_return = "return" in functors
+    maxactive = concrete[-1][1] if functors[-1] == "maxactive" else 0
+    is_kprobe = functors[0] == "kprobe"
+    out = []
+    for name, mod in _matching(platform, pattern, module_pattern, want_module):
+        comps = list(concrete)
+        comps[fidx] = ("function", name)
+        if want_module:
+            comps[functors.index("module")] = ("module", mod)
+        spec = {"symbol": name, "module": mod, "return": is_return,
+                "maxactive": maxactive, "call": "call" in functors}
+        annotation = f" /*  name = {mod + ':' if mod else ''}{name}*/" if is_kprobe else ""
+        rp = ResolvedPoint("kprobe", make_point(point, comps), spec, annotation=annotation)
+        rp._vars = _variables_fn(platform, name, is_return, rp)
+        out.append(rp)
+    return out
+
+
+def _variables_fn(platform, name, is_return, rp):
+    def variables():
+        proto = platform.btf_function(name)
+        rp.context = proto
+        out = []
+        if proto is not None:
+            for i, (pname, ct) in enumerate(proto.params[:MAX_REG_ARGS]):
+                if not pname:
+                    continue
+                out.append(TargetVar(pname, ct.text, ct.size, ct.signed, ct.is_pointer, ct.is_string,
+                                     source="arg", arg_index=i + 1,
+                                     string_space="kernel" if ct.is_string else None,
+                                     at_entry=is_return))
+        if is_return:
+            ret = proto.ret if proto is not None else None
+            if ret is not None:
+                out.append(TargetVar("return", ret.text, ret.size, ret.signed, ret.is_pointer,
+                                     ret.is_string, source="return",
+                                     string_space="kernel" if ret.is_string else None))
+            elif proto is None:
+                out.append(TargetVar("return", "long", 8, True, source="return"))
+        return out
+    return variables
+
+
+def no_match_message(point, platform) -> str:
+    fn = [c for c in point.components if c.functor == "function"]
+    target = str(fn[0].arg.value) if fn and fn[0].arg is not None else ""
+    target = target.replace("*", "").replace("?", "")
+    from .core import similar
+    sim = similar(target, platform.kernel_functions().keys())
+    return "no match" + (f" (similar functions: {', '.join(sim)})" if sim else "")
+
+
+_TAILS = ["", ".call", ".return"]
+PATTERNS = []
+for _head in ("kprobe.function(string)", "kprobe.module(string).function(string)"):
+    PATTERNS += [(_head + t, _build) for t in _TAILS + [".return.maxactive(number)"]]
+for _head in ("kernel.function(string)", "module(string).function(string)"):
+    PATTERNS += [(_head + t, _build) for t in _TAILS]
+
+
+def program_type(rp):
+    return "kretprobe" if rp.spec.get("return") else "kprobe"
+
+
+NO_KPROBES = ("ERROR: cannot attach {what}: this kernel has no kprobes (it was built without "
+              "CONFIG_KPROBES), so kprobe.function/kernel.function probes cannot run here. "
+              "Use kernel.trace(\"...\") tracepoints instead, or run on a kernel with "
+              "CONFIG_KPROBES=y.")
+
+
+def attach(bpf, fn_name, rp, platform=None):
+    from .. import platform as pplat
+    plat = platform or pplat.current()
+    sym = rp.spec["symbol"]
+    what = f'kprobe.function("{sym}")' + (".return" if rp.spec.get("return") else "")
+    if not plat.has_kprobes():
+        raise StapError(NO_KPROBES.format(what=what), kind="")
+    fn = fn_name.encode() if isinstance(fn_name, str) else fn_name
+    try:
+        if rp.spec.get("return"):
+            bpf.attach_kretprobe(event=sym.encode(), fn_name=fn, maxactive=rp.spec.get("maxactive", 0))
+        else:
+            bpf.attach_kprobe(event=sym.encode(), fn_name=fn)
+    except Exception as e:
+        raise StapError(f"ERROR: cannot attach {what}: {e}", kind="")
+
+    def detach():
+        try:
+            if rp.spec.get("return"):
+                bpf.detach_kretprobe(event=sym.encode(), fn_name=fn)
+            else:
+                bpf.detach_kprobe(event=sym.encode(), fn_name=fn)
+        except Exception:
+            pass
+    return detach

@@ -1,0 +1,122 @@
+"""perf.type(T).config(C)[.sample(N) | .hz(F)][.process[("path")]],
+perf.sw.<event>[.sample(N)|.hz(F)], perf.hw.<event>[...].
+
+perf.sw.* / perf.hw.* are stap tapset aliases onto perf.type(T).config(C);
+we match them natively too (an alias in the tapsets wins, being expanded
+first) and, like stap, print every one as perf.type(T).config(C).sample(N)
+(N defaults to 1000000; a .hz(F) point prints as .sample(F) too, as stap
+does, with spec["freq"] set).
+
+spec (family "perf"): {"type": T, "config": C, "period": N, "freq": bool,
+"all_cpus": True, "process": None | "" (the -c/-x target) | "/path"}.
+Attach: one perf event per online cpu (or per target process when
+"process" is set and a target pid is given), program type "perf_event".
+"""
+from __future__ import annotations
+
+from ..diagnostics import StapError
+from .core import ResolvedPoint, arg_desc, make_point
+
+PERF_TYPE_HARDWARE = 0
+PERF_TYPE_SOFTWARE = 1
+SW_CPU_CLOCK = 0
+DEFAULT_SAMPLE = 1000000
+
+HW_EVENTS = {"cpu_cycles": 0, "instructions": 1, "cache_references": 2, "cache_misses": 3,
+             "branch_instructions": 4, "branch_misses": 5, "bus_cycles": 6,
+             "stalled_cycles_frontend": 7, "stalled_cycles_backend": 8, "ref_cpu_cycles": 9}
+SW_EVENTS = {"cpu_clock": 0, "task_clock": 1, "page_faults": 2, "context_switches": 3,
+             "cpu_migrations": 4, "page_faults_min": 5, "page_faults_maj": 6,
+             "alignment_faults": 7, "emulation_faults": 8}
+
+
+def build_perf(point, ptype, config, period, freq=False, process=None):
+    comps = [("perf", None), ("type", ptype), ("config", config), ("sample", period)]
+    if process is not None:
+        comps.append(("process", process) if process else ("process", None))
+    spec = {"type": ptype, "config": config, "period": period, "freq": freq,
+            "all_cpus": True, "process": process}
+    return [ResolvedPoint("perf", make_point(point, comps), spec)]
+
+
+def _suffix(concrete, point, start):
+    """Read .sample(N)/.hz(F)/.process[(p)] from concrete[start:]."""
+    period, freq, process = DEFAULT_SAMPLE, False, None
+    for i, (functor, value) in enumerate(concrete[start:], start):
+        if functor == "sample":
+            if value <= 0:
+                c = point.components[i]
+                raise StapError(f"invalid perf sample period {value}", c.arg.loc if c.arg else c.loc,
+                                arg_desc(c))
+            period = value
+        elif functor == "hz":
+            period, freq = value, True
+        elif functor == "process":
+            process = value if value is not None else ""
+    return period, freq, process
+
+
+def _build_type(concrete, point, platform):
+    period, freq, process = _suffix(concrete, point, 3)
+    return build_perf(point, concrete[1][1], concrete[2][1], period, freq, process)
+
+
+def _build_named(table, ptype):
+    def build(concrete, point, platform):
+        period, freq, process = _suffix(concrete, point, 3)
+        return build_perf(point, ptype, table[concrete[2][0]], period, freq, process)
+    return build
+
+
+_TAILS = ["", ".sample(number)", ".hz(number)", ".process", ".process(string)"]
+
+PATTERNS = [("perf.type(number).config(number)" + t, _build_type) for t in _TAILS]
+for _name in HW_EVENTS:
+    PATTERNS += [(f"perf.hw.{_name}" + t, _build_named(HW_EVENTS, PERF_TYPE_HARDWARE)) for t in _TAILS]
+for _name in SW_EVENTS:
+    PATTERNS += [(f"perf.sw.{_name}" + t, _build_named(SW_EVENTS, PERF_TYPE_SOFTWARE)) for t in _TAILS]
+
+
+def program_type(rp):
+    return "perf_event"
+
+
+def attach_perf(bpf, fn_name, ev_type, ev_config, period, freq, all_cpus=True, pid=-1):
+    """Open perf events ourselves (not BPF.attach_perf_event, which keys its
+    bookkeeping by (type, config) so two timers of the same kind would
+    collide).  Returns the detach function that closes them."""
+    from bcc import BPF
+    from bcc.libbcc import lib
+    from bcc.utils import get_online_cpus
+    fn = bpf.load_func(fn_name.encode() if isinstance(fn_name, str) else fn_name, BPF.PERF_EVENT)
+    cpus = get_online_cpus() if (all_cpus or pid > 0) else [0]
+    if pid > 0:
+        cpus = [-1]
+    fds = []
+    try:
+        for cpu in cpus:
+            fd = lib.bpf_attach_perf_event(fn.fd, ev_type, ev_config,
+                                           0 if freq else period, period if freq else 0,
+                                           pid, cpu, -1)
+            if fd < 0:
+                raise StapError(f"ERROR: cannot open perf event type {ev_type} config {ev_config}"
+                                f" on cpu {cpu} for {fn_name}", kind="")
+            fds.append(fd)
+    except Exception:
+        for fd in fds:
+            lib.bpf_close_perf_event_fd(fd)
+        raise
+
+    def detach():
+        while fds:
+            lib.bpf_close_perf_event_fd(fds.pop())
+    return detach
+
+
+def attach(bpf, fn_name, rp, target_pid=None):
+    s = rp.spec
+    pid = -1
+    if s.get("process") is not None and target_pid:
+        pid = int(target_pid)
+    return attach_perf(bpf, fn_name, s["type"], s["config"], s["period"], s.get("freq", False),
+                       all_cpus=True, pid=pid)

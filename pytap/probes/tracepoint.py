@@ -1,0 +1,124 @@
+"""kernel.trace("category:event") and kernel.trace("event") (any category),
+with fnmatch wildcards in either part; events come from tracefs
+available_events (kernel order), fields from events/<cat>/<event>/format.
+
+spec (family "tracepoint"):
+    category, event  the tracepoint
+    raw              False: a classic tracepoint program (the record and its
+                     $fields are readable, `args` points at the record);
+                     True: a raw tracepoint program (cheaper: no record is
+                     built), usable when the handler reads no $fields.
+                     resolve() says False; codegen may set it True when
+                     `raw_name` is not None and no $field is used, and
+                     bpf_program_type()/attach() follow the flag.
+    raw_name         the raw tracepoint's name (the event name), or None
+                     where there is none (syscalls:* are built on
+                     raw_syscalls' sys_enter/sys_exit)
+variables(): every non-common record field: TargetVar(source="field",
+offset, size, signed, data_loc, array_len, string_space "record" for
+char[N] / __data_loc char[], "user" for char * in syscalls:*, else
+"kernel").
+"""
+from __future__ import annotations
+
+import fnmatch
+
+from ..diagnostics import StapError
+from .core import ResolvedPoint, TargetVar, has_glob, make_point, similar
+
+
+def _split(spec: str):
+    if ":" in spec:
+        cat, _, name = spec.partition(":")
+        return cat, name
+    return "*", spec
+
+
+def _fits(value, pattern):
+    return fnmatch.fnmatchcase(value, pattern) if has_glob(pattern) else value == pattern
+
+
+def _build(concrete, point, platform):
+    cat_pat, name_pat = _split(concrete[1][1])
+    out = []
+    for cat, name in platform.tracepoints():
+        if not (_fits(cat, cat_pat) and _fits(name, name_pat)):
+            continue
+        comps = [concrete[0], ("trace", f"{cat}:{name}")] + list(concrete[2:])
+        spec = {"category": cat, "event": name, "raw": False,
+                "raw_name": None if cat == "syscalls" else name}
+        rp = ResolvedPoint("tracepoint", make_point(point, comps), spec)
+        rp._vars = _variables_fn(platform, cat, name, rp)
+        out.append(rp)
+    return out
+
+
+def _variables_fn(platform, cat, name, rp):
+    def variables():
+        fields = platform.tracepoint_format(cat, name)
+        rp.context = fields
+        out = []
+        for f in fields:
+            if f.common:
+                continue
+            space = None
+            if f.is_string:
+                if f.data_loc or f.array_len:
+                    space = "record"
+                else:
+                    space = "user" if cat == "syscalls" else "kernel"
+            out.append(TargetVar(f.name, f.c_type, f.size, f.signed, f.is_pointer, f.is_string,
+                                 source="field", offset=f.offset, data_loc=f.data_loc,
+                                 array_len=f.array_len, string_space=space))
+        return out
+    return variables
+
+
+def no_match_message(point, platform) -> str:
+    spec = point.components[1].arg.value if len(point.components) > 1 and point.components[1].arg is not None else ""
+    cat_pat, name_pat = _split(str(spec))
+    names = [n for c, n in platform.tracepoints() if _fits(c, cat_pat)] or \
+        [n for _c, n in platform.tracepoints()]
+    sim = similar(name_pat.replace("*", "").replace("?", ""), names)
+    return "no match" + (f" (similar tracepoints: {', '.join(sim)})" if sim else "")
+
+
+PATTERNS = [("kernel.trace(string)", _build)]
+
+
+def program_type(rp):
+    return "raw_tracepoint" if rp.spec.get("raw") else "tracepoint"
+
+
+def attach(bpf, fn_name, rp):
+    """Attach through libbcc directly and keep the fd ourselves (BCC's own
+    table is keyed by tracepoint, so two programs on one event would clash)."""
+    import os
+    from bcc import BPF
+    from bcc.libbcc import lib
+    cat, name = rp.spec["category"], rp.spec["event"]
+    fn_b = fn_name.encode() if isinstance(fn_name, str) else fn_name
+    if rp.spec.get("raw"):
+        raw = rp.spec.get("raw_name") or name
+        fn = bpf.load_func(fn_b, BPF.RAW_TRACEPOINT)
+        fd = lib.bpf_attach_raw_tracepoint(fn.fd, raw.encode())
+        if fd < 0:
+            raise StapError(f"ERROR: cannot attach raw tracepoint {raw}", kind="")
+
+        def detach_raw():
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        return detach_raw
+    fn = bpf.load_func(fn_b, BPF.TRACEPOINT)
+    fd = lib.bpf_attach_tracepoint(fn.fd, cat.encode(), name.encode())
+    if fd < 0:
+        raise StapError(f'ERROR: cannot attach kernel.trace("{cat}:{name}")', kind="")
+    state = {"fd": fd}
+
+    def detach():
+        if state["fd"] is not None:
+            lib.bpf_close_perf_event_fd(state["fd"])
+            state["fd"] = None
+    return detach
