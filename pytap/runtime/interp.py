@@ -92,23 +92,35 @@ def int_params(params) -> List[int]:
 
 
 def shift_left(x: int, n: int) -> int:
-    if n < 0 or n >= 64:
-        return 0 if n >= 64 else x
-    return to_s64(x << n)
+    # stap emits `(int64_t)x << (n & 63)`
+    return to_s64(x << (n & 63))
 
 
 def shift_right(x: int, n: int) -> int:
-    if n < 0:
-        return x
-    return x >> min(n, 63)
+    return x >> (n & 63)
 
 
 def shift_right_logical(x: int, n: int) -> int:
-    if n < 0:
-        return x
-    if n >= 64:
-        return 0
-    return to_s64((x & ((1 << 64) - 1)) >> n)
+    return to_s64((x & ((1 << 64) - 1)) >> (n & 63))
+
+
+def _first_token(node: ast.Node) -> ast.Node:
+    """The node of a statement's first token: stap reports a statement at
+    its first token (`x++` -> identifier 'x'), our parser at the operator."""
+    if isinstance(node, ast.ExprStatement):
+        node = node.value
+    while True:
+        if isinstance(node, (ast.PostCrement,)):
+            node = node.operand
+        elif isinstance(node, (ast.Binary, ast.Comparison, ast.Assignment, ast.Concat,
+                               ast.LogicalOr, ast.LogicalAnd, ast.RegexMatch)):
+            node = node.left
+        elif isinstance(node, ast.Ternary):
+            node = node.cond
+        elif isinstance(node, ast.ArrayIndex):
+            node = node.base
+        else:
+            return node
 
 
 def posix_ere_to_python(pattern: str) -> str:
@@ -176,6 +188,7 @@ class Interpreter:
         self.ctx: ProbeContext = ProbeContext()
         self.frame: Dict[str, Any] = {}
         self.actions = 0
+        self.pending = 0
         self.action_limit = self.maxaction
         self.nesting = -1
         self.exit_requested = False
@@ -257,6 +270,7 @@ class Interpreter:
         self.ctx.interp = self
         self.ctx.exit_requested = False
         self.actions = 0
+        self.pending = 0
         family = getattr(getattr(probe, "resolved", None), "family", None)
         if family is None:
             pt = getattr(probe, "point", None)
@@ -277,9 +291,7 @@ class Interpreter:
                 pass
             except _Return:
                 pass
-            stmts = probe.body.statements if isinstance(probe.body, ast.Block) else []
-            if stmts:
-                self._check_actions(stmts[-1])
+            self._check_actions(probe.body)
         finally:
             self.frame = {}
         if self.ctx.exit_requested:
@@ -299,14 +311,29 @@ class Interpreter:
         loc = node.loc if node is not None else None
         return ScriptRuntimeError(msg, loc, tok_desc or (node.tok_desc if node is not None else ""))
 
+    # MAXACTION accounting, shaped like stap's generated code: each
+    # statement costs 1 and a loop 1 more per iteration; the budget is
+    # checked when a loop starts, at the end of each iteration (near the
+    # body's last statement), every 10 straight-line statements, and at
+    # the end of the handler (near its opening brace).
     def _count_action(self, stmt: ast.Stmt) -> None:
-        # stap sums the statements it runs and checks the budget at loop
-        # heads (and the end of the handler), so only those report it
         self.actions += 1
+        self.pending += 1
+        if self.pending >= 10:
+            self._check_actions(stmt)
 
     def _check_actions(self, node: ast.Node) -> None:
+        self.pending = 0
         if self.actions >= self.action_limit:
+            node = _first_token(node)
             raise self.error("MAXACTION exceeded", node)
+
+    def _loop_iteration_done(self, body: ast.Stmt) -> None:
+        self.actions += 1
+        last = body
+        while isinstance(last, ast.Block) and last.statements:
+            last = last.statements[-1]
+        self._check_actions(last)
 
     def _global_of(self, sym: ast.Symbol) -> Optional[ast.VarDecl]:
         ref = sym.referent
@@ -362,10 +389,9 @@ class Interpreter:
 
     def exec_ForLoop(self, s: ast.ForLoop) -> None:
         if s.init is not None:
-            self.exec(s.init)
+            self._exec_uncounted(s.init)
+        self._check_actions(s)
         while True:
-            self.actions += 1
-            self._check_actions(s)
             if s.cond is not None and not self.truth(self.eval(s.cond)):
                 break
             try:
@@ -374,8 +400,16 @@ class Interpreter:
                 break
             except _Continue:
                 pass
+            self._loop_iteration_done(s.body)
             if s.incr is not None:
-                self.exec(s.incr)
+                self._exec_uncounted(s.incr)
+
+    def _exec_uncounted(self, s: ast.Stmt) -> None:
+        """for-loop init/increment: expressions in stap, no action cost."""
+        if isinstance(s, ast.ExprStatement):
+            self.eval(s.value)
+        else:
+            self.exec(s)
 
     def exec_BreakStatement(self, s) -> None:
         raise _Break()
@@ -433,12 +467,11 @@ class Interpreter:
         if s.limit is not None:
             limit = self.eval(s.limit)
         count = 0
+        self._check_actions(s)
         for key, value in rows:
             if limit is not None and count >= limit:
                 break
             count += 1
-            self.actions += 1
-            self._check_actions(s)
             for sym, k in zip(s.indexes, key):
                 self.assign_to(sym, k)
             if s.value is not None:
@@ -449,6 +482,7 @@ class Interpreter:
                 break
             except _Continue:
                 continue
+            self._loop_iteration_done(s.body)
 
     def _foreach_rows(self, s: ast.ForeachLoop):
         base = s.base

@@ -456,7 +456,8 @@ def test_script_array_overflow():
 
 def test_script_maxaction_in_loop():
     out, err = run_script("probe begin { while (1) { x++ } }")
-    assert err == "ERROR: MAXACTION exceeded near keyword at t.stp:1:15\n"
+    # stap -p3: the per-iteration check names the body's last statement
+    assert err == "ERROR: MAXACTION exceeded near identifier 'x' at t.stp:1:27\n"
 
 
 def test_script_empty_aggregate():
@@ -490,3 +491,13 @@ probe begin { s <<< 1; s <<< 2; s <<< 3; s <<< 10; println(@variance(s), " ", @v
     assert err == ""
     # the whole aggregate keeps its mean in 1/16 fixed point (see test_stats)
     assert out == "16 16\n"
+
+
+def test_script_maxaction_budget_matches_stap_costs():
+    # begin probes get MAXACTION * 10 = 10000; a one-statement loop costs
+    # 2 per iteration plus 1 on entry and 1 for the println; the handler fails
+    # as soon as the budget reaches 0 (stap: `remaining <= 0`)
+    out, err = run_script("probe begin { for (i = 0; i < 4998; i++) { x++ } println(x) }")
+    assert (out, err) == ("4998\n", "")
+    out, err = run_script("probe begin { for (i = 0; i < 5000; i++) { x++ } println(x) }")
+    assert err.startswith("ERROR: MAXACTION exceeded near identifier 'x'")
