@@ -781,10 +781,10 @@ class Interpreter:
         # a Stat without these linear buckets: cannot rebuild counts
         raise self.error("histogram has no linear buckets", h)
 
-    def render_hist(self, h: ast.HistOp) -> str:
+    def render_hist(self, h: ast.HistOp, where: Optional[ast.Node] = None) -> str:
         st = self.stat_of(h.stat)
         if st.count == 0:
-            raise self.error("empty aggregate", h)
+            raise self.error("empty aggregate", where or h)
         if h.kind == "log":
             return render_log(st)
         start, stop, interval = int_params(h.params)[:3]
@@ -797,7 +797,8 @@ class Interpreter:
     # -- printing
     def eval_PrintFormat(self, e: ast.PrintFormat):
         if e.hist is not None:
-            text = self.render_hist(e.hist)
+            # an empty histogram is reported near the print call (stap -p3)
+            text = self.render_hist(e.hist, e)
             if e.newline:
                 text += "\n"
         else:
@@ -827,8 +828,6 @@ class Interpreter:
         args = [self.eval(a) for a in e.args]
         if not decls:
             return self.call_builtin(e.name, args, e)
-        if self.nesting + 1 >= self.maxnesting:
-            raise self.error("MAXNESTING exceeded", e)
         for decl in decls:
             try:
                 return self.call_function(decl, args, e)
@@ -852,8 +851,16 @@ class Interpreter:
         return result
 
     def call_function(self, decl: ast.FunctionDecl, args: list, node):
+        if self.nesting + 1 >= self.maxnesting:
+            # stap's function prologue names the function's own declaration
+            raise self.error("MAXNESTING exceeded", decl,
+                             decl.tok_desc or f"identifier '{decl.name}'")
         if isinstance(decl.body, ast.EmbeddedCode):
-            return self.call_builtin(decl.name, args, node)
+            self.nesting += 1
+            try:
+                return self.call_builtin(decl.name, args, node)
+            finally:
+                self.nesting -= 1
         saved = self.frame
         frame = {}
         for p, a in zip(decl.formal_args, args):
