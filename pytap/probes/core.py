@@ -165,9 +165,8 @@ def similar(target: str, names, limit: int = 5) -> List[str]:
 
 
 def comp_desc(c: ast.ProbePointComponent) -> str:
-    """stap's token description of a component (for error carets)."""
-    if c.tok_desc:
-        return c.tok_desc
+    """stap's token description of a component (for error carets): its
+    functor is an identifier, or one of stap's keywords."""
     if c.functor in ("function", "probe", "global", "if", "else", "for", "foreach",
                      "in", "limit", "return", "delete", "while", "break", "continue",
                      "next", "string", "long", "try", "catch", "private"):
@@ -183,3 +182,53 @@ def arg_desc(c: ast.ProbePointComponent) -> str:
     if isinstance(v, int):
         return f"number '{getattr(a, 'text', '') or v}'"
     return f"string '\"{v}\"'"
+
+
+def point_from_text(text: str, file: str = "<point>") -> ast.ProbePoint:
+    """Build a ProbePoint from simple text such as 'timer.ms(100)' or
+    'kernel.trace("sched:*")' (no escapes, no conditions): for tests and
+    tools that hold a point as text.  Columns are real, line 1."""
+    comps = []
+    i, n = 0, len(text)
+    while i < n:
+        start = i
+        while i < n and text[i] not in ".(":
+            i += 1
+        functor = text[start:i]
+        arg = None
+        loc = ast.Loc(file, 1, start + 1)
+        if i < n and text[i] == "(":
+            j = i + 1
+            if j < n and text[j] == '"':
+                k = text.index('"', j + 1)
+                arg = ast.String(text[j + 1:k], loc=ast.Loc(file, 1, j + 1))
+                i = k + 1
+            else:
+                k = text.index(")", j)
+                raw = text[j:k].strip()
+                v = int(raw, 0)
+                arg = ast.Number(v, raw, loc=ast.Loc(file, 1, j + 1))
+                i = k
+            if text[i] != ")":
+                raise ValueError(f"bad probe point text: {text}")
+            i += 1
+        comps.append(ast.ProbePointComponent(functor, arg, loc=loc))
+        if i < n:
+            if text[i] != ".":
+                raise ValueError(f"bad probe point text: {text}")
+            i += 1
+    return ast.ProbePoint(comps, loc=comps[0].loc if comps else ast.NOLOC)
+
+
+def point_to_text(point: ast.ProbePoint) -> str:
+    """stap's spelling of a concrete point (no ?/!/condition)."""
+    parts = []
+    for c in point.components:
+        v = arg_value(c.arg)
+        if v is None:
+            parts.append(c.functor)
+        elif isinstance(v, int):
+            parts.append(f"{c.functor}({v})")
+        else:
+            parts.append(f'{c.functor}("{v}")')
+    return ".".join(parts)
