@@ -198,7 +198,7 @@ def exit(ctx):
 
 @builtin()
 def error(ctx, msg):
-    raise ScriptRuntimeError(msg)
+    raise ScriptRuntimeError(msg, unlocated=True)
 
 
 @builtin()

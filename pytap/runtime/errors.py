@@ -16,11 +16,15 @@ from ..ast import Loc
 class ScriptRuntimeError(Exception):
     """A stap run-time error.  `message` is what try/catch sees."""
 
-    def __init__(self, message: str, loc: Optional[Loc] = None, tok_desc: str = ""):
+    def __init__(self, message: str, loc: Optional[Loc] = None, tok_desc: str = "",
+                 unlocated: bool = False):
         super().__init__(message)
         self.message = message
         self.loc = loc
         self.tok_desc = tok_desc
+        # error("msg") clears stap's last_stmt: the line has no "near ...";
+        # callers must not attach a location to such an error
+        self.unlocated = unlocated
 
     def render(self) -> str:
         """The full ERROR line, newline-terminated, as stap prints it."""

@@ -835,16 +835,20 @@ class Interpreter:
                 continue
         return _default(decls[-1].type)
 
-    def call_builtin(self, name: str, args: list, node):
+    def call_builtin(self, name: str, args: list, node, decl=None):
+        """Run a native function's Python twin.  An error it raises is
+        placed where stap's last_stmt would point: the function's own
+        declaration (its prologue sets it), else the call."""
         fn = _builtins.BUILTINS.get(name)
         if fn is None:
             raise self.error(f"function {name}() has no user-space implementation", node)
         try:
             result = fn(self.ctx, *args)
         except ScriptRuntimeError as err:
-            if err.loc is None:
-                err.loc = node.loc
-                err.tok_desc = node.tok_desc or f"identifier '{name}'"
+            if err.loc is None and not err.unlocated:
+                where = decl if decl is not None and decl.loc.line > 0 else node
+                err.loc = where.loc
+                err.tok_desc = where.tok_desc or f"identifier '{name}'"
             raise
         if isinstance(result, str):
             result = self.clip(result)
@@ -858,7 +862,7 @@ class Interpreter:
         if isinstance(decl.body, ast.EmbeddedCode):
             self.nesting += 1
             try:
-                return self.call_builtin(decl.name, args, node)
+                return self.call_builtin(decl.name, args, node, decl)
             finally:
                 self.nesting -= 1
         saved = self.frame

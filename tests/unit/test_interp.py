@@ -519,3 +519,30 @@ def test_script_print_empty_histogram_is_an_error():
     assert out == ""
     assert err.startswith("ERROR: empty aggregate near ")
     assert err.endswith(" at t.stp:1:44\n")
+
+
+def test_script_error_function_has_no_location():
+    out, err = run_script('probe begin { println("a"); error("boom"); println("b") }')
+    assert (out, err) == ("a\n", "ERROR: boom\n")
+
+
+def test_error_builtin_unlocated_other_builtin_errors_at_declaration():
+    with pytest.raises(ScriptRuntimeError) as ei:
+        run([ast.ExprStatement(ast.FunctionCall("error", [S("boom")], loc=at(2, 2)))])
+    assert ei.value.render() == "ERROR: boom\n"
+    # a native function's error names its declaration (stap's prologue sets last_stmt)
+    decl = ast.FunctionDecl("stringat", [], ast.EmbeddedCode("/* bpf */"), type="long",
+                            loc=ast.Loc("tapsets/string.stp", 12, 10), tok_desc="identifier 'stringat'")
+    call = ast.FunctionCall("stringat", [S("ab"), N(5)], referents=[decl], loc=at(1, 20))
+    with pytest.raises(ScriptRuntimeError) as ei:
+        run([println(call)])
+    assert ei.value.render() == ("ERROR: Position out of bounds near identifier 'stringat' "
+                                 "at tapsets/string.stp:12:10\n")
+
+
+def test_text_str_family():
+    def c(name, *a):
+        return ast.FunctionCall(name, list(a))
+    out, _ = run([printf("%s|%s|%s|%s\\n", c("text_str", S("a\\tb\\\\")), c("text_strn", S("hello world"), N(8), N(1)),
+                         c("text_strn", S("hello"), N(8), N(1)), c("string_quoted", S('x"y')))])
+    assert out == 'a\\tb\\\\|"hel"...|"hello"|"x\\"y"\n'
