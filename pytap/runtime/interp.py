@@ -515,6 +515,10 @@ class Interpreter:
             else:
                 keyf = lambda r: r[0][col - 1]  # noqa: E731
             rows.sort(key=keyf, reverse=reverse)
+            reorder = getattr(self.store, "reorder", None)
+            if reorder is not None and not is_stats and not s.array_slice \
+                    and isinstance(base, ast.Symbol):
+                reorder(g.name, [k for k, _ in rows])
         if is_stats:
             # the value variable of a stats array is the sort aggregate
             aggr = (s.sort_aggr or "count").lstrip("@")

@@ -133,6 +133,15 @@ class MemoryStore(GlobalStore):
     def items(self, name: str) -> List[Tuple[Key, object]]:
         return list(self._map(name).items())
 
+    def reorder(self, name: str, keys: List[Key]) -> None:
+        """stap sorts a map's element list in place for a sorted foreach,
+        so later unsorted walks (and `%` eviction) see that order."""
+        m = self._map(name)
+        rest = [k for k in m if k not in set(keys)]
+        new = {k: m[k] for k in list(keys) + rest if k in m}
+        m.clear()
+        m.update(new)
+
     # -- aggregates
     def _new_stat(self, name: str) -> Stat:
         spec = self.hist_specs.get(name)

@@ -546,3 +546,14 @@ def test_text_str_family():
     out, _ = run([printf("%s|%s|%s|%s\\n", c("text_str", S("a\\tb\\\\")), c("text_strn", S("hello world"), N(8), N(1)),
                          c("text_strn", S("hello"), N(8), N(1)), c("string_quoted", S('x"y')))])
     assert out == 'a\\tb\\\\|"hel"...|"hello"|"x\\"y"\n'
+
+
+def test_sorted_foreach_reorders_the_array_like_stap():
+    a = G("a", "long", arity=1, index_types=["long"])
+    k = ast.VarDecl("k", type="long")
+    ks = ast.Symbol("k", referent=k, type="long")
+    stmts = [assign(idx(a, N(n)), N(v)) for n, v in [(1, 5), (2, 9), (3, 7)]]
+    stmts.append(foreach([ks], sym(a), [], sort_column=0, sort_direction=-1))
+    stmts.append(foreach([ks], sym(a), [printf("%d ", ks)]))
+    out, _ = run(stmts, globals_=[a], locals_=[k])
+    assert out == "2 3 1 "
