@@ -51,8 +51,10 @@ def elaborate(script: ast.StapFile, opts: Optional[Options] = None, library=None
 
 
 def _fail(rep: Reporter, errors: List[StapError]):
+    from .report import footer_for
     rep.flush_warnings()
-    raise PassFailed(FOOTER, rep.diagnostics(errors))
+    d = rep.diagnostics(errors)
+    raise PassFailed(footer_for(d, FOOTER), d)
 
 
 def _elaborate(script, opts, library, rep) -> Session:
@@ -92,6 +94,7 @@ def _elaborate(script, opts, library, rep) -> Session:
         _fail(rep, errors)
 
     session.functions = list(syms.used_functions)
+    _warn_never_assigned(session, syms, rep)
     _number_overloads(session, syms)
     _collect_globals(session, syms)
     if not session.probes:
@@ -174,3 +177,41 @@ def _collect_globals(session: Session, syms) -> None:
     for g in syms.global_order:
         g._is_global = True
     session.globals = [g for g in syms.global_order if id(g) in used]
+
+
+def _warn_never_assigned(session: Session, syms, rep) -> None:
+    """stap: "never-assigned local variable 'x'" at its first use, and the
+    same for globals that nothing writes and nothing initialises."""
+    from .optimize import _reads_writes
+    from .aliases import similar_names
+    all_writes = set()
+    owners = list(session.probes) + [f for f in session.functions if isinstance(f.body, ast.Node)]
+    for o in owners:
+        reads, writes = set(), set()
+        _reads_writes(o.body, reads, writes)
+        all_writes |= writes
+        for v in o.locals:
+            if id(v) not in writes:
+                rep.warn(f"never-assigned local variable '{v.name}'", v, f"identifier '{v.name}'")
+    names = [g.name for g in syms.global_order]
+    for g in syms.global_order:
+        if g.init is None and id(g) not in all_writes and _global_used(session, g) \
+                and not getattr(g, "file_name", "").startswith("/usr/share/systemtap"):
+            if g.file_name and session.script is not None and g.file_name != session.script.name:
+                continue
+            sim = similar_names(g.name, names, threshold=5) or [g.name]
+            rep.warn(f"never-assigned global variable '{g.name}' (similar: {', '.join(sim)})",
+                     g, f"identifier '{g.name}'")
+
+
+def _global_used(session: Session, g) -> bool:
+    found = [False]
+
+    class V(ast.Visitor):
+        def visit_Symbol(self, n):
+            if n.referent is g:
+                found[0] = True
+
+    for p in session.probes:
+        V().visit(p.body)
+    return found[0]

@@ -31,24 +31,26 @@ def levenshtein(a: str, b: str) -> int:
     for i, ca in enumerate(a, 1):
         cur = [i]
         for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + 2 * (ca != cb)))
         prev = cur
     return prev[-1]
 
 
-def similar_names(target: str, names, max_out: int = 5, threshold: int = 5) -> List[str]:
-    """stap's levenshtein_suggest: the closest few names."""
+def similar_names(target: str, names, max_out: int = 5, threshold: Optional[int] = None) -> List[str]:
+    """stap's "similar: ..." list: the closest few names (edit distance,
+    substitution counting 2), listed alphabetically with '_' names last."""
+    if threshold is None:
+        threshold = max(5, len(target) + 1)
     scored = []
-    for n in sorted(set(names)):
-        if not n or n == target:
-            continue
-        if abs(len(n) - len(target)) > threshold:
+    for n in sorted(set(x for x in names if x)):
+        if n == target or abs(len(n) - len(target)) > threshold:
             continue
         d = levenshtein(target, n)
         if d <= threshold:
             scored.append((d, n))
-    scored.sort(key=lambda x: x[0])
-    return [n for _, n in scored[:max_out]]
+    scored.sort(key=lambda x: (x[0], x[1]))
+    best = [n for _, n in scored[:max_out]]
+    return sorted(best, key=lambda n: (n.startswith("_"), n))
 
 
 def _has_wild(s: str) -> bool:
@@ -160,6 +162,10 @@ class ResolveErrors:
 
 def _while_resolving(point: ast.ProbePoint, cause: Optional[StapError]) -> StapError:
     c0 = point.components[0]
+    if cause is not None and cause.tok_desc.startswith("operator '"):
+        for c in point.components:
+            if c.loc == cause.loc:      # a functor is an identifier token
+                cause.tok_desc = "identifier '%s'" % c.functor
     return StapError("while resolving probe point", c0.loc, f"identifier '{c0.functor}'",
                      chain=[cause] if cause else [])
 
@@ -176,13 +182,18 @@ class Deriver:
     """Turns user probes into DerivedProbes."""
 
     def __init__(self, table: AliasTable, errors: List[StapError]):
+        from .points import init_provider
+        init_provider()
         self.table = table
         self.errors = errors
 
     def derive(self, probe: ast.Probe) -> List[DerivedProbe]:
         out: List[DerivedProbe] = []
         for loc in probe.locations:
+            nerr = len(self.errors)
             got = self._expand(loc, [], [probe], None, loc.optional or loc.sufficient, probe)
+            if loc.optional or loc.sufficient:
+                del self.errors[nerr:]     # an optional point fails quietly
             out.extend(got)
             if loc.sufficient and got:
                 break
@@ -206,17 +217,28 @@ class Deriver:
                 for aloc in alias.locations:
                     newp = copy.deepcopy(aloc)
                     newp.components = newp.components + copy.deepcopy(list(suffix))
+                    nerr2 = len(self.errors)
+                    opt2 = optional or aloc.optional or aloc.sufficient
                     got = self._expand(newp, layers + [alias], [alias] + chain, cond,
-                                       aloc.optional or aloc.sufficient, probe, depth + 1)
+                                       opt2, probe, depth + 1)
+                    if opt2:
+                        del self.errors[nerr2:]
+                    elif suffix:
+                        self._blame_suffix(point, suffix, nerr2)
                     out.extend(got)
                     if aloc.sufficient and got:
                         break
-            if not out and not optional:
+            if not out and not optional and not any(
+                    e.loc == point.components[0].loc for e in self.errors[nerr:]):
                 self.errors.append(_while_resolving(point, StapError("no match")))
             return out
         # concrete family
+        if head not in BUILTIN_FAMILIES:
+            if not optional:
+                self.errors.append(_while_resolving(point, self._mismatch(point)))
+            return []
         try:
-            rps = resolve_concrete(point) if head in BUILTIN_FAMILIES or not _has_wild(head) else []
+            rps = resolve_concrete(point)
         except StapError as e:
             if not optional:
                 self.errors.append(_while_resolving(point, e))
@@ -233,7 +255,7 @@ class Deriver:
             c = copy.deepcopy(cond)
             printed.condition = c
             body = copy.deepcopy(probe.body)
-            for alias in reversed(layers):
+            for alias in layers:       # the alias nearest the user wraps first
                 pro = copy.deepcopy(alias.body)
                 body = ast.Block([body, pro] if alias.epilogue else [pro, body],
                                  loc=body.loc)
@@ -242,13 +264,20 @@ class Deriver:
                                     privileged=probe.privileged, origin=probe))
         return out
 
+    def _blame_suffix(self, point, suffix, nerr) -> None:
+        """A failure caused by the user's suffix (`b1.foo`) is reported
+        while resolving the user's point, as stap does."""
+        locs = {c.loc for c in suffix}
+        for e in self.errors[nerr:]:
+            if e.message == "while resolving probe point" and e.chain and e.chain[0].loc in locs:
+                c0 = point.components[0]
+                e.loc, e.tok_desc = c0.loc, f"identifier '{c0.functor}'"
+
     def _mismatch(self, point: ast.ProbePoint) -> StapError:
         c0 = point.components[0]
         if c0.functor in BUILTIN_FAMILIES:
-            # the provider gave no reason; blame the first component after
-            # the family name
-            c = point.components[1] if len(point.components) > 1 else c0
-            return StapError("no match", None)
+            from .points import explain_no_match
+            return explain_no_match(point)
         names = set(self.table.heads()) | set(BUILTIN_FAMILIES)
         sim = similar_names(c0.functor, names)
         msg = "probe point mismatch"

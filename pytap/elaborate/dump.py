@@ -53,7 +53,10 @@ def derivation_item(node) -> str:
 def probe_signature(dp) -> str:
     out = point_text(dp.point)
     rp = dp.resolved
-    if getattr(rp, "family", "") == "kprobe":
+    ann = getattr(rp, "annotation", None)
+    if ann is not None:
+        out += ann
+    elif getattr(rp, "family", "") == "kprobe":
         sym = (getattr(rp, "spec", None) or {}).get("symbol")
         if sym:
             out += f" /*  name = {sym}*/"

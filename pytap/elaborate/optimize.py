@@ -227,7 +227,7 @@ def _reads_writes(node, reads: Set[int], writes: Set[int]) -> None:
             if isinstance(tgt, ast.Symbol):
                 if tgt.referent is not None:
                     writes.add(id(tgt.referent))
-                    if n.op != "=":
+                    if n.op not in ("=", "<<<"):
                         reads.add(id(tgt.referent))
             elif isinstance(tgt, ast.ArrayIndex) and isinstance(tgt.base, ast.Symbol):
                 if tgt.base.referent is not None:
@@ -475,10 +475,6 @@ class Optimizer:
             for owner, _ in self.bodies():
                 cf = ConstFolder()
                 owner.body = cf.visit(owner.body)
-                if getattr(owner, "condition", None) is not None:
-                    owner.condition = cf.visit(owner.condition)
-                    if hasattr(owner, "point"):
-                        owner.point.condition = owner.condition
                 changed |= cf.changed
             changed |= self.dead_assignments()
             changed |= self.void_statements()

@@ -44,14 +44,24 @@ def _provider():
     plat = None
     try:
         from .. import platform as pplat
-        for name in ("current", "get_platform", "host", "Platform"):
-            f = getattr(pplat, name, None)
-            if callable(f):
-                plat = f()
-                break
+        plat = pplat.current()
     except Exception:
         plat = None
+    try:
+        for name in probes.family_names():
+            if name not in BUILTIN_FAMILIES:
+                BUILTIN_FAMILIES.append(name)
+    except Exception:
+        pass
     return res, plat
+
+
+def explain_no_match(point: ast.ProbePoint) -> StapError:
+    try:
+        from .. import probes
+        return probes.explain_no_match(point, _PROVIDER[1] if _PROVIDER else None)
+    except Exception:
+        return StapError("no match")
 
 
 _PROVIDER = None
@@ -60,9 +70,7 @@ _PROVIDER = None
 def resolve_concrete(point: ast.ProbePoint) -> list:
     """ResolvedPoint list for a non-alias point ([] = no match).
     May raise StapError (the provider's own mismatch message)."""
-    global _PROVIDER
-    if _PROVIDER is None:
-        _PROVIDER = _provider()
+    init_provider()
     res, plat = _PROVIDER
     if res is not None and not os.environ.get("PYTAP_P2_FALLBACK"):
         try:
@@ -85,6 +93,12 @@ def _arg(c: ast.ProbePointComponent):
     if isinstance(a, ast.Unary) and a.op == "-" and isinstance(a.operand, ast.Number):
         return -a.operand.value
     return None
+
+
+def init_provider() -> None:
+    global _PROVIDER
+    if _PROVIDER is None:
+        _PROVIDER = _provider()
 
 
 def _mismatch(c: ast.ProbePointComponent, similar: List[str]) -> StapError:

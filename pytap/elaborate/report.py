@@ -43,7 +43,9 @@ class Reporter:
         if self.opts.suppress_warnings:
             return
         loc = getattr(node, "loc", None)
-        key = (msg, tok, loc)
+        # stap calls warnings "similar" when their message (without the
+        # token and place) is the same
+        key = msg
         if key in self.seen_warnings and not self.opts.verbose:
             self.suppressed += 1
             return
@@ -80,7 +82,16 @@ class Reporter:
 
     def diagnostics(self, errors: List[StapError]) -> "Pass2Diagnostics":
         d = Pass2Diagnostics(self)
+        seen = set()
         for e in errors:
+            if getattr(e, "verbose_only", False) and not self.opts.verbose:
+                continue
+            # stap's "similar" errors: same message raised the same way
+            key = (e.message, tuple(c.message for c in e.chain))
+            if not self.opts.verbose and key in seen:
+                d.suppressed += 1
+                continue
+            seen.add(key)
             d.error(e)
         return d
 
@@ -89,9 +100,18 @@ class Pass2Diagnostics(Diagnostics):
     def __init__(self, reporter: Reporter):
         super().__init__()
         self.reporter = reporter
+        self.suppressed = 0
         self._text: Optional[str] = None
 
     def render(self) -> str:
         if self._text is None:
             self._text = "".join(self.reporter.render_error(e) for e in self.errors)
         return self._text
+
+
+def footer_for(diags: "Pass2Diagnostics", footer: str) -> str:
+    """stap reports suppressed duplicate errors after the pass footer."""
+    if diags.suppressed:
+        footer += (f"\nNumber of similar error messages suppressed: {diags.suppressed}.\n"
+                   "Rerun with -v to see them.")
+    return footer

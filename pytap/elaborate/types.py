@@ -33,6 +33,10 @@ def printf_arg_types(fmt: str) -> List[Optional[str]]:
 
 
 def tok(node) -> str:
+    if isinstance(node, ast.String):
+        return f"string '{node.value}'"
+    if isinstance(node, ast.VarDecl):
+        return f"identifier '{node.name}'"
     if node.tok_desc:
         return node.tok_desc
     if isinstance(node, ast.Symbol):
@@ -41,6 +45,8 @@ def tok(node) -> str:
         return f"number '{node.text or node.value}'"
     if isinstance(node, ast.String):
         return f"string '{node.value}'"
+    if isinstance(node, ast.VarDecl):
+        return f"identifier '{node.name}'"
     if isinstance(node, ast.FunctionCall):
         return f"identifier '{node.name}'"
     return ""
@@ -53,6 +59,7 @@ class TypeInference(ast.Visitor):
         self.report = False         # final pass: report unresolved
         self.current_function: Optional[ast.FunctionDecl] = None
         self._reported = set()
+        self._untyped_decls = []
 
     # -- helpers -----------------------------------------------------------
     def _err(self, e: StapError, key=None):
@@ -109,8 +116,9 @@ class TypeInference(ast.Visitor):
                     and node.base.referent is not None:
                 self._set_decl_type(node.base.referent, t, node.base)
             else:
-                self._err(StapError(f"type mismatch: expected {t} but found {got}",
-                                    node.loc, tok(node)))
+                e = StapError(f"type mismatch: expected {t} but found {got}", node.loc, tok(node))
+                e.verbose_only = True      # stap shows this one only with -v
+                self._err(e)
         return got
 
     def visit_expr(self, node: ast.Expr, t: Optional[str]) -> Optional[str]:
@@ -147,7 +155,11 @@ class TypeInference(ast.Visitor):
         if d.type is not None:
             n.type = d.type
         if self.report and n.type is None:
-            self._err(StapError("unresolved type ", n.loc, tok(n)), ("ut", n.loc))
+            # stap reports an untyped use twice (expression and symbol),
+            # then the declaration once
+            self.errors.append(StapError("unresolved type ", n.loc, tok(n)))
+            self.errors.append(StapError("unresolved type ", n.loc, tok(n)))
+            self._untyped_decls.append(d)
         return n.type
 
     def _index_types(self, decl, indexes, node):
@@ -260,8 +272,8 @@ class TypeInference(ast.Visitor):
             self.expect(n.left, LONG)
             self.expect(n.right, LONG)
             return self._settype(n, LONG)
-        lt = self.expect(n.left, t) if False else self._peek(n.left)
-        rt = self.expect(n.right, lt)
+        # infer the value first: a clash is blamed on the target, as stap does
+        rt = self.expect(n.right, None)
         lt = self.expect(n.left, rt)
         if rt is None and lt is not None:
             rt = self.expect(n.right, lt)
@@ -315,8 +327,12 @@ class TypeInference(ast.Visitor):
         if n.hist is not None:
             self.expect(n.hist, None)
         wants = printf_arg_types(n.fmt) if n.is_format and n.fmt is not None else []
+        untyped = False
         for k, a in enumerate(n.args):
-            self.expect(a, wants[k] if k < len(wants) else None)
+            if self.expect(a, wants[k] if k < len(wants) else None) is None:
+                untyped = True
+        if self.report and untyped:
+            self.errors.append(StapError("unresolved type ", n.loc, f"identifier '{n.print_name}'"))
         return self._settype(n, STRING if not n.to_stream else LONG)
 
     def expr_StatOp(self, n, t):
@@ -487,3 +503,8 @@ def infer_types(session, errors: List[StapError], max_rounds: int = 50) -> None:
     if not errors:
         ti.report = True
         one_round()
+        seen = set()
+        for d in ti._untyped_decls:
+            if id(d) not in seen:
+                seen.add(id(d))
+                errors.append(StapError("unresolved type ", d.loc, tok(d)))
