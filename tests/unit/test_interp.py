@@ -557,3 +557,14 @@ def test_sorted_foreach_reorders_the_array_like_stap():
     stmts.append(foreach([ks], sym(a), [printf("%d ", ks)]))
     out, _ = run(stmts, globals_=[a], locals_=[k])
     assert out == "2 3 1 "
+
+
+def test_regex_literal_escapes_are_c_escapes():
+    # stap unescapes the literal before compiling it: "a\.b" is the regex
+    # a.b (stap -p3: `// DFA for "a.b"`), "a\\.b" is a\.b
+    out, _ = run([println(ast.RegexMatch("=~", S("axb"), S(r"a\.b")),
+                          ast.RegexMatch("=~", S("axb"), S(r"a\\.b")),
+                          ast.RegexMatch("=~", S("a.b"), S(r"a\\.b")),
+                          ast.RegexMatch("=~", S("xxabcx"), S("b(c)")),
+                          ast.FunctionCall("matched", [N(1)]), ast.FunctionCall("ngroups", [])))])
+    assert out == "1011c2\n"
