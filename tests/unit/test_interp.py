@@ -566,5 +566,5 @@ def test_regex_literal_escapes_are_c_escapes():
                           ast.RegexMatch("=~", S("axb"), S(r"a\\.b")),
                           ast.RegexMatch("=~", S("a.b"), S(r"a\\.b")),
                           ast.RegexMatch("=~", S("xxabcx"), S("b(c)")),
-                          ast.FunctionCall("matched", [N(1)]), ast.FunctionCall("ngroups", [])))])
+                          ast.FunctionCall("matched", [N(1)]), ast.FunctionCall("ngroups", []))])
     assert out == "1011c2\n"
