@@ -14,6 +14,7 @@ every probe and reachable function.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import fields
 from typing import Iterable, List, Set, Tuple
 
@@ -150,10 +151,20 @@ def unread_globals(session) -> List[ast.VarDecl]:
     """Globals written but never read, in declaration order; globals from
     tapsets (synthetic, or declared outside the user's script) are left out."""
     read, written = global_uses(session)
+    tapset_dirs = []
+    opts = getattr(session, "options", None)
+    if opts is not None:
+        try:
+            tapset_dirs = [os.path.abspath(d) + os.sep for d in opts.tapset_dirs()]
+        except Exception:
+            tapset_dirs = []
     out = []
     for g in session.globals:
         if g.synthetic or g.name not in written or g.name in read:
             continue
+        where = g.file_name or (g.loc.file if g.loc else "")
+        if where and any(os.path.abspath(where).startswith(d) for d in tapset_dirs):
+            continue        # a tapset's global, not the user's
         out.append(g)
     return out
 
