@@ -17,6 +17,7 @@ Runs begin/end/error probes and the "user"-mode handlers of kernel events
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional
 
@@ -192,6 +193,11 @@ class Interpreter:
         self.action_limit = self.maxaction
         self.nesting = -1
         self.exit_requested = False
+        self.cur_stmt: Optional[ast.Node] = None
+        # each script call level takes a few dozen Python frames
+        need = self.maxnesting * 80 + 1000
+        if sys.getrecursionlimit() < need:
+            sys.setrecursionlimit(need)
         self._declare_linear_histograms()
 
     def _declare_linear_histograms(self) -> None:
@@ -291,6 +297,15 @@ class Interpreter:
                 pass
             except _Return:
                 pass
+            except (_Break, _Continue):
+                pass                  # elaboration rejects these outside loops
+            except (ScriptRuntimeError, ExitRequested):
+                raise
+            except RecursionError:
+                raise self.error("MAXNESTING exceeded", self.cur_stmt) from None
+            except Exception as err:  # an interpreter bug must not be a traceback
+                raise self.error(f"internal error in user-space handler: "
+                                 f"{type(err).__name__}: {err}", self.cur_stmt) from err
             self._check_actions(probe.body)
         finally:
             self.frame = {}
@@ -365,6 +380,7 @@ class Interpreter:
         if meth is None:
             raise self.error(f"unsupported statement {type(s).__name__}", s)
         if not isinstance(s, ast.Block):
+            self.cur_stmt = s
             self._count_action(s)
         meth(s)
 
