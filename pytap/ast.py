@@ -29,6 +29,12 @@ class Loc:
 NOLOC = Loc("<internal>", 0, 0)
 
 
+# Fields that are not sub-trees: the source coordinate, and the links
+# elaboration adds (Symbol.referent, FunctionCall.referents), which point at
+# declarations elsewhere -- walking them would wander into other bodies.
+_NOT_CHILDREN = frozenset(("loc", "tok_desc", "referent", "referents"))
+
+
 @dataclass(eq=False)
 class Node:
     loc: Loc = field(default=NOLOC, kw_only=True)
@@ -39,7 +45,7 @@ class Node:
     def children(self):
         """Yield direct child nodes (in field order, lists flattened)."""
         for f in fields(self):
-            if f.name in ("loc", "tok_desc"):
+            if f.name in _NOT_CHILDREN:
                 continue
             v = getattr(self, f.name)
             if isinstance(v, Node):
@@ -516,7 +522,7 @@ class Transformer(Visitor):
 
     def generic_visit(self, node):
         for f in fields(node):
-            if f.name in ("loc", "tok_desc"):
+            if f.name in _NOT_CHILDREN:
                 continue
             v = getattr(node, f.name)
             if isinstance(v, Node):

@@ -118,6 +118,9 @@ def _elaborate(script, opts, library, rep) -> Session:
     if not session.probes:
         _fail(rep, [StapError("no probes found")])
 
+    if not opts.unoptimized:
+        from .stable import hoist_stable_calls
+        hoist_stable_calls(session)
     add_exit_printers(session)
     for i, p in enumerate(session.probes):
         p.index = i

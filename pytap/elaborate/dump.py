@@ -145,6 +145,10 @@ def dump_session(session, verbose: int = 0) -> str:
         for f in sorted(session.functions,
                         key=lambda f: (f.name, session.overload_index.get(id(f), 0))):
             out.append(function_sig(f) + "\n")
+            if f.locals:
+                out.append("  # locals\n")
+                for v in f.locals:
+                    out.append("  " + var_text(v) + "\n")
             if verbose:
                 out.append(body_text(session, f.body) + "\n")
     if session.probes:

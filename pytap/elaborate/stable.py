@@ -1,0 +1,124 @@
+"""Hoisting of "stable" function calls (stap's stable_functional).
+
+A function whose embedded body is marked `/* stable */` (pp(), execname(),
+pid() ...) returns the same value throughout one probe hit, so stap
+evaluates it once per statement list: each call becomes a local
+`__stable_<mangled name>_value`, assigned at the start of the innermost
+block holding the call.  A call under a single-statement if/for/foreach
+body gets a new block around that statement.  This runs after the
+optimizer, as in stap, and shows in the -p2 dump.
+"""
+from __future__ import annotations
+
+from typing import Dict, List
+
+from .. import ast
+
+
+def _is_stable(f: ast.FunctionDecl) -> bool:
+    return isinstance(f.body, ast.EmbeddedCode) and "/* stable */" in f.body.code \
+        and not f.formal_args
+
+
+class _Hoister:
+    def __init__(self, session, owner):
+        self.session = session
+        self.owner = owner
+        self.decls: Dict[int, ast.VarDecl] = {}
+
+    def _local(self, f: ast.FunctionDecl) -> ast.VarDecl:
+        v = self.decls.get(id(f))
+        if v is None:
+            idx = self.session.overload_index.get(id(f), 0)
+            name = f"__stable___global_{f.name}__overload_{idx}_value"
+            for old in self.owner.locals:
+                if old.name == name:
+                    v = old
+                    break
+            else:
+                v = ast.VarDecl(name, type=f.type, arity=0, loc=f.loc)
+                self.owner.locals.append(v)
+            self.decls[id(f)] = v
+        return v
+
+    def _calls_in_expr(self, e, found: List[ast.FunctionDecl]):
+        """Replace stable calls inside expression e; return the new e."""
+        hoister = self
+
+        class T(ast.Transformer):
+            def visit_FunctionCall(self, n):
+                self.generic_visit(n)
+                if len(n.referents) == 1 and not n.args and _is_stable(n.referents[0]):
+                    f = n.referents[0]
+                    if all(x is not f for x in found):
+                        found.append(f)
+                    v = hoister._local(f)
+                    return ast.Symbol(v.name, referent=v, type=v.type, loc=n.loc,
+                                      tok_desc=n.tok_desc)
+                return n
+
+        return T().visit(e) if e is not None else None
+
+    def _assigns(self, found) -> List[ast.Stmt]:
+        out = []
+        for f in found:
+            v = self._local(f)
+            call = ast.FunctionCall(f.name, [], referents=[f], type=f.type, loc=f.loc)
+            lhs = ast.Symbol(v.name, referent=v, type=v.type, loc=f.loc)
+            out.append(ast.ExprStatement(ast.Assignment("=", lhs, call, type=f.type, loc=f.loc),
+                                         loc=f.loc))
+        return out
+
+    def stmt(self, s, found):
+        """Process statement s whose direct calls belong to `found`'s list."""
+        if isinstance(s, ast.Block):
+            self.block(s)
+            return s
+        if isinstance(s, ast.ExprStatement):
+            s.value = self._calls_in_expr(s.value, found)
+        elif isinstance(s, ast.ReturnStatement):
+            s.value = self._calls_in_expr(s.value, found)
+        elif isinstance(s, ast.DeleteStatement):
+            s.value = self._calls_in_expr(s.value, found)
+        elif isinstance(s, ast.IfStatement):
+            s.cond = self._calls_in_expr(s.cond, found)
+            s.then = self.slot(s.then)
+            if s.else_ is not None:
+                s.else_ = self.slot(s.else_)
+        elif isinstance(s, ast.ForLoop):
+            if s.init is not None:
+                s.init = self.stmt(s.init, found)
+            s.cond = self._calls_in_expr(s.cond, found)
+            if s.incr is not None:
+                s.incr = self.stmt(s.incr, found)
+            s.body = self.slot(s.body)
+        elif isinstance(s, ast.ForeachLoop):
+            if s.limit is not None:
+                s.limit = self._calls_in_expr(s.limit, found)
+            s.body = self.slot(s.body)
+        elif isinstance(s, ast.TryBlock):
+            self.block(s.try_block)
+            self.block(s.catch_block)
+        return s
+
+    def slot(self, s):
+        if isinstance(s, ast.Block):
+            self.block(s)
+            return s
+        found: List[ast.FunctionDecl] = []
+        s = self.stmt(s, found)
+        if found:
+            return ast.Block(self._assigns(found) + [s], loc=s.loc)
+        return s
+
+    def block(self, b: ast.Block):
+        found: List[ast.FunctionDecl] = []
+        b.statements = [self.stmt(s, found) for s in b.statements]
+        if found:
+            b.statements = self._assigns(found) + b.statements
+
+
+def hoist_stable_calls(session) -> None:
+    owners = list(session.probes) + [f for f in session.functions if isinstance(f.body, ast.Block)]
+    for o in owners:
+        _Hoister(session, o).block(o.body)
