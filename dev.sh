@@ -31,7 +31,8 @@ tier() {
   local name=$1 required=$2; shift 2
   echo
   echo "=================== tier: $name ==================="
-  "$@"
+  # A hung test must not eat CI's 90 minutes: each host tier gets 15.
+  timeout -k 30 "${PYTAP_TIER_TIMEOUT:-900}" "$@"
   local rc=$?
   case $rc in
     0) summary+=("PASS     $name");;
@@ -41,6 +42,7 @@ tier() {
        else
          summary+=("NO TESTS $name (nothing collected for this tier)")
        fi;;
+    124|137) summary+=("FAIL     $name (timed out)"); failed=1;;
     *) summary+=("FAIL     $name (exit $rc)"); failed=1;;
   esac
 }
@@ -61,7 +63,7 @@ case "$cmd" in
     if [ "${PYTAP_SKIP_VM:-0}" = 1 ]; then
       summary+=("SKIPPED  vm (PYTAP_SKIP_VM=1)")
     else
-      tier "vm (kprobes)" yes bash "$repo/scripts/vm_tests.sh" "$@" tests/vm
+      PYTAP_TIER_TIMEOUT=2000 tier "vm (kprobes)" yes bash "$repo/scripts/vm_tests.sh" "$@" tests/vm
     fi
     echo
     echo "=================== summary ==================="
