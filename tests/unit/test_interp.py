@@ -568,3 +568,61 @@ def test_regex_literal_escapes_are_c_escapes():
                           ast.RegexMatch("=~", S("xxabcx"), S("b(c)")),
                           ast.FunctionCall("matched", [N(1)]), ast.FunctionCall("ngroups", []))])
     assert out == "1011c2\n"
+
+
+def test_script_stats_arrays_slices_nested_foreach():
+    out, err = run_script(r'''global lat, names, grid
+probe begin {
+  lat["read"] <<< 10; lat["read"] <<< 30; lat["write"] <<< 5
+  lat["open"] <<< 1; lat["open"] <<< 2; lat["open"] <<< 3
+  foreach (op in lat-) printf("%s count=%d sum=%d avg=%d\n", op, @count(lat[op]), @sum(lat[op]), @avg(lat[op]))
+  foreach (op in lat- limit 1) printf("most: %s\n", op)
+  print(@hist_linear(lat["open"], 0, 4, 1))
+  names[1] = "one"; names[2] = "two"; names[3] = "three"
+  foreach (n = [i] in names-) printf("%d:%s ", i, n)
+  println("")
+  grid[1,1] = 1; grid[1,2] = 2; grid[2,1] = 3; grid[2,2] = 4
+  delete grid[1,*]
+  foreach ([r, c] in grid+) printf("(%d,%d)=%d ", r, c, grid[r,c])
+  println("")
+  if ([2,*] in grid) println("row 2 present")
+  foreach ([r] in names) foreach ([i] in names) if (r < i) printf("%d<%d ", r, i)
+  println("")
+  names[1] .= "!"
+  grid[2,2] *= 10
+  println(names[1], " ", grid[2,2])
+}
+''')
+    assert err == ""
+    assert out == (
+        "open count=3 sum=6 avg=2\n"
+        "read count=2 sum=40 avg=20\n"
+        "write count=1 sum=5 avg=5\n"
+        "most: open\n"
+        "value |-------------------------------------------------- count\n"
+        "    0 |                                                   0\n"
+        "    1 |@                                                  1\n"
+        "    2 |@                                                  1\n"
+        "    3 |@                                                  1\n"
+        "    4 |                                                   0\n"
+        "\n"
+        "2:two 3:three 1:one \n"
+        "(2,1)=3 (2,2)=4 \n"
+        "row 2 present\n"
+        # names was sorted in place by the value foreach above: 2, 3, 1
+        "2<3 1<2 1<3 \n"
+        "one! 40\n")
+
+
+def test_foreach_stats_sorted_by_named_aggregate():
+    lat = G("lat", "stats", arity=1, index_types=["string"])
+    k = ast.VarDecl("k", type="string")
+    ks = ast.Symbol("k", referent=k, type="string")
+    stmts = [ast.ExprStatement(ast.Assignment("<<<", idx(lat, S(n)), N(v)))
+             for n, v in [("a", 1), ("a", 1), ("a", 1), ("b", 50), ("c", 7), ("c", 8)]]
+    stmts.append(foreach([ks], sym(lat), [printf("%s ", ks)], sort_column=0, sort_direction=-1,
+                         sort_aggr="@sum"))
+    stmts.append(foreach([ks], sym(lat), [printf("%s ", ks)], sort_column=0, sort_direction=1,
+                         sort_aggr="@max"))
+    out, _ = run(stmts, globals_=[lat], locals_=[k])
+    assert out == "b c a a c b "
