@@ -78,11 +78,11 @@ case "$cmd" in
     setup "${1:-all}"
     ;;
   help|-h|--help)
-    sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+    awk 'NR>1 && /^#/ { sub(/^# ?/, ""); print; next } NR>1 { exit }' "$0"
     ;;
   *)
     echo "dev.sh: unknown command '$cmd'" >&2
-    sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2
+    awk 'NR>1 && /^#/ { sub(/^# ?/, ""); print; next } NR>1 { exit }' "$0" >&2
     exit 2
     ;;
 esac
