@@ -5,8 +5,9 @@ module("m").function("f")[.call|.return].
 Matching uses kernel text symbols (Platform.kernel_functions(), i.e.
 /proc/kallsyms t/T minus the kprobe blacklist) with fnmatch wildcards,
 sorted by name as stap lists them.  kprobe.function matches vmlinux
-symbols; module("m") symbols tagged [m].  kernel.function/module().function
-are stap's DWARF probes; without debuginfo we resolve them from the same
+symbols; module("m") symbols tagged [m].  kprobe.module("m").function("f") is not checked
+(stap defers it to the kernel; printed as written).  kernel.function and
+module("m").function are stap's DWARF probes; without debuginfo we resolve them from the same
 symbols (no "@file:line" in the printed point).
 
 spec (family "kprobe"): {"symbol": name, "module": m or None,
@@ -54,6 +55,9 @@ def _build(concrete, point, platform):
     is_return = "return" in functors
     maxactive = concrete[-1][1] if functors[-1] == "maxactive" else 0
     is_kprobe = functors[0] == "kprobe"
+    if is_kprobe and want_module:
+        return _module_passthrough(concrete, point, platform, pattern, module_pattern,
+                                   is_return, maxactive)
     out = []
     for name, mod in _matching(platform, pattern, module_pattern, want_module):
         comps = list(concrete)
@@ -67,6 +71,22 @@ def _build(concrete, point, platform):
         rp._vars = _variables_fn(platform, name, is_return, rp)
         out.append(rp)
     return out
+
+
+def _module_passthrough(concrete, point, platform, name, mod, is_return, maxactive):
+    """stap does not check kprobe.module("m").function("f") in pass 2 (the
+    kernel resolves "m:f" when the kprobe is registered), and prints it as
+    written, wildcards included.  We do the same; attach() uses the plain
+    symbol when kallsyms has it (built-in or loaded module), else "m:f"."""
+    functors = [f for f, _v in concrete]
+    ksyms = platform.kernel_functions()
+    plain = name in ksyms and ksyms[name] in (None, mod)
+    spec = {"symbol": name if plain else f"{mod}:{name}", "module": mod, "return": is_return,
+            "maxactive": maxactive, "call": "call" in functors}
+    rp = ResolvedPoint("kprobe", make_point(point, concrete), spec,
+                       annotation=f" /*  name = {mod}:{name}*/")
+    rp._vars = _variables_fn(platform, name, is_return, rp)
+    return [rp]
 
 
 def _variables_fn(platform, name, is_return, rp):

@@ -93,7 +93,12 @@ def test_kprobe_call_and_maxactive():
 def test_kprobe_module():
     [rp] = resolve('kprobe.module("ext4").function("ext4_file_read_iter")')
     assert rp.annotation == " /*  name = ext4:ext4_file_read_iter*/"
-    assert rp.spec["module"] == "ext4"
+    assert rp.spec["module"] == "ext4" and rp.spec["symbol"] == "ext4_file_read_iter"
+    # stap leaves kprobe.module() points to the kernel: printed as written
+    [rp] = resolve('kprobe.module("nonexist").function("foo*")')
+    assert point_to_text(rp.point) == 'kprobe.module("nonexist").function("foo*")'
+    assert rp.annotation == " /*  name = nonexist:foo**/"
+    assert rp.spec["symbol"] == "nonexist:foo*"
     assert texts('module("*").function("*_file_read_iter")') == [
         'module("ext4").function("ext4_file_read_iter")',
         'module("xfs").function("xfs_file_read_iter")']
