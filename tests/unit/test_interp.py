@@ -652,3 +652,54 @@ def test_foreach_stats_sorted_by_named_aggregate():
                          sort_aggr="@max"))
     out, _ = run(stmts, globals_=[lat], locals_=[k])
     assert out == "b c a a c b "
+
+
+# ------------------------------------------------------------------------
+# Python twins of native tapset functions, called directly.
+
+def _b(name, *args, ctx=None):
+    from pytap.runtime.builtins import BUILTINS
+    return BUILTINS[name](ctx or ProbeContext(), *args)
+
+
+def test_builtin_strtol_like_c():
+    assert _b("strtol", "  -42xyz", 10) == -42
+    assert _b("strtol", "0x1F", 16) == 31
+    assert _b("strtol", "0x1F", 0) == 31
+    assert _b("strtol", "017", 0) == 15
+    assert _b("strtol", "101", 2) == 5
+    assert _b("strtol", "zz", 10) == 0
+    assert _b("strtol", "99999999999999999999", 10) == (1 << 63) - 1
+
+
+def test_builtin_substr_and_stringat_bounds():
+    assert _b("substr", "hello", 1, 3) == "ell"
+    assert _b("substr", "hello", 3, 100) == "lo"
+    assert _b("substr", "hello", 5, 1) == ""
+    assert _b("substr", "hello", -1, 2) == ""
+    assert _b("stringat", "abc", 2) == 99
+    with pytest.raises(ScriptRuntimeError) as ei:
+        _b("stringat", "abc", 3)
+    assert ei.value.message == "Position out of bounds"
+
+
+def test_builtin_tokenize():
+    ctx = ProbeContext()
+    assert _b("tokenize", "a,,b;c", ",;", ctx=ctx) == "a"
+    assert _b("tokenize", "", ",;", ctx=ctx) == "b"
+    assert _b("tokenize", ",;", ctx=ctx) == "c"
+    assert _b("tokenize", "", ",;", ctx=ctx) == ""
+
+
+def test_builtin_misc():
+    assert _b("isdigit", "7a") == 1 and _b("isdigit", "a7") == 0
+    assert _b("strpos", "hello", "ll") == 2 and _b("strpos", "hello", "z") == -1
+    assert _b("str_replace", "aaa", "a", "bb") == "bbbbbb"
+    assert _b("ctime", 0) == "Thu Jan  1 00:00:00 1970"
+    assert _b("ctime", 2147483647) == "Tue Jan 19 03:14:07 2038"
+    assert _b("abs", -5) == 5 and _b("min", 3, -2) == -2 and _b("max", 3, -2) == 3
+    ctx = ProbeContext(pid=12, tid=13, uid=1000, execname="bash", cpu=1, pp="begin")
+    assert [_b(n, ctx=ctx) for n in ("pid", "tid", "uid", "execname", "cpu", "pp")] == \
+        [12, 13, 1000, "bash", 1, "begin"]
+    t1 = _b("gettimeofday_ns")
+    assert abs(t1 // 1_000_000_000 - _b("gettimeofday_s")) <= 1
