@@ -179,9 +179,9 @@ _MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep",
 def ctime(ctx, *secs):
     s = secs[0] if secs else time.time_ns() // 1_000_000_000
     if s < -2147483648:
-        return "a long, long time ago..."
+        raise ScriptRuntimeError("Time too far in the past to be converted")
     if s > 2147483647:
-        return "far far in the future..."
+        raise ScriptRuntimeError("Time too far in the future to be converted")
     t = time.gmtime(s)
     return "%s %s %2d %02d:%02d:%02d %d" % (_DAYS[t.tm_wday], _MONTHS[t.tm_mon - 1],
                                           t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec, t.tm_year)
