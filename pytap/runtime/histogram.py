@@ -51,9 +51,15 @@ def _data_range(buckets: List[int]):
     return nonzero[0], nonzero[-1]
 
 
+def _empty() -> str:
+    return "%5s |%s count\n\n" % ("value", "-" * HIST_WIDTH)
+
+
 def render_log(stat: Stat) -> str:
     buckets = stat.log
     low, high = _data_range(buckets)
+    if low < 0:
+        return _empty()
     for _ in range(2):
         # do not widen below the zero bucket unless negatives are present
         if low != LOG_BUCKET0 and low > 0:
@@ -73,6 +79,8 @@ def render_linear(stat: Stat, start: int, stop: int, interval: int) -> str:
         buckets = [0] * linear_bucket_count(start, stop, interval)
     nb = len(buckets)
     low, high = _data_range(buckets)
+    if low < 0:
+        return _empty()
     for _ in range(2):
         if low > 0:
             low -= 1

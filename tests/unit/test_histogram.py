@@ -122,3 +122,10 @@ def test_linear_wide_value_column():
     assert lines[1] == row("700000", 7, 0, 1).rstrip("\n")
     assert lines[-2] == row("1000000", 7, 0, 1).rstrip("\n")
     assert text.endswith("\n\n")
+
+
+def test_empty_renders_only_the_header():
+    # the interpreter reports "empty aggregate" before rendering; the
+    # renderer itself stays well-defined
+    assert render_log(Stat()) == "value |" + DASHES + " count\n\n"
+    assert render_linear(Stat.with_linear(0, 10, 1), 0, 10, 1) == "value |" + DASHES + " count\n\n"
