@@ -136,6 +136,10 @@ def function_sig(f: ast.FunctionDecl) -> str:
 
 def dump_session(session, verbose: int = 0) -> str:
     out: List[str] = []
+    if session.embeds:
+        out.append("# global embedded code\n")
+        for e in session.embeds:
+            out.append("%{" + e.code + "%}\n")
     if session.globals:
         out.append("# globals\n")
         for g in session.globals:

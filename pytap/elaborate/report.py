@@ -30,6 +30,8 @@ class Reporter:
         self.suppressed = 0
         self.pending: List[str] = []
         self.warnings: List[str] = []
+        # stap keeps quiet about what it elides in tapset code
+        self.quiet_files: set = set()
 
     def _out(self):
         return self.stream or sys.stderr
@@ -43,6 +45,8 @@ class Reporter:
         if self.opts.suppress_warnings:
             return
         loc = getattr(node, "loc", None)
+        if loc is not None and loc.file in self.quiet_files:
+            return
         # stap calls warnings "similar" when their message (without the
         # token and place) is the same
         key = msg
