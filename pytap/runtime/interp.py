@@ -684,24 +684,28 @@ class Interpreter:
         raise self.error("invalid assignment target", target)
 
     def eval_Assignment(self, e: ast.Assignment):
+        # stap's order (-p3): the index, then the right side, then (for
+        # compound operators) the old value, then the store
         op = e.op
         if op == "<<<":
-            v = self.eval(e.right)
-            self.stat_add(e.left, v)
+            if isinstance(e.left, ast.ArrayIndex):
+                keys = self._keys(e.left)
+                v = self.eval(e.right)
+                self.stat_add(e.left, v, keys)
+            else:
+                v = self.eval(e.right)
+                self.stat_add(e.left, v)
             return v
-        if op == "=":
-            # stap evaluates the right side first, then the index
-            v = self.eval(e.right)
-            if isinstance(v, str):
-                v = self.clip(v)
-            return self.assign_to(e.left, v)
         keys = self._keys(e.left) if isinstance(e.left, ast.ArrayIndex) else None
+        rhs = self.eval(e.right)
+        if op == "=":
+            new = self.clip(rhs) if isinstance(rhs, str) else rhs
+            return self.assign_to(e.left, new, keys)
         if keys is not None:
             g = self._global_of(e.left.base)
             old = self.store.get(g.name, keys) if g else 0
         else:
             old = self.eval(e.left)
-        rhs = self.eval(e.right)
         if op == ".=":
             new = self.clip(str(old) + str(rhs))
         else:
@@ -749,9 +753,11 @@ class Interpreter:
         return 1 if self.store.exists(g.name, self._keys(idx)) else 0
 
     # -- statistics
-    def stat_add(self, target: ast.Expr, v: int) -> None:
+    def stat_add(self, target: ast.Expr, v: int, keys: Optional[tuple] = None) -> None:
         if isinstance(target, ast.ArrayIndex):
-            sym, keys = target.base, self._keys(target)
+            sym = target.base
+            if keys is None:
+                keys = self._keys(target)
         else:
             sym, keys = target, ()
         g = self._global_of(sym) if isinstance(sym, ast.Symbol) else None

@@ -703,3 +703,14 @@ def test_builtin_misc():
         [12, 13, 1000, "bash", 1, "begin"]
     t1 = _b("gettimeofday_ns")
     assert abs(t1 // 1_000_000_000 - _b("gettimeofday_s")) <= 1
+
+
+def test_script_evaluation_order_index_then_value():
+    out, err = run_script(r'''
+global a, x
+function f() { print("f"); return 1 }
+function g() { print("g"); x = 100; return 2 }
+probe begin { a[f()] = g(); a[f()] += g(); println(""); x = 1; x += g(); println(a[1], " ", x) }''')
+    assert err == ""
+    # compound assignment reads the old value after the right side ran
+    assert out == "fgfg\ng4 102\n"
