@@ -188,6 +188,9 @@ def stat_text(s: Stat) -> str:
 def dump_global(decl: ast.VarDecl, store) -> str:
     name = decl.name
     is_array = decl.arity is not None and decl.arity > 0
+    if decl.arity is None or decl.arity < 0:      # arity not inferred: look
+        rows = store.stat_items(name) if decl.type == "stats" else store.items(name)
+        is_array = any(k != () for k, _ in rows)
     if decl.type == "stats":
         if not is_array:
             return f"{name} {stat_text(store.stat(name, ()))}\n"
