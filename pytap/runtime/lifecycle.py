@@ -277,7 +277,7 @@ class Session:
 
     def set_slot(self, slot: str, value: int) -> None:
         t = self._state()
-        if t is None:
+        if t is None or slot not in self.slots:
             return
         try:
             t[t.Key(self.slots[slot])] = t.Leaf(value)
@@ -415,6 +415,7 @@ class Session:
             self.target = TargetCommand(self.opts.target_cmd)
             self.target_pid = self.target.pid
         self.set_slot("target", self.target_pid)
+        self.set_slot("stp_pid", os.getpid())   # stp_pid(): the tracer's own pid
         self.set_slot("state", STATE_RUNNING)
         # declared initial values (`global x = 5`) and -G NAME=VALUE: BPF
         # maps start zeroed, so user space writes them before begin
