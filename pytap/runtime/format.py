@@ -9,7 +9,8 @@ Semantics follow SystemTap's run-time vsprintf (read for behaviour):
   read (a str): `precision` bytes (1 without), %M as hex pairs;
 - %c prints the low byte of a number; with `#` it escapes non-printables;
 - %b writes the raw little-endian bytes of the value (width/precision 1, 2,
-  4 or 8, default 8), as latin-1 characters of the returned text;
+  4 or 8, default 8); bytes >= 0x80 come back as surrogateescape characters
+  (see to_bytes), which the output writer turns back into those bytes;
 - `*` takes the width/precision from the next argument; a negative `*`
   width means left-justify;
 - an unknown conversion prints itself (`%q` -> "%q").
@@ -28,6 +29,17 @@ _SIMPLE_ESCAPES = {
     "n": "\n", "t": "\t", "r": "\r", "a": "\a", "b": "\b", "f": "\f",
     "v": "\v", "\\": "\\", '"': '"', "'": "'", "?": "?",
 }
+
+
+def to_bytes(text: str) -> bytes:
+    """The bytes a script string stands for.  Strings read from BPF are
+    decoded as UTF-8 with surrogateescape, so stray bytes survive; the
+    output writer encodes the same way."""
+    return text.encode("utf-8", "surrogateescape")
+
+
+def from_bytes(data: bytes) -> str:
+    return data.decode("utf-8", "surrogateescape")
 
 
 def to_s64(v: int) -> int:
@@ -156,12 +168,13 @@ def _number(num: int, base: int, width: int, precision: int, flags: str,
 
 
 def _char(c: int, width: int, flags: str) -> str:
-    ch = chr(c & 0xFF)
-    body = ch
-    if "#" in flags and (not (0x20 <= ord(ch) < 0x7F) or ch in "'\\"):
+    byte = c & 0xFF
+    ch = chr(byte)
+    body = from_bytes(bytes([byte]))      # one raw byte, even >= 0x80
+    if "#" in flags and (not (0x20 <= byte < 0x7F) or ch in "'\\"):
         esc = {"\a": "a", "\b": "b", "\f": "f", "\n": "n", "\r": "r",
                "\t": "t", "\v": "v", "'": "'", "\\": "\\"}.get(ch)
-        body = "\\" + esc if esc else "\\%03o" % ord(ch)
+        body = "\\" + esc if esc else "\\%03o" % byte
     pad = " " * max(0, width - len(body))
     return body + pad if "-" in flags else pad + body
 
@@ -177,6 +190,9 @@ def text_escape(s: str) -> str:
             out.append(ch)
         elif ch in _SHORT_ESCAPES:
             out.append("\\" + _SHORT_ESCAPES[ch])
+        elif 0xDC80 <= o <= 0xDCFF:
+            # a byte that was not valid UTF-8 (surrogateescape): octal
+            out.append("\\%03o" % (o - 0xDC00))
         elif o >= 0x80:
             # a decoded UTF-8 character: stap prints \\uXXXX / \\UXXXXXXXX
             out.append("\\u%04x" % o if o <= 0xFFFF else "\\U%08x" % o)
@@ -197,8 +213,8 @@ def _memory(s: str, conv: str, width: int, precision: int, flags: str) -> str:
             body = text_escape(body)
     else:
         n = precision if precision > 0 else 1
-        raw = s.encode("latin-1", "replace")[:n].ljust(n, b"\0")
-        body = raw.hex() if conv == "M" else raw.decode("latin-1")
+        raw = to_bytes(s)[:n].ljust(n, b"\0")
+        body = raw.hex() if conv == "M" else from_bytes(raw)
     pad = " " * max(0, width - len(body))
     return body + pad if "-" in flags else pad + body
 
@@ -221,7 +237,7 @@ def _binary(num: int, width: int, precision: int, flags: str) -> str:
     v = num & ((1 << bits) - 1)
     if v >> (bits - 1):
         v -= 1 << bits
-    data = struct.pack(fmtc, v).decode("latin-1")
+    data = from_bytes(struct.pack(fmtc, v))
     pad = "\0" * max(0, width - precision)
     return data + pad if "-" in flags else pad + data
 

@@ -2,7 +2,7 @@
 import pytest
 
 from pytap.runtime.format import (escape, format_arg_types, stap_print, stap_printd,
-                                  stap_sprintf, unescape)
+                                  stap_sprintf, text_escape, to_bytes, unescape)
 
 # Integer conversions that stap formats exactly like C's %lld family.
 # Expected texts were produced by glibc printf with the same flags.
@@ -194,7 +194,8 @@ def test_unknown_conversion_prints_itself():
 def test_binary_and_memory():
     assert stap_sprintf("%b", [0x41424344]) == "DCBA\0\0\0\0"
     assert stap_sprintf("%1b%2b", [0x41, 0x4243]) == "ACB"
-    assert stap_sprintf("%4b", [-1]) == "\xff\xff\xff\xff"
+    assert to_bytes(stap_sprintf("%4b", [-1])) == b"\xff\xff\xff\xff"
+    assert to_bytes(stap_sprintf("%2b", [0x80])) == b"\x80\x00"
     assert stap_sprintf("%m", ["xyz"]) == "x"
     assert stap_sprintf("%.2m", ["xyz"]) == "xy"
     assert stap_sprintf("%.3M", ["AB\x01"]) == "414201"
@@ -232,3 +233,9 @@ def test_escape_roundtrip():
     s = 'a"b\\c\nd\x01'
     assert escape(s) == 'a\\"b\\\\c\\nd\\001'
     assert unescape(escape(s)) == s
+
+
+def test_text_escape_utf8_and_stray_bytes():
+    assert text_escape("é") == "\\u00e9"
+    assert text_escape(b"a\xffb".decode("utf-8", "surrogateescape")) == "a\\377b"
+    assert stap_sprintf("%#s", ['tab\there "q"']) == 'tab\\there \\"q\\"'
