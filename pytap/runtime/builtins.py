@@ -16,7 +16,7 @@ import time
 from typing import Callable, Dict
 
 from .errors import ScriptRuntimeError
-from .format import text_escape, to_s64
+from .format import from_bytes, text_escape, to_bytes, to_s64
 
 BUILTINS: Dict[str, Callable] = {}
 
@@ -249,22 +249,27 @@ def env_var(ctx, name):
 
 # ------------------------------------------------------------- strings
 
+# Strings are byte strings in stap: lengths and positions count bytes.
+
 @builtin()
 def strlen(ctx, s):
-    return len(s)
+    return len(s) if s.isascii() else len(to_bytes(s))
 
 
 @builtin()
 def substr(ctx, s, start, length):
-    if 0 <= start < len(s):
-        return s[start:start + max(0, length)]
+    b = to_bytes(s)
+    if 0 <= start < len(b):
+        return from_bytes(b[start:start + max(0, length)])
     return ""
 
 
 @builtin()
 def stringat(ctx, s, pos):
-    if 0 <= pos < len(s):
-        return ord(s[pos]) if ord(s[pos]) < 128 else to_s64(ord(s[pos]) - 256)
+    b = to_bytes(s)
+    if 0 <= pos < len(b):
+        v = b[pos]
+        return v - 256 if v >= 128 else v      # C char is signed here
     raise ScriptRuntimeError("Position out of bounds")
 
 
@@ -275,7 +280,9 @@ def isinstr(ctx, s1, s2):
 
 @builtin()
 def strpos(ctx, s1, s2):
-    return s1.find(s2)
+    if s1.isascii():
+        return s1.find(s2)
+    return to_bytes(s1).find(to_bytes(s2))
 
 
 @builtin()

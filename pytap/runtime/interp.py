@@ -24,8 +24,8 @@ from typing import Any, Callable, Dict, List, Optional
 from .. import ast
 from . import builtins as _builtins
 from .errors import ExitRequested, ScriptRuntimeError
-from .format import (FormatError, stap_print, stap_printd, stap_sprintf,
-                     to_s64, unescape)
+from .format import (FormatError, from_bytes, stap_print, stap_printd, stap_sprintf,
+                     to_bytes, to_s64, unescape)
 from .histogram import render_linear, render_log
 from .stats import Stat, cdiv, cmod
 from .store import GlobalStore
@@ -315,8 +315,11 @@ class Interpreter:
 
     # ----------------------------------------------------------- helpers
     def clip(self, s: str) -> str:
+        """Cut a string to MAXSTRINGLEN-1 bytes, as stap's fixed buffers do."""
         lim = self.maxstringlen - 1
-        return s if len(s) <= lim else s[:lim]
+        if len(s) <= lim and (s.isascii() or len(to_bytes(s)) <= lim):
+            return s
+        return from_bytes(to_bytes(s)[:lim])
 
     @staticmethod
     def truth(v) -> bool:

@@ -714,3 +714,19 @@ probe begin { a[f()] = g(); a[f()] += g(); println(""); x = 1; x += g(); println
     assert err == ""
     # compound assignment reads the old value after the right side ran
     assert out == "fgfg\ng4 102\n"
+
+
+def test_strings_count_bytes():
+    assert _b("strlen", "é") == 2
+    assert _b("substr", "aéb", 1, 2) == "é"
+    assert _b("stringat", "é", 0) == -61            # 0xc3 as a signed char
+    assert _b("strpos", "éx", "x") == 2
+    s = G("s", "string")
+    out, _ = run([assign(sym(s), ast.Concat(S("ééé"), S("é"))), println(sym(s))],
+                 globals_=[s], defines={"MAXSTRINGLEN": "6"})
+    # 5 bytes kept: two whole characters and a stray lead byte
+    assert to_bytes_(out) == "éé".encode() + b"\xc3\n"
+
+
+def to_bytes_(text):
+    return text.encode("utf-8", "surrogateescape")
