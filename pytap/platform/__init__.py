@@ -6,6 +6,8 @@ probe providers can be tested with `FakePlatform` and no root:
     kernel_functions()        {name: module or None}  text symbols from /proc/kallsyms
                               (t/T), minus the kprobe blacklist when the kernel has one
     has_kprobes()             the kernel can take kprobes (CONFIG_KPROBES)
+    kernel_hz()               CONFIG_HZ (timer.jiffies), default 250
+    guru                      attribute: -g given (allows kprobe.statement().absolute)
     tracepoints()             [(category, event)] from tracefs available_events
     tracepoint_format(c, e)   [TracepointField] from events/c/e/format
     btf_function(name)        btf.FuncProto (param names/types) from /sys/kernel/btf/vmlinux
@@ -102,6 +104,8 @@ class Platform:
 
     def __init__(self, cache_dir: Optional[Path] = None):
         self._cache_dir = Path(cache_dir) if cache_dir else None
+        # Set by the caller for -g: guru-only points (kprobe.statement(A).absolute)
+        self.guru = False
         self._ksyms: Optional[Dict[str, Optional[str]]] = None
         self._tracefs: Optional[str] = None
         self._tracepoints: Optional[List[Tuple[str, str]]] = None
@@ -149,6 +153,27 @@ class Platform:
         except OSError:
             pass
         return out
+
+    def kernel_hz(self) -> int:
+        """CONFIG_HZ (for timer.jiffies): from /boot/config-$(uname -r) or
+        /proc/config.gz, else Debian's 250."""
+        if getattr(self, "_hz", None) is None:
+            self._hz = 250
+            text = ""
+            try:
+                with open(f"/boot/config-{os.uname().release}") as f:
+                    text = f.read()
+            except OSError:
+                try:
+                    import gzip
+                    with gzip.open("/proc/config.gz", "rt") as f:
+                        text = f.read()
+                except OSError:
+                    pass
+            m = re.search(r"^CONFIG_HZ=(\d+)$", text, re.M)
+            if m:
+                self._hz = int(m.group(1))
+        return self._hz
 
     def has_kprobes(self) -> bool:
         if os.path.exists("/sys/bus/event_source/devices/kprobe"):
@@ -341,6 +366,9 @@ class FakePlatform(Platform):
 
     def has_kprobes(self) -> bool:
         return self._kprobes
+
+    def kernel_hz(self) -> int:
+        return 250
 
     def find_executable(self, name, cwd=None):
         return self._executables.get(name)

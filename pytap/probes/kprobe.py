@@ -123,10 +123,22 @@ def no_match_message(point, platform) -> str:
     return "no match" + (f" (similar functions: {', '.join(sim)})" if sim else "")
 
 
+def _build_absolute(concrete, point, platform):
+    """kprobe.statement(ADDR).absolute: guru mode only (stap -g)."""
+    if not getattr(platform, "guru", False):
+        raise StapError("absolute statement probe in unprivileged script; need stap -g")
+    addr = concrete[1][1]
+    spec = {"symbol": None, "address": addr, "module": None, "return": False, "maxactive": 0,
+            "call": False}
+    return [ResolvedPoint("kprobe", make_point(point, concrete), spec,
+                          annotation=f" /*  name = 0x{addr:x}*/")]
+
+
 _TAILS = ["", ".call", ".return"]
 PATTERNS = []
 for _head in ("kprobe.function(string)", "kprobe.module(string).function(string)"):
     PATTERNS += [(_head + t, _build) for t in _TAILS + [".return.maxactive(number)"]]
+PATTERNS.append(("kprobe.statement(number).absolute", _build_absolute))
 for _head in ("kernel.function(string)", "module(string).function(string)"):
     PATTERNS += [(_head + t, _build) for t in _TAILS]
 
@@ -145,6 +157,8 @@ def attach(bpf, fn_name, rp, platform=None):
     from .. import platform as pplat
     plat = platform or pplat.current()
     sym = rp.spec["symbol"]
+    if sym is None:
+        sym = "0x%x" % rp.spec["address"]
     what = f'kprobe.function("{sym}")' + (".return" if rp.spec.get("return") else "")
     if not plat.has_kprobes():
         raise StapError(NO_KPROBES.format(what=what), kind="")

@@ -1,5 +1,6 @@
 """perf.type(T).config(C)[.sample(N) | .hz(F)][.process[("path")]],
-perf.sw.<event>[.sample(N)|.hz(F)], perf.hw.<event>[...].
+perf.sw.<event>[.sample(N)|.hz(F)], perf.hw.<event>[...],
+perf.hw_cache.<cache>.<op>.<access|miss>[...].
 
 perf.sw.* / perf.hw.* are stap tapset aliases onto perf.type(T).config(C);
 we match them natively too (an alias in the tapsets wins, being expanded
@@ -28,6 +29,15 @@ HW_EVENTS = {"cpu_cycles": 0, "instructions": 1, "cache_references": 2, "cache_m
 SW_EVENTS = {"cpu_clock": 0, "task_clock": 1, "page_faults": 2, "context_switches": 3,
              "cpu_migrations": 4, "page_faults_min": 5, "page_faults_maj": 6,
              "alignment_faults": 7, "emulation_faults": 8}
+
+
+PERF_TYPE_HW_CACHE = 3
+# perf.hw_cache.<cache>.<op>.<result>: config = cache | op << 8 | result << 16
+HW_CACHES = {"l1d": (0, ("read", "write", "prefetch")), "l1i": (1, ("read", "prefetch")),
+             "ll": (2, ("read", "write", "prefetch")), "dtlb": (3, ("read", "write", "prefetch")),
+             "itlb": (4, ("read",)), "bpu": (5, ("read",)), "node": (6, ("read", "write"))}
+CACHE_OPS = {"read": 0, "write": 1, "prefetch": 2}
+CACHE_RESULTS = {"access": 0, "miss": 1}
 
 
 def build_perf(point, ptype, config, period, freq=False, process=None):
@@ -61,6 +71,13 @@ def _build_type(concrete, point, platform):
     return build_perf(point, concrete[1][1], concrete[2][1], period, freq, process)
 
 
+def _build_cache(concrete, point, platform):
+    cache, op, result = (concrete[i][0] for i in (2, 3, 4))
+    config = HW_CACHES[cache][0] | CACHE_OPS[op] << 8 | CACHE_RESULTS[result] << 16
+    period, freq, process = _suffix(concrete, point, 5)
+    return build_perf(point, PERF_TYPE_HW_CACHE, config, period, freq, process)
+
+
 def _build_named(table, ptype):
     def build(concrete, point, platform):
         period, freq, process = _suffix(concrete, point, 3)
@@ -73,6 +90,10 @@ _TAILS = ["", ".sample(number)", ".hz(number)", ".process", ".process(string)"]
 PATTERNS = [("perf.type(number).config(number)" + t, _build_type) for t in _TAILS]
 for _name in HW_EVENTS:
     PATTERNS += [(f"perf.hw.{_name}" + t, _build_named(HW_EVENTS, PERF_TYPE_HARDWARE)) for t in _TAILS]
+for _cache, (_id, _ops) in HW_CACHES.items():
+    for _op in _ops:
+        for _res in CACHE_RESULTS:
+            PATTERNS += [(f"perf.hw_cache.{_cache}.{_op}.{_res}" + t, _build_cache) for t in _TAILS]
 for _name in SW_EVENTS:
     PATTERNS += [(f"perf.sw.{_name}" + t, _build_named(SW_EVENTS, PERF_TYPE_SOFTWARE)) for t in _TAILS]
 

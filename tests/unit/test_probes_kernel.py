@@ -148,11 +148,15 @@ def test_kprobe_point_errors():
     assert ei.value.message == "invalid suffix for probe"
     with pytest.raises(StapError) as ei:
         resolve("kprobe.function(1)")
-    assert ei.value.message == "probe point mismatch (similar: function, module)"
+    assert ei.value.message == "probe point mismatch (similar: function, module, statement)"
     assert ei.value.tok_desc == "keyword"
     with pytest.raises(StapError) as ei:
         resolve("kprobe")
-    assert ei.value.message == "probe point truncated (follow:  function(string) module(string))"
+    assert ei.value.message == ("probe point truncated (follow:  function(string) module(string) "
+                                "statement(number))")
+    with pytest.raises(StapError) as ei:
+        resolve("kprobe.statement(0xffffffff81000000).absolute")
+    assert ei.value.message == "absolute statement probe in unprivileged script; need stap -g"
 
 
 def test_kprobe_attach_needs_config_kprobes():
