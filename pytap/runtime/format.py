@@ -207,7 +207,10 @@ _SHORT_ESCAPES = {"\a": "a", "\b": "b", "\f": "f", "\n": "n", "\r": "r",
 
 def _memory(s: str, conv: str, width: int, precision: int, flags: str) -> str:
     if conv == "s":
-        body = s if precision < 0 else s[:precision]
+        if s.isascii():
+            body = s if precision < 0 else s[:precision]
+        else:                           # precision counts bytes
+            body = s if precision < 0 else from_bytes(to_bytes(s)[:precision])
         if "#" in flags:
             # "%#s" prints the string escaped (stap's exit report uses it)
             body = text_escape(body)
@@ -215,7 +218,8 @@ def _memory(s: str, conv: str, width: int, precision: int, flags: str) -> str:
         n = precision if precision > 0 else 1
         raw = to_bytes(s)[:n].ljust(n, b"\0")
         body = raw.hex() if conv == "M" else from_bytes(raw)
-    pad = " " * max(0, width - len(body))
+    size = len(body) if body.isascii() else len(to_bytes(body))    # width counts bytes
+    pad = " " * max(0, width - size)
     return body + pad if "-" in flags else pad + body
 
 

@@ -239,3 +239,8 @@ def test_text_escape_utf8_and_stray_bytes():
     assert text_escape("é") == "\\u00e9"
     assert text_escape(b"a\xffb".decode("utf-8", "surrogateescape")) == "a\\377b"
     assert stap_sprintf("%#s", ['tab\there "q"']) == 'tab\\there \\"q\\"'
+
+
+def test_string_width_and_precision_count_bytes():
+    assert stap_sprintf("[%4s]", ["é"]) == "[  é]"
+    assert stap_sprintf("[%.2s]", ["éa"]) == "[é]"
