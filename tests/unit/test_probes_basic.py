@@ -156,7 +156,9 @@ def test_perf_errors():
     assert e.message.startswith("probe point mismatch (similar: ")
     assert "cpu_clock" in e.message
     assert error("perf.type(1).config(0).sample(2).hz(4)").message == "invalid suffix for probe"
-    assert error("perf").message == "probe point truncated (follow:  hw sw type(number))"
+    assert error("perf").message == "probe point truncated (follow:  hw hw_cache sw type(number))"
+    [rp] = resolve("perf.hw_cache.ll.write.miss")
+    assert (rp.spec["type"], rp.spec["config"]) == (3, 0x010102)
 
 
 def test_unknown_family_is_a_mismatch():
