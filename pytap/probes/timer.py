@@ -3,10 +3,11 @@ timer.jiffies(N)[.randomize(M)], timer.profile.tick, timer.profile.
 
 spec (family "timer"):
     period_ns     the interval in nanoseconds
-    randomize_ns  stap adds a random 0..M jitter to each interval; a perf
-                  event has a fixed period, so we only approximate it: the
-                  period stays N (the mean rate is N + M/2 in stap; we record
-                  M so codegen/runtime may skip or jitter later)
+    randomize_ns  stap adds a linearly distributed random value in [-M, +M]
+                  to each interval; a perf event has a fixed period, so we
+                  approximate with the period N: the mean rate is stap's, the
+                  jitter is not reproduced (M is kept here for whoever wants
+                  to re-arm with jitter later)
     all_cpus      False: fires on ONE cpu (stap's timer.* semantics);
                   True: every cpu (timer.profile.tick)
     unit, count   as written (for messages)
