@@ -307,6 +307,19 @@ class ConstOp(Expr):
     operand: String
 
 
+@dataclass(eq=False)
+class ProbeWriteOp(Expr):
+    """@probewrite(var): was var written by an earlier handler (tapsets)."""
+    operand: Symbol
+
+
+@dataclass(eq=False)
+class RegisterOp(Expr):
+    """@kregister(N) / @uregister(N) (guru mode): a raw register."""
+    kind: str         # "kregister" or "uregister"
+    operand: Expr
+
+
 # ---------------------------------------------------------------- statements
 
 @dataclass(eq=False)
@@ -479,6 +492,9 @@ class ProbeAlias(Node):
     body: Block
     epilogue: bool = False      # += form
     privileged: bool = False
+    # `probe a = b { prologue }, { epilogue }`: the second block, run after
+    # the user's body (stap's -p1 does not print it).
+    epilogue_body: Optional[Block] = None
 
 
 @dataclass(eq=False)

@@ -87,8 +87,8 @@ def format_error(err: StapError, seen_files: set) -> str:
         out = f"parse error: {err.message}\n"
         if err.loc is not None:
             out += f"{' ' * (11 - len(err.label))}{err.label}: {err.tok_desc} at {_where(err.loc, seen_files)}\n"
-            out += _caret_block("source", 11, err.loc)
-        return out
+            out += _caret_block("source", 12, err.loc)
+        return out + "\n"
     if err.kind == "semantic":
         out = f"semantic error: {err.message}"
         if err.loc is not None:

@@ -71,7 +71,7 @@ class Token:
     point components are glued from adjacent tokens only).  `file`/`col`
     give stap's coordinates; `lineno`/`lexpos` satisfy PLY."""
     __slots__ = ("type", "value", "lineno", "lexpos", "col", "file", "ws_before",
-                 "text", "expanded_from", "macro_depth")
+                 "text", "expanded_from", "macro_depth", "lexer")
 
     def __init__(self, type_, value, line, col, file, pos=0, ws_before=False, text=None):
         self.type = type_

@@ -131,6 +131,17 @@ def p_probe_alias(p):
     p[0] = [node]
 
 
+def p_probe_alias_combined(p):
+    """probe_decl : PROBE pp_list ASSIGN pp_list block COMMA block
+                  | PROBE pp_list PLUSEQ pp_list block COMMA block"""
+    if p.slice[3].type == "PLUSEQ":
+        raise ParseAbort(perr("Combined prologue and epilogue cannot be defined with '+='",
+                              _tok(p, 6)))
+    node = _mk(ast.ProbeAlias, _tok(p, 1), p[2], p[4], p[5], privileged=_state.privileged)
+    node.epilogue_body = p[7]
+    p[0] = [node]
+
+
 def p_pp_list_one(p):
     """pp_list : probe_point"""
     p[0] = p[1]
@@ -456,7 +467,7 @@ def p_try_statement_var(p):
 
 
 def p_foreach_statement(p):
-    """foreach_statement : FOREACH LPAREN foreach_vars IN foreach_base sort_mark foreach_limit RPAREN statement"""
+    """foreach_statement : FOREACH LPAREN foreach_vars IN foreach_base foreach_sort foreach_limit RPAREN statement"""
     t = _tok(p, 1)
     value, keys = p[3]
     base, slc = p[5]
@@ -471,8 +482,11 @@ def p_foreach_statement(p):
     for i, (k, mark) in enumerate(keys):
         if mark:
             sorts.append((i + 1, mark[0], mark[1]))
-    if p[6]:
-        sorts.append((0, p[6][0], p[6][1]))
+    aggr, mark = p[6]
+    if mark:
+        sorts.append((0, mark[0], mark[1]))
+    if aggr is not None:
+        node.sort_aggr = aggr
     if len(sorts) > 1:
         raise ParseAbort(perr("multiple sort directives", sorts[1][2]))
     if sorts:
@@ -543,6 +557,17 @@ def p_foreach_base_hist(p):
     """foreach_base : hist_op"""
     p[1]._ok = True
     p[0] = (p[1], None)
+
+
+def p_foreach_sort(p):
+    """foreach_sort : sort_mark"""
+    p[0] = (None, p[1])
+
+
+def p_foreach_sort_aggr(p):
+    """foreach_sort : AT_STAT PLUS
+                    | AT_STAT MINUS"""
+    p[0] = (p[1][1:], (1 if p[2] == "+" else -1, _tok(p, 2)))
 
 
 def p_foreach_limit_none(p):
@@ -692,7 +717,7 @@ def p_index_list_more(p):
 
 
 def p_index_item(p):
-    """index_item : comparison"""
+    """index_item : expr"""
     p[0] = p[1]
 
 
@@ -828,13 +853,8 @@ def p_string(p):
 
 
 def p_primary_paren(p):
-    """primary : LPAREN expr RPAREN"""
+    """primary_plain : LPAREN expr RPAREN"""
     p[0] = p[2]
-
-
-def p_primary_autocast(p):
-    """primary : LPAREN expr RPAREN target_components"""
-    p[0] = _at(ast.AutoCastOp(p[2], p[4]), p[2])
 
 
 def p_primary_embedded(p):
@@ -845,25 +865,25 @@ def p_primary_embedded(p):
 
 
 def p_primary_symbol(p):
-    """primary : IDENT"""
+    """primary_plain : IDENT"""
     t = _tok(p, 1)
     p[0] = _mk(ast.Symbol, t, t.value)
 
 
 def p_primary_index(p):
-    """primary : IDENT LBRACKET index_list RBRACKET"""
+    """primary_plain : IDENT LBRACKET index_list RBRACKET"""
     t = _tok(p, 1)
     p[0] = _mk(ast.ArrayIndex, t, _mk(ast.Symbol, t, t.value), p[3])
 
 
 def p_primary_hist_index(p):
-    """primary : hist_op LBRACKET index_list RBRACKET"""
+    """primary_plain : hist_op LBRACKET index_list RBRACKET"""
     p[1]._ok = True
     p[0] = _at(ast.ArrayIndex(p[1], p[3]), p[1])
 
 
 def p_primary_call(p):
-    """primary : IDENT LPAREN opt_args RPAREN"""
+    """primary_plain : IDENT LPAREN opt_args RPAREN"""
     t = _tok(p, 1)
     p[0] = _call(t, p[3])
 
@@ -889,40 +909,91 @@ def p_args_more(p):
 
 
 def p_primary_target(p):
-    """primary : TARGET
-               | TARGET target_components"""
+    """primary : TARGET opt_components"""
     t = _tok(p, 1)
     name, comps = _split_pretty(t)
-    if len(p) > 2:
-        comps = comps + p[2]
-    p[0] = _mk(ast.TargetSymbol, t, name, comps)
+    p[0] = _mk(ast.TargetSymbol, t, name, comps + p[2])
+
+
+def p_primary_autocast(p):
+    """primary : primary_plain arrow_components"""
+    p[0] = _at(ast.AutoCastOp(p[1], p[2]), p[1])
+
+
+def p_primary_plain(p):
+    """primary : primary_plain"""
+    p[0] = p[1]
+
+
+def p_arrow_components(p):
+    """arrow_components : ARROW member_name"""
+    p[0] = _member(p, 2)
+
+
+def p_arrow_components_more(p):
+    """arrow_components : arrow_components target_component"""
+    p[0] = p[1] + p[2]
 
 
 def p_target_components_one(p):
     """target_components : target_component"""
-    p[0] = [p[1]]
+    p[0] = p[1]
 
 
 def p_target_components_more(p):
     """target_components : target_components target_component"""
-    p[0] = p[1] + [p[2]]
+    p[0] = p[1] + p[2]
 
 
 def p_target_component_member(p):
-    """target_component : ARROW IDENT
-                        | ARROW TARGET"""
-    t = _tok(p, 2)
+    """target_component : ARROW member_name"""
+    p[0] = _member(p, 2)
+
+
+def p_member_name(p):
+    """member_name : IDENT
+                   | TARGET
+                   | PROBE
+                   | GLOBAL
+                   | PRIVATE
+                   | FUNCTION
+                   | IF
+                   | ELSE
+                   | FOR
+                   | FOREACH
+                   | IN
+                   | LIMIT
+                   | RETURN
+                   | DELETE
+                   | WHILE
+                   | BREAK
+                   | CONTINUE
+                   | NEXT
+                   | STRING
+                   | LONG
+                   | TRY
+                   | CATCH"""
+    p[0] = _tok(p, 1)
+
+
+def _member(p, i):
+    """`->name`, `->$`, `->$$`, and `->name$` / `->name$$` (pretty-print
+    suffix glued to the field name): a list of components."""
+    t = p[i]
     if t.type == "TARGET":
         if t.value in ("$", "$$"):
-            p[0] = _mk(ast.TargetComponent, t, "pretty", t.value)
-            return
+            return [_mk(ast.TargetComponent, t, "pretty", t.value)]
         raise ParseAbort(perr("expected field name", t))
-    p[0] = _mk(ast.TargetComponent, t, "member", t.value)
+    m = re.fullmatch(r"([^$]+)(\$\$?)", t.value)
+    if m:
+        return [_mk(ast.TargetComponent, t, "member", m.group(1)),
+                _mk(ast.TargetComponent, t, "pretty", m.group(2))]
+    return [_mk(ast.TargetComponent, t, "member", t.value)]
 
 
 def p_target_component_index(p):
     """target_component : LBRACKET expr RBRACKET"""
-    p[0] = _mk(ast.TargetComponent, _tok(p, 1), "index", index=p[2])
+    p[0] = [_mk(ast.TargetComponent, _tok(p, 1), "index", index=p[2])]
 
 
 def p_primary_stat(p):
@@ -1014,6 +1085,20 @@ def p_primary_atvar(p):
     p[0]._raw_name = name
 
 
+def p_primary_probewrite(p):
+    """primary : AT_PROBEWRITE LPAREN IDENT RPAREN"""
+    t = _tok(p, 3)
+    p[0] = _mk(ast.ProbeWriteOp, _tok(p, 1), _mk(ast.Symbol, t, t.value))
+
+
+def p_primary_register(p):
+    """primary : AT_KREGISTER LPAREN expr RPAREN
+               | AT_UREGISTER LPAREN expr RPAREN"""
+    t = _tok(p, 1)
+    _state.check_embedded(t, f"using {t.value} operator not permitted; need stap -g")
+    p[0] = _mk(ast.RegisterOp, t, t.value[1:], p[3])
+
+
 def p_opt_components(p):
     """opt_components :
                       | target_components"""
@@ -1096,6 +1181,7 @@ def probe_point_tokens(toks: List[Token]) -> List[Token]:
     """After `probe` (and after `=`/`+=` of an alias), glue adjacent
     tokens of each probe point component into one PPFUNCTOR token and
     expand `{a,b}` alternatives into comma-separated points."""
+    toks = _join_strings(toks)
     out: List[Token] = []
     i = 0
     n = len(toks)
@@ -1113,6 +1199,46 @@ def probe_point_tokens(toks: List[Token]) -> List[Token]:
         out.append(t)
         i += 1
     return out
+
+
+def _join_strings(toks: List[Token]) -> List[Token]:
+    """Adjacent string literals are one literal ("a" "b" is "ab")."""
+    out: List[Token] = []
+    for t in toks:
+        if t.type == "STRING" and out and out[-1].type == "STRING":
+            prev = out[-1].copy()
+            prev.value += t.value
+            prev.text = '"' + prev.value + '"'
+            out[-1] = prev
+            continue
+        out.append(t)
+    return out
+
+
+def _is_alternation(toks, j, prev) -> bool:
+    """Is toks[j] == '{' the start of `{a,b}` probe point alternatives
+    rather than the probe body?  After '.' or at a point's start it is;
+    glued to a functor (`sys{a,b}` vs `foo.return{ body`) only if the
+    group holds a comma and nothing but point syntax."""
+    if prev is None or prev.type == "DOT":
+        return True
+    if prev.type not in _FUNCTOR_TYPES or toks[j].ws_before:
+        return False
+    d = 0
+    comma = False
+    for k in range(j + 1, len(toks)):
+        u = toks[k]
+        if u.type == "LBRACE":
+            d += 1
+        elif u.type == "RBRACE":
+            if d == 0:
+                return comma
+            d -= 1
+        elif u.type == "COMMA" and d == 0:
+            comma = True
+        elif u.type not in _FUNCTOR_TYPES and u.type not in ("DOT", "LPAREN", "RPAREN", "STRING"):
+            return False
+    return False
 
 
 def _pp_list(toks, i, out):
@@ -1133,9 +1259,7 @@ def _pp_list(toks, i, out):
                 if t.type in ("COMMA", "ASSIGN", "PLUSEQ", "QUESTION", "NOT", "IF", "SEMI"):
                     break
                 if t.type == "LBRACE":
-                    prev = raw[-1] if raw else None
-                    if not (prev is None or prev.type == "DOT" or
-                            (prev.type in _FUNCTOR_TYPES and not t.ws_before)):
+                    if not _is_alternation(toks, j, raw[-1] if raw else None):
                         break
                     brace += 1
                     raw.append(t)

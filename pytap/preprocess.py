@@ -33,7 +33,7 @@ BUILTIN_AT = {
     "@avg": "AT_STAT", "@variance": "AT_STAT",
     "@hist_log": "AT_HIST", "@hist_linear": "AT_HIST",
     "@probewrite": "AT_PROBEWRITE", "@kregister": "AT_KREGISTER",
-    "@uregister": "AT_UREGISTER", "@module": "AT_MODULE",
+    "@uregister": "AT_UREGISTER",
 }
 
 
@@ -321,6 +321,24 @@ class Preprocessor:
             if t.type == "PP_OPEN":
                 i = self._conditional(toks, i, out)
                 continue
+            if t.type == "ATWORD" and t.value == "@define":
+                # a definition's body is not a conditional: copy it verbatim
+                j = i + 1
+                while j < n and toks[j].type not in ("PP_OPEN", "EOF"):
+                    j += 1
+                depth = 0
+                while j < n and toks[j].type != "EOF":
+                    if toks[j].type == "PP_OPEN":
+                        depth += 1
+                    elif toks[j].type == "PP_CLOSE":
+                        depth -= 1
+                        if depth == 0:
+                            j += 1
+                            break
+                    j += 1
+                out.extend(toks[i:j])
+                i = j
+                continue
             if t.type == "EOF" or (top and t.type in ("PP_THEN", "PP_ELSE", "PP_CLOSE")):
                 if t.type != "EOF":
                     # stray %? / %: / %): leave for the parser to reject
@@ -341,7 +359,7 @@ class Preprocessor:
             j += 1
         if toks[j].type == "EOF":
             raise perr("expected '%?' marker for conditional", toks[j])
-        cond = [x for x in toks[i:j]]
+        cond = self.substitute_args(toks[i:j])
         value = self._eval(cond, open_tok)
         i = j + 1
         then_out: List[Token] = []
@@ -431,11 +449,12 @@ class Preprocessor:
 
     # ---- all of it
     def run(self, toks: List[Token], file_macros: Optional[dict] = None) -> List[Token]:
-        toks = self.substitute_args(toks)
         table = {} if file_macros is None else file_macros
         toks = self.collect_defines(toks, table)
         toks = self.expand(toks, table)
-        return self.conditionals(toks)
+        toks = self.conditionals(toks)
+        # after conditionals: `%( $# > 0 %? $1 %: ... %)` must not fail
+        return self.substitute_args(toks)
 
 
 def _kw_names():

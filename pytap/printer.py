@@ -132,7 +132,7 @@ def _autocast(e):
 _EXPR = {
     "Number": _number,
     "String": lambda e: string_literal(e.value),
-    "EmbeddedExpr": lambda e: "%{" + e.code + "%}",
+    "EmbeddedExpr": lambda e: "%{ " + e.code + " %}",
     "Symbol": lambda e: e.name,
     "Binary": lambda e: f"{_p(e.left)} {e.op} {_p(e.right)}",
     "Comparison": lambda e: f"{_p(e.left)} {e.op} {_p(e.right)}",
@@ -158,6 +158,8 @@ _EXPR = {
     "DefinedOp": lambda e: f"@defined({print_expr(e.operand)})",
     "EntryOp": lambda e: f"@entry({print_expr(e.operand)})",
     "PerfOp": lambda e: f"@perf({print_expr(e.operand)})",
+    "ProbeWriteOp": lambda e: f"@probewrite({print_expr(e.operand)})",
+    "RegisterOp": lambda e: f"@{e.kind}({print_expr(e.operand)})",
     "ConstOp": lambda e: "%{ /* pure */ /* unprivileged */ /* stable */ " + e.operand.value + " %}",
 }
 
@@ -177,6 +179,8 @@ def _foreach(s):
     if s.array_slice is not None:
         head += f"[{_index_list(s.array_slice)}]"
     if s.sort_column == 0 and s.sort_direction:
+        if s.sort_aggr not in (".", "", None):
+            head += " @" + s.sort_aggr
         head += "+" if s.sort_direction > 0 else "-"
     if s.limit is not None:
         head += f" limit {print_expr(s.limit)}"
@@ -276,7 +280,7 @@ def print_probe(pr: ast.Probe) -> str:
 
 def print_alias(al: ast.ProbeAlias) -> str:
     names = ",".join(probe_point_text(p) for p in al.alias_names)
-    pts = ",".join(probe_point_text(p) for p in al.locations)
+    pts = ", ".join(probe_point_text(p) for p in al.locations)
     op = "+=" if al.epilogue else "="
     return f"probe {names} {op} {pts}{print_block(al.body)}"
 
