@@ -95,11 +95,21 @@ def _variables_fn(platform, name, is_return, rp):
         rp.context = proto
         out = []
         if proto is not None:
-            for i, (pname, ct) in enumerate(proto.params[:MAX_REG_ARGS]):
-                if not pname:
+            reg = 0
+            for pname, ct in proto.params:
+                # x86-64 SysV: scalars take one register, structs of 9..16
+                # bytes two, larger structs go on the stack (no register)
+                nregs = 1 if ct.size <= 8 else (2 if ct.size <= 16 else 0)
+                if nregs == 0:
+                    continue
+                first = reg + 1
+                reg += nregs
+                if reg > MAX_REG_ARGS:
+                    break
+                if not pname or nregs != 1:
                     continue
                 out.append(TargetVar(pname, ct.text, ct.size, ct.signed, ct.is_pointer, ct.is_string,
-                                     source="arg", arg_index=i + 1,
+                                     source="arg", arg_index=first,
                                      string_space="kernel" if ct.is_string else None,
                                      at_entry=is_return))
         if is_return:

@@ -173,6 +173,20 @@ def test_tracefs_events_and_format():
     assert fields["filename"].data_loc and fields["pid"].size == 4
 
 
+@pytest.mark.skipif(not IS_ROOT, reason="mounting tracefs needs root")
+def test_mount_tracefs(tmp_path):
+    import ctypes
+    import ctypes.util
+    where = tmp_path / "tracing"
+    where.mkdir()
+    assert pplat._mount("tracefs", str(where))
+    try:
+        assert (where / "available_events").exists()
+    finally:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.umount2(str(where).encode(), 2)     # MNT_DETACH
+
+
 def test_has_kprobes_matches_sysfs():
     p = Platform()
     tracefs = p.tracefs_dir()

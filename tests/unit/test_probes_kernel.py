@@ -22,7 +22,10 @@ KSYMS = {"vfs_read": None, "vfs_readv": None, "vfs_readlink": None, "vfs_write":
          "ext4_sync_fs": "ext4", "xfs_file_read_iter": "xfs"}
 BTF = {"vfs_read": FuncProto("vfs_read", (("file", FILE_P), ("buf", CHAR_P), ("count", SIZE_T),
                                           ("pos", LOFF_P)), SSIZE_T),
-       "many": FuncProto("many", tuple((f"a{i}", INT) for i in range(8)), None)}
+       "many": FuncProto("many", tuple((f"a{i}", INT) for i in range(8)), None),
+       "bystruct": FuncProto("bystruct", (("a", INT), ("pair", CType("struct pair", 16, False, False, False)),
+                                          ("big", CType("struct big", 64, False, False, False)),
+                                          ("b", INT)), INT)}
 
 SCHED_EXEC = """name: sched_process_exec
 ID: 365
@@ -130,10 +133,15 @@ def test_kprobe_only_register_args_and_no_btf():
     try:
         [rp] = resolve('kprobe.function("many")')
         assert [v.arg_index for v in rp.variables()] == [1, 2, 3, 4, 5, 6]
+        PLAT._ksyms["bystruct"] = None
+        [rp] = resolve('kprobe.function("bystruct")')
+        # a 16-byte struct takes PARM2+3, a 64-byte one goes on the stack
+        assert [(v.name, v.arg_index) for v in rp.variables()] == [("a", 1), ("b", 4)]
         [rp] = resolve('kprobe.function("vfs_write").return')
         assert [(v.name, v.source) for v in rp.variables()] == [("return", "return")]
     finally:
         del PLAT._ksyms["many"]
+        PLAT._ksyms.pop("bystruct", None)
 
 
 def test_kprobe_no_match_messages():
