@@ -22,21 +22,23 @@ def _digits(v: int) -> int:
 
 
 def _render(buckets: List[int], low: int, high: int, val_space: int,
-            label: Callable[[int], str]) -> str:
+            label: Callable[[int], str], elision: int = HIST_ELISION) -> str:
     valmax = max(buckets) if buckets else 0
     scale = 1 if valmax <= HIST_WIDTH else -(-valmax // HIST_WIDTH)
     cnt_space = _digits(valmax)
     lines = ["%*s |%s count\n" % (val_space, "value", "-" * HIST_WIDTH)]
     eliding = False
     for i in range(low, high + 1):
-        lo = max(low, i - HIST_ELISION)
-        hi = min(high, i + HIST_ELISION)
-        if all(buckets[k] == 0 for k in range(lo, hi + 1)):
-            eliding = True
-            continue
-        if eliding:
-            lines.append("%*s ~\n" % (val_space, ""))
-            eliding = False
+        if elision >= 0:          # -DHIST_ELISION=<negative> shows every row
+            span = min(elision, len(buckets))
+            lo = max(low, i - span)
+            hi = min(high, i + span)
+            if all(buckets[k] == 0 for k in range(lo, hi + 1)):
+                eliding = True
+                continue
+            if eliding:
+                lines.append("%*s ~\n" % (val_space, ""))
+                eliding = False
         n = buckets[i] // scale
         lines.append("%*s |%s%*d\n" % (val_space, label(i), "@" * n,
                                         HIST_WIDTH - n + 1 + cnt_space, buckets[i]))
@@ -55,7 +57,7 @@ def _empty() -> str:
     return "%5s |%s count\n\n" % ("value", "-" * HIST_WIDTH)
 
 
-def render_log(stat: Stat) -> str:
+def render_log(stat: Stat, elision: int = HIST_ELISION) -> str:
     buckets = stat.log
     low, high = _data_range(buckets)
     if low < 0:
@@ -69,10 +71,11 @@ def render_log(stat: Stat) -> str:
     if low < 0:
         low = 0
     val_space = max(_digits(log_bucket_value(high)), _digits(log_bucket_value(low)), 5)
-    return _render(buckets, low, high, val_space, lambda i: str(log_bucket_value(i)))
+    return _render(buckets, low, high, val_space, lambda i: str(log_bucket_value(i)), elision)
 
 
-def render_linear(stat: Stat, start: int, stop: int, interval: int) -> str:
+def render_linear(stat: Stat, start: int, stop: int, interval: int,
+                  elision: int = HIST_ELISION) -> str:
     buckets = stat.linear
     if buckets is None:
         from .stats import linear_bucket_count
@@ -104,4 +107,4 @@ def render_linear(stat: Stat, start: int, stop: int, interval: int) -> str:
         if i == nb - 1:
             return ">" + str(start + (i - 2) * interval)
         return str(start + (i - 1) * interval)
-    return _render(buckets, low, high, val_space, label)
+    return _render(buckets, low, high, val_space, label, elision)

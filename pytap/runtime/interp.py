@@ -179,6 +179,7 @@ class Interpreter:
         self.maxaction = d("MAXACTION", 1000)
         self.maxaction_interruptible = d("MAXACTION_INTERRUPTIBLE", self.maxaction * 10)
         self.maxnesting = d("MAXNESTING", 10)
+        self.hist_elision = d("HIST_ELISION", 2)
         self.global_ids = {id(g): g for g in getattr(session, "globals", [])}
         self.global_names = {g.name: g for g in getattr(session, "globals", [])}
         self.functions: Dict[str, List[ast.FunctionDecl]] = {}
@@ -815,10 +816,10 @@ class Interpreter:
         if st.count == 0:
             raise self.error("empty aggregate", where or h)
         if h.kind == "log":
-            return render_log(st)
+            return render_log(st, self.hist_elision)
         start, stop, interval = int_params(h.params)[:3]
         self._hist_buckets(h, st)
-        return render_linear(st, start, stop, interval)
+        return render_linear(st, start, stop, interval, self.hist_elision)
 
     def eval_HistOp(self, e: ast.HistOp):
         return self.render_hist(e)

@@ -129,3 +129,16 @@ def test_empty_renders_only_the_header():
     # renderer itself stays well-defined
     assert render_log(Stat()) == "value |" + DASHES + " count\n\n"
     assert render_linear(Stat.with_linear(0, 10, 1), 0, 10, 1) == "value |" + DASHES + " count\n\n"
+
+
+def test_hist_elision_setting():
+    s = log_of(1, 1000000)
+    # negative: every row between the widened ends is printed
+    assert "~" not in render_log(s, elision=-1)
+    assert len(render_log(s, elision=-1).splitlines()) == 1 + 23 + 1
+    # 0: every empty row is elided
+    # 0: every empty row is elided; a "~" line only precedes a printed row
+    assert render_log(s, elision=0) == (
+        "  value |" + DASHES + " count\n"
+        "        ~\n" + row("1", 7, 1, 1) + "        ~\n" + row("524288", 7, 1, 1) +
+        "\n")
