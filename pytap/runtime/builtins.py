@@ -15,7 +15,7 @@ import sys
 import time
 from typing import Callable, Dict
 
-from .errors import ScriptRuntimeError
+from .errors import ExitRequested, ScriptRuntimeError
 from .format import from_bytes, text_escape, to_bytes, to_s64
 
 BUILTINS: Dict[str, Callable] = {}
@@ -203,8 +203,9 @@ def error(ctx, msg):
 
 @builtin()
 def abort(ctx):
+    # like exit(), but the handler stops here and try/catch cannot catch it
     ctx.exit_requested = True
-    return 0
+    raise ExitRequested()
 
 
 @builtin()
@@ -215,8 +216,9 @@ def warn(ctx, msg):
 
 @builtin()
 def log(ctx, msg):
+    # the tapset prints "%s\n": a newline is always added
     w = ctx.interp.write if ctx.interp is not None else sys.stdout.write
-    w(msg if msg.endswith("\n") else msg + "\n")
+    w(msg + "\n")
     return 0
 
 

@@ -300,7 +300,10 @@ class Interpreter:
                 pass
             except (_Break, _Continue):
                 pass                  # elaboration rejects these outside loops
-            except (ScriptRuntimeError, ExitRequested):
+            except ExitRequested:
+                self.exit_requested = True     # abort(): handler stops at once
+                raise
+            except ScriptRuntimeError:
                 raise
             except RecursionError:
                 raise self.error("MAXNESTING exceeded", self.cur_stmt) from None

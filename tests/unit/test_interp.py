@@ -730,3 +730,11 @@ def test_strings_count_bytes():
 
 def to_bytes_(text):
     return text.encode("utf-8", "surrogateescape")
+
+
+def test_abort_stops_handler_and_is_not_caught():
+    x = G("x")
+    with pytest.raises(ExitRequested):
+        run([ast.TryBlock(ast.Block([ast.ExprStatement(ast.FunctionCall("abort", []))]),
+                          ast.Block([assign(sym(x), N(1))])),
+             assign(sym(x), N(2))], globals_=[x])
