@@ -120,6 +120,7 @@ def _elaborate(script, opts, library, rep) -> Session:
     if not session.probes:
         _fail(rep, [StapError("no probes found")])
 
+    _add_condition_begin(session, opts)
     if not opts.unoptimized:
         from .stable import hoist_stable_calls
         hoist_stable_calls(session)
@@ -220,3 +221,38 @@ def _global_used(session: Session, g) -> bool:
     for p in session.probes:
         V().visit(p.body)
     return found[0]
+
+
+def _add_condition_begin(session: Session, opts) -> None:
+    """stap adds one empty `begin` probe when a probe condition reads a
+    global (it is where the condition state starts)."""
+    uses = [False]
+
+    class V(ast.Visitor):
+        def visit_Symbol(self, n):
+            if n.referent is not None and getattr(n.referent, "_is_global", False):
+                uses[0] = True
+
+    for p in session.probes:
+        if p.condition is not None:
+            V().visit(p.condition)
+    if not uses[0]:
+        return
+    from .globals_at_exit import _resolve_end
+    point = ast.ProbePoint([ast.ProbePointComponent("begin")])
+    body = ast.Block([] if opts.unoptimized else [ast.NullStatement()])
+    user = ast.Probe([point], body)
+    rp = _resolve_begin(point)
+    session.probes.append(DerivedProbe(point=point, derivation=[user], body=body,
+                                       resolved=rp, synthetic=True, origin=user))
+
+
+def _resolve_begin(point):
+    from .points import resolve_concrete, FallbackResolvedPoint
+    try:
+        r = resolve_concrete(point)
+        if r:
+            return r[0]
+    except Exception:
+        pass
+    return FallbackResolvedPoint("begin", point)

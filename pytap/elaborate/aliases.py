@@ -207,7 +207,8 @@ class Deriver:
                                          f"identifier '{point.components[0].functor}'"))
             return []
         head = point.components[0].functor
-        cond = _and(cond, point.condition)
+        # an alias location's condition comes before its user's (stap)
+        cond = _and(copy.deepcopy(point.condition), cond)
         matches = [] if head in BUILTIN_FAMILIES else self.table.match(point)
         if matches:
             out = []
@@ -255,6 +256,12 @@ class Deriver:
             c = copy.deepcopy(cond)
             printed.condition = c
             body = copy.deepcopy(probe.body)
+            if c is not None:
+                # stap guards the handler: if (!(cond)) next
+                guard = ast.IfStatement(ast.Unary("!", copy.deepcopy(c), loc=c.loc,
+                                                  tok_desc="operator '!'"),
+                                        ast.NextStatement(loc=c.loc), loc=c.loc)
+                body = ast.Block([guard, body], loc=body.loc)
             for alias in layers:       # the alias nearest the user wraps first
                 pro = copy.deepcopy(alias.body)
                 body = ast.Block([body, pro] if alias.epilogue else [pro, body],

@@ -30,8 +30,13 @@ def _t(t) -> str:
     return t or "unknown"
 
 
-def point_text(point: ast.ProbePoint, flags: bool = True, condition: bool = True) -> str:
+def point_text(point: ast.ProbePoint, flags: bool = True, condition: bool = True,
+               session=None) -> str:
     if flags and condition:
+        if session is not None and point.condition is not None:
+            p = copy.copy(point)
+            p.condition = _mangle_names(session, copy.deepcopy(point.condition))
+            return probe_point_text(p, with_flags=True)
         return probe_point_text(point, with_flags=True)
     out = probe_point_text(point, with_flags=False)
     if flags:
@@ -42,16 +47,31 @@ def point_text(point: ast.ProbePoint, flags: bool = True, condition: bool = True
     return out
 
 
-def derivation_item(node) -> str:
+def derivation_item(node, session=None) -> str:
+    """session given: a direct (alias-free) probe, whose conditions stap
+    shows resolved, i.e. with mangled global names."""
     if isinstance(node, ast.ProbeAlias):
         names = ", ".join(point_text(p) for p in node.alias_names)
         locs = ", ".join(point_text(p) for p in node.locations)
         return f"{names} {'+=' if node.epilogue else '='} {locs}"
-    return ",".join(point_text(p) for p in node.locations)
+    return ",".join(point_text(p, session=session) for p in node.locations)
 
 
-def probe_signature(dp) -> str:
-    out = point_text(dp.point)
+def _mangle_names(session, expr):
+    """Conditions only see globals: mangle by name."""
+    names = {g.name for g in session.globals}
+
+    class M(ast.Transformer):
+        def visit_Symbol(self, n):
+            if n.name in names:
+                n.name = "__global_" + n.name
+            return n
+
+    return M().visit(expr)
+
+
+def probe_signature(dp, session=None) -> str:
+    out = point_text(dp.point, session=session)
     rp = dp.resolved
     ann = getattr(rp, "annotation", None)
     if ann is not None:
@@ -60,7 +80,9 @@ def probe_signature(dp) -> str:
         sym = (getattr(rp, "spec", None) or {}).get("symbol")
         if sym:
             out += f" /*  name = {sym}*/"
-    out += " /* <- " + " <- ".join(derivation_item(d) for d in dp.derivation) + " */"
+    direct = len(dp.derivation) == 1
+    out += " /* <- " + " <- ".join(derivation_item(d, session if direct else None)
+                                   for d in dp.derivation) + " */"
     return out
 
 
@@ -81,6 +103,21 @@ class _Mangler(ast.Transformer):
         d = n.referent
         if d is not None and getattr(d, "_is_global", False):
             n.name = "__global_" + d.name
+        return n
+
+    def visit_DeleteStatement(self, n):
+        # stap prints `delete a` of a whole array with the plain name
+        if isinstance(n.value, ast.Symbol):
+            return n
+        return self.generic_visit(n)
+
+    def visit_TryBlock(self, n):
+        self.generic_visit(n)
+        # the optimizer reduces one-statement blocks here too
+        for f in ("try_block", "catch_block"):
+            b = getattr(n, f)
+            if isinstance(b, ast.Block) and len(b.statements) == 1:
+                setattr(n, f, b.statements[0])
         return n
 
     def visit_FunctionCall(self, n):
@@ -158,7 +195,7 @@ def dump_session(session, verbose: int = 0) -> str:
     if session.probes:
         out.append("# probes\n")
         for p in session.probes:
-            out.append(probe_signature(p) + "\n")
+            out.append(probe_signature(p, session) + "\n")
             if p.locals:
                 out.append("  # locals\n")
                 for v in p.locals:

@@ -169,10 +169,12 @@ class ConstFolder(ast.Transformer):
 
 class Flattener(ast.Transformer):
     """Splice nested blocks; one-statement blocks in statement position
-    become the statement; empty ones a null statement."""
+    become the statement; empty ones a null statement; an `if` left with
+    nothing to do and a pure condition disappears."""
 
-    def __init__(self):
+    def __init__(self, pure=None):
         self.changed = False
+        self.pure = pure
 
     def visit_Block(self, b):
         self.generic_visit(b)
@@ -205,6 +207,11 @@ class Flattener(ast.Transformer):
             s.else_ = self._reduce(s.else_)
             if isinstance(s.else_, ast.NullStatement):
                 s.else_ = None
+        if isinstance(s.then, ast.NullStatement) and s.else_ is None \
+                and self.pure is not None and self.pure(s.cond):
+            # nothing left to do either way
+            self.changed = True
+            return ast.Block([], loc=s.loc)
         return s
 
     def visit_ForLoop(self, s):
@@ -286,6 +293,12 @@ def _reads_writes(node, reads: Set[int], writes: Set[int]) -> None:
             if n.limit is not None:
                 self.visit(n.limit)
             self.visit(n.body)
+
+        def visit_TryBlock(self, n):
+            if n.catch_var is not None and n.catch_var.referent is not None:
+                writes.add(id(n.catch_var.referent))
+            self.visit(n.try_block)
+            self.visit(n.catch_block)
 
         def visit_Symbol(self, n):
             if n.referent is not None:
@@ -479,7 +492,7 @@ class Optimizer:
             changed |= self.dead_assignments()
             changed |= self.void_statements()
             for owner, _ in self.bodies():
-                fl = Flattener()
+                fl = Flattener(self.expr_pure)
                 owner.body = fl.visit(owner.body)
                 if not isinstance(owner.body, ast.Block):
                     owner.body = ast.Block([owner.body], loc=owner.body.loc)

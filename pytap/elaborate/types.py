@@ -447,6 +447,10 @@ class TypeInference(ast.Visitor):
         v = s.value
         if isinstance(v, ast.ArrayIndex):
             self.expr_ArrayIndex(v, None)
+        elif isinstance(v, ast.Symbol):
+            # `delete a` works on arrays and scalars alike: no arity from it
+            if v.referent is not None and v.referent.type is not None:
+                v.type = v.referent.type
         else:
             self.expect(v, None)
 
