@@ -57,37 +57,39 @@ def unescape(raw: str) -> str:
 
     stap hands literals to C unchanged, so C's rules apply: \\n \\t ...,
     \\ooo (1-3 octal digits), \\xHH; an unknown escape yields the character
-    itself.  A NUL ends the C string, so the value stops there."""
-    out = []
+    itself.  A NUL ends the C string, so the value stops there.  Escapes
+    make bytes: "\\303\\251" is the same string as "é"."""
+    out = bytearray()
     i, n = 0, len(raw)
     while i < n:
         ch = raw[i]
         if ch != "\\" or i + 1 >= n:
-            out.append(ch)
+            out += ch.encode("utf-8", "surrogateescape")
             i += 1
             continue
         nxt = raw[i + 1]
         if nxt in _SIMPLE_ESCAPES:
-            out.append(_SIMPLE_ESCAPES[nxt])
+            out += _SIMPLE_ESCAPES[nxt].encode()
             i += 2
         elif nxt in "01234567":
             j = i + 1
             while j < n and j < i + 4 and raw[j] in "01234567":
                 j += 1
-            out.append(chr(int(raw[i + 1:j], 8) & 0xFF))
+            out.append(int(raw[i + 1:j], 8) & 0xFF)
             i = j
         elif nxt == "x" and i + 2 < n and raw[i + 2] in "0123456789abcdefABCDEF":
             j = i + 2
             while j < n and j < i + 4 and raw[j] in "0123456789abcdefABCDEF":
                 j += 1
-            out.append(chr(int(raw[i + 2:j], 16)))
+            out.append(int(raw[i + 2:j], 16))
             i = j
         else:
-            out.append(nxt)
+            out += nxt.encode("utf-8", "surrogateescape")
             i += 2
-    text = "".join(out)
-    nul = text.find("\0")
-    return text if nul < 0 else text[:nul]
+    nul = out.find(0)
+    if nul >= 0:
+        del out[nul:]
+    return from_bytes(bytes(out))
 
 
 def escape(text: str) -> str:

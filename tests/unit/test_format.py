@@ -244,3 +244,9 @@ def test_text_escape_utf8_and_stray_bytes():
 def test_string_width_and_precision_count_bytes():
     assert stap_sprintf("[%4s]", ["é"]) == "[  é]"
     assert stap_sprintf("[%.2s]", ["éa"]) == "[é]"
+
+
+def test_unescape_makes_bytes():
+    assert unescape(r"\303\251") == "é"
+    assert unescape("é") == "é"
+    assert to_bytes(unescape(r"\xff")) == b"\xff"
