@@ -66,6 +66,9 @@ _MASTER = re.compile(r"""
 """, re.X)
 
 
+_KEPT_ESCAPES = set('abfnrtv\\"x01234567')
+
+
 class Token:
     """One token.  `ws_before`: whitespace or a comment precedes it (probe
     point components are glued from adjacent tokens only).  `file`/`col`
@@ -191,8 +194,10 @@ def tokenize(text: str, file: str, errors: Optional[list] = None) -> List[Token]
                     if c == '"':
                         break
                     if c == "\\" and i + 1 < n:
-                        # keep escapes as written; stap prints them back verbatim
-                        buf.append(text[i:i + 2])
+                        # C escapes stay as written (stap prints them back
+                        # verbatim); any other backslash is dropped, as stap does
+                        nxt = text[i + 1]
+                        buf.append(text[i:i + 2] if nxt in _KEPT_ESCAPES else nxt)
                         if text[i + 1] == "\n":
                             line += 1
                             line_start = i + 2

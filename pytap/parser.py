@@ -108,6 +108,13 @@ def p_item_private(p):
     p[0] = p[2]
 
 
+def p_item_private_var(p):
+    """item : PRIVATE global_vars opt_semi"""
+    for x in p[2]:
+        x.private = True
+    p[0] = p[2]
+
+
 def p_item_embedded(p):
     """item : EMBEDDED"""
     t = _tok(p, 1)
@@ -814,12 +821,13 @@ def p_unary_crement(p):
 def p_unary_addressof(p):
     """unary : AND primary"""
     v = p[2]
-    if not isinstance(v, (ast.TargetSymbol, ast.CastOp, ast.AtVarOp)) or v.addressof:
-        t = _tok(p, 1)
-        raise ParseAbort(perr("object to take address of must be a $target variable", t))
-    v.addressof = True
-    v.loc = _tok(p, 1).loc if False else v.loc
-    p[0] = v
+    if isinstance(v, (ast.TargetSymbol, ast.CastOp, ast.AtVarOp, ast.AutoCastOp)) and not v.addressof:
+        v.addressof = True
+        p[0] = v
+    else:
+        # stap accepts `&expr` here and prints it as a unary operator;
+        # elaboration rejects it unless it is a $target.
+        p[0] = _mk(ast.Unary, _tok(p, 1), "&", v)
 
 
 def p_postfix_pass(p):
@@ -918,6 +926,11 @@ def p_primary_target(p):
 def p_primary_autocast(p):
     """primary : primary_plain arrow_components"""
     p[0] = _at(ast.AutoCastOp(p[1], p[2]), p[1])
+
+
+def p_primary_paren_components(p):
+    """primary : LPAREN expr RPAREN target_components"""
+    p[0] = _at(ast.AutoCastOp(p[2], p[4]), p[2])
 
 
 def p_primary_plain(p):
@@ -1236,7 +1249,13 @@ def _is_alternation(toks, j, prev) -> bool:
             d -= 1
         elif u.type == "COMMA" and d == 0:
             comma = True
-        elif u.type not in _FUNCTOR_TYPES and u.type not in ("DOT", "LPAREN", "RPAREN", "STRING"):
+        elif u.type == "LPAREN":
+            # only `functor("literal")` may appear inside alternatives
+            if not (k + 3 < len(toks) and toks[k - 1].type in _FUNCTOR_TYPES
+                    and toks[k + 1].type in ("STRING", "NUMBER") and toks[k + 2].type == "RPAREN"
+                    and toks[k + 3].type in ("COMMA", "DOT", "RBRACE")):
+                return False
+        elif u.type not in _FUNCTOR_TYPES and u.type not in ("DOT", "RPAREN", "STRING"):
             return False
     return False
 
@@ -1523,6 +1542,10 @@ def parse(text: str, filename: str = "<input>", options=None, privileged: bool =
     except StapError as e:
         errors.append(e)
         toks = None
+    if toks is not None and not errors and len(toks) == 1:
+        raw_empty = all(t.type == "EOF" for t in tokenize(text, filename, []))
+        what = "empty." if raw_empty else "empty after preprocessing."
+        raise PassFailed(f"Input file '{filename}' is {what}\n{PASS1_FOOTER}")
     if toks is not None:
         items = _parse_tokens(toks, privileged, guru, errors)
     if errors:

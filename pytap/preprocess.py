@@ -44,10 +44,11 @@ def perr(msg: str, tok: Token, label: str = "saw") -> StapError:
 # --------------------------------------------------------------- facts
 
 def _read_kernel_config() -> Dict[str, str]:
-    """CONFIG_* values of the running kernel: /proc/config.gz, else
-    /boot/config-$(uname -r), else the build tree's .config."""
+    """CONFIG_* values: the build tree's .config first (stap reads that one:
+    it is what the probes are compiled against, and matching stap's -p1
+    needs it), else /proc/config.gz, else /boot/config-$(uname -r)."""
     rel = os.uname().release
-    cands = ["/proc/config.gz", f"/boot/config-{rel}", f"/lib/modules/{rel}/build/.config"]
+    cands = [f"/lib/modules/{rel}/build/.config", "/proc/config.gz", f"/boot/config-{rel}"]
     for path in cands:
         try:
             if path.endswith(".gz"):
