@@ -7,7 +7,7 @@ probe providers can be tested with `FakePlatform` and no root:
                               (t/T), minus the kprobe blacklist when the kernel has one
     has_kprobes()             the kernel can take kprobes (CONFIG_KPROBES)
     kernel_hz()               CONFIG_HZ (timer.jiffies), default 250
-    guru                      attribute: -g given (allows kprobe.statement().absolute)
+    guru, target_cmd, target_pid   -g / -c / -x, set by apply_options(opts)
     tracepoints()             [(category, event)] from tracefs available_events
     tracepoint_format(c, e)   [TracepointField] from events/c/e/format
     btf_function(name)        btf.FuncProto (param names/types) from /sys/kernel/btf/vmlinux
@@ -104,8 +104,12 @@ class Platform:
 
     def __init__(self, cache_dir: Optional[Path] = None):
         self._cache_dir = Path(cache_dir) if cache_dir else None
-        # Set by the caller for -g: guru-only points (kprobe.statement(A).absolute)
+        # Set from the command line (apply_options): -g allows guru-only
+        # points (kprobe.statement(A).absolute); -c CMD / -x PID give
+        # unspecified process probes (process.function("f")) their target.
         self.guru = False
+        self.target_cmd: Optional[str] = None
+        self.target_pid: int = 0
         self._ksyms: Optional[Dict[str, Optional[str]]] = None
         self._tracefs: Optional[str] = None
         self._tracepoints: Optional[List[Tuple[str, str]]] = None
@@ -378,6 +382,35 @@ class FakePlatform(Platform):
 
 
 _CURRENT: Optional[Platform] = None
+
+
+def apply_options(opts, platform: Optional[Platform] = None) -> Platform:
+    """Copy what probe matching needs from Options (-g, -c, -x) onto the
+    platform (the host one by default) and return it."""
+    plat = platform or current()
+    plat.guru = bool(getattr(opts, "guru", False))
+    plat.target_cmd = getattr(opts, "target_cmd", None)
+    plat.target_pid = int(getattr(opts, "target_pid", 0) or 0)
+    return plat
+
+
+def target_executable(platform: Platform) -> Optional[str]:
+    """The program -c CMD runs (its first word, looked up like a shell) or
+    -x PID's /proc/PID/exe; None without a target."""
+    if platform.target_cmd:
+        import shlex
+        try:
+            words = shlex.split(platform.target_cmd)
+        except ValueError:
+            words = platform.target_cmd.split()
+        if words:
+            return platform.find_executable(words[0]) or words[0]
+    if platform.target_pid:
+        try:
+            return os.readlink(f"/proc/{platform.target_pid}/exe")
+        except OSError:
+            return None
+    return None
 
 
 def current() -> Platform:

@@ -51,6 +51,9 @@ def _build(concrete, point, platform):
     want_module = "module" in functors
     fidx = functors.index("function")
     pattern = concrete[fidx][1]
+    if functors[0] != "kprobe":
+        # DWARF spelling "f@file.c[:line]": without debuginfo only f counts
+        pattern = pattern.split("@", 1)[0]
     module_pattern = concrete[functors.index("module")][1] if want_module else None
     is_return = "return" in functors
     maxactive = concrete[-1][1] if functors[-1] == "maxactive" else 0

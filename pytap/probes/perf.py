@@ -66,8 +66,17 @@ def _suffix(concrete, point, start):
     return period, freq, process
 
 
+UNSPECIFIED = "unspecified process probe is invalid without a -c COMMAND [man stapprobes]"
+
+
+def _check_process(process, platform):
+    if process == "" and not getattr(platform, "target_cmd", None):
+        raise StapError(UNSPECIFIED)
+
+
 def _build_type(concrete, point, platform):
     period, freq, process = _suffix(concrete, point, 3)
+    _check_process(process, platform)
     return build_perf(point, concrete[1][1], concrete[2][1], period, freq, process)
 
 
@@ -75,12 +84,14 @@ def _build_cache(concrete, point, platform):
     cache, op, result = (concrete[i][0] for i in (2, 3, 4))
     config = HW_CACHES[cache][0] | CACHE_OPS[op] << 8 | CACHE_RESULTS[result] << 16
     period, freq, process = _suffix(concrete, point, 5)
+    _check_process(process, platform)
     return build_perf(point, PERF_TYPE_HW_CACHE, config, period, freq, process)
 
 
 def _build_named(table, ptype):
     def build(concrete, point, platform):
         period, freq, process = _suffix(concrete, point, 3)
+        _check_process(process, platform)
         return build_perf(point, ptype, table[concrete[2][0]], period, freq, process)
     return build
 

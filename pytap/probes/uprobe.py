@@ -1,5 +1,7 @@
 """process("path").function("sym")[.call|.return] and
-process(PID).function("sym")[...]: uprobes on FUNC symbols of an ELF file.
+process(PID).function("sym")[...], process.function("sym")[...] (the -c
+command's program, or -x PID's; stap's error without either): uprobes on
+FUNC symbols of an ELF file.
 
 The path is looked up as stap does (Platform.find_executable: relative to
 the working directory with a "/", else $PATH; symlinks resolved) and
@@ -29,8 +31,18 @@ from ..diagnostics import StapError
 from .core import ResolvedPoint, TargetVar, has_glob, make_point, similar
 
 
+UNSPECIFIED = "unspecified process probe is invalid without a -c COMMAND or -x PID [man stapprobes]"
+
+
 def _target_path(concrete, platform):
     head = concrete[0][1]
+    if head is None:
+        # process.function("f"): the -c command's program (or -x PID's)
+        from ..platform import target_executable
+        path = target_executable(platform)
+        if path is None:
+            raise StapError(UNSPECIFIED)
+        return path, None
     if isinstance(head, int):
         try:
             return os.readlink(f"/proc/{head}/exe"), head
@@ -56,6 +68,8 @@ def _build(concrete, point, platform):
             continue
         comps = list(concrete)
         if pid is None:
+            comps[0] = ("process", path)
+        elif concrete[0][1] is None:
             comps[0] = ("process", path)
         comps[fidx] = ("function", sym.name)
         where = ".dynamic" if info.is_pie else ".absolute"
@@ -83,7 +97,8 @@ def no_match_message(point, platform) -> str:
 
 
 PATTERNS = []
-for _head in ("process(string).function(string)", "process(number).function(string)"):
+for _head in ("process(string).function(string)", "process(number).function(string)",
+              "process.function(string)"):
     PATTERNS += [(_head + t, _build) for t in ("", ".call", ".return")]
 
 _counter = itertools.count()

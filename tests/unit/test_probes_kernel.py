@@ -234,3 +234,8 @@ def test_kernel_truncated_lists_followers():
     with pytest.raises(StapError) as ei:
         resolve("kernel")
     assert ei.value.message == "probe point truncated (follow:  function(string) trace(string))"
+
+
+def test_kernel_function_dwarf_spelling():
+    assert texts('kernel.function("vfs_read@fs/read_write.c")') == ['kernel.function("vfs_read")']
+    assert texts('kprobe.function("vfs_read@fs/read_write.c")') == []      # stap: no match

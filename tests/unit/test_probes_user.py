@@ -140,3 +140,49 @@ def test_uprobe_on_real_binary(built_binary):
             [f'process("{os.path.realpath(built_binary)}").function("foo")']
     finally:
         os.chdir(cwd)
+
+
+def test_process_syscall_vars():
+    [rp] = resolve("process.syscall")
+    assert (rp.spec["category"], rp.spec["event_name"]) == ("raw_syscalls", "sys_enter")
+    vs = {v.name: v for v in rp.variables()}
+    assert list(vs) == ["syscall", "arg1", "arg2", "arg3", "arg4", "arg5", "arg6"]
+    assert (vs["syscall"].offset, vs["arg1"].offset, vs["arg6"].offset) == (8, 16, 56)
+    [rp] = resolve('process("true").syscall.return')
+    assert point_to_text(rp.point) == 'process("/usr/bin/true").syscall.return'
+    assert [v.name for v in rp.variables()] == ["syscall", "return"]
+    assert rp.variable("return").offset == 16 and rp.variable("return").signed
+    assert {"kind": "comm_eq", "value": "true"} in rp.spec["filters"]
+
+
+def test_process_threads():
+    [b] = resolve("process.thread.begin")
+    assert point_to_text(b.point) == "process.thread.begin"
+    assert {"kind": "field_mask_nonzero", "field": "clone_flags", "mask": 0x10000} in b.spec["filters"]
+    [e] = resolve("process(42).thread.end")
+    assert {"kind": "field_eq", "field": "group_dead", "value": 0} in e.spec["filters"]
+    assert {"kind": "pid_eq", "value": 42} in e.spec["filters"]
+
+
+def test_unspecified_process_function_needs_target():
+    with pytest.raises(StapError) as ei:
+        resolve('process.function("foo")')
+    assert ei.value.message == ("unspecified process probe is invalid without a -c COMMAND "
+                                "or -x PID [man stapprobes]")
+    from pytap.options import Options
+    from pytap.platform import apply_options
+    plat = FakePlatform(executables={"app": "/opt/app/bin/app"}, elfs=ELFS)
+    apply_options(Options(target_cmd="app --flag 'x y'"), plat)
+    assert texts('process.function("foo").return', plat) == [
+        'process("/opt/app/bin/app").function("foo").return']
+
+
+def test_perf_unspecified_process_needs_c():
+    with pytest.raises(StapError) as ei:
+        resolve("perf.type(1).config(0).process")
+    assert ei.value.message == "unspecified process probe is invalid without a -c COMMAND [man stapprobes]"
+    plat = FakePlatform()
+    plat.target_cmd = "ls"
+    [rp] = resolve("perf.sw.cpu_clock.process", plat)
+    assert point_to_text(rp.point) == "perf.type(1).config(0).sample(1000000).process"
+    assert rp.spec["process"] == ""
