@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Dict, List, Optional
 
 from .. import ast
@@ -103,6 +103,67 @@ def shift_right(x: int, n: int) -> int:
 
 def shift_right_logical(x: int, n: int) -> int:
     return to_s64((x & ((1 << 64) - 1)) >> (n & 63))
+
+
+class _HasLoop(Exception):
+    pass
+
+
+class _StaticCost:
+    """Statement counts of loop-free code, the way stap's translator sizes
+    its `actionremaining < N` pre-check: a statement costs 1, an if costs
+    1 plus its dearer branch, a call adds the callee's own cost (0 for
+    native functions and for recursion)."""
+
+    def __init__(self, interp: "Interpreter"):
+        self.interp = interp
+        self.active: set = set()
+
+    def probe_cost(self, body) -> Optional[int]:
+        try:
+            return self.stmt(body)
+        except _HasLoop:
+            return None
+
+    def stmt(self, s) -> int:
+        if s is None:
+            return 0
+        if isinstance(s, (ast.ForLoop, ast.ForeachLoop)):
+            raise _HasLoop()
+        if isinstance(s, ast.Block):
+            return sum(self.stmt(x) for x in s.statements)
+        if isinstance(s, ast.IfStatement):
+            return 1 + self.expr(s.cond) + max(self.stmt(s.then), self.stmt(s.else_))
+        if isinstance(s, ast.TryBlock):
+            return 1 + self.stmt(s.try_block) + self.stmt(s.catch_block)
+        return 1 + self.expr(s)
+
+    def expr(self, node) -> int:
+        """Cost of the script functions an expression calls."""
+        total = 0
+        stack = [node]
+        while stack:
+            n = stack.pop()
+            if isinstance(n, ast.FunctionCall):
+                for d in n.referents or self.interp.functions.get(n.name, []):
+                    if isinstance(d.body, ast.Block) and id(d) not in self.active:
+                        self.active.add(id(d))
+                        try:
+                            total += self.stmt(d.body)
+                        finally:
+                            self.active.discard(id(d))
+                        break
+            if isinstance(n, ast.Node):
+                for f in fields(n):
+                    if f.name in ("loc", "tok_desc", "referent", "referents", "type"):
+                        continue
+                    v = getattr(n, f.name)
+                    if isinstance(v, ast.Node) and not isinstance(v, ast.Stmt):
+                        stack.append(v)
+                    elif isinstance(v, list):
+                        stack.extend(x for x in v if isinstance(x, ast.Node)
+                                     and not isinstance(x, ast.Stmt))
+        return total
 
 
 def _first_token(node: ast.Node) -> ast.Node:
@@ -195,6 +256,7 @@ class Interpreter:
         self.nesting = -1
         self.exit_requested = False
         self.cur_stmt: Optional[ast.Node] = None
+        self._static_costs: Dict[int, Optional[int]] = {}
         # each script call level takes a few dozen Python frames
         need = self.maxnesting * 80 + 1000
         if sys.getrecursionlimit() < need:
@@ -292,6 +354,11 @@ class Interpreter:
             cond = getattr(probe, "condition", None)
             if cond is not None and not self.truth(self.eval(cond)):
                 return
+            static_cost = self._static_cost(probe)
+            if static_cost is not None and self.action_limit < static_cost:
+                # stap checks a loop-free handler's whole cost up front, with
+                # no statement to name
+                raise ScriptRuntimeError("MAXACTION exceeded")
             try:
                 self.exec(probe.body)
             except _Next:
@@ -310,7 +377,8 @@ class Interpreter:
             except Exception as err:  # an interpreter bug must not be a traceback
                 raise self.error(f"internal error in user-space handler: "
                                  f"{type(err).__name__}: {err}", self.cur_stmt) from err
-            self._check_actions(probe.body)
+            if static_cost is None:
+                self._check_actions(probe.body)
         finally:
             self.frame = {}
         if self.ctx.exit_requested:
@@ -332,6 +400,15 @@ class Interpreter:
     def error(self, msg: str, node: Optional[ast.Node], tok_desc: str = "") -> ScriptRuntimeError:
         loc = node.loc if node is not None else None
         return ScriptRuntimeError(msg, loc, tok_desc or (node.tok_desc if node is not None else ""))
+
+    def _static_cost(self, probe) -> Optional[int]:
+        """For a handler without loops: the most statements one run can
+        execute (called script functions included, as stap's pre-check
+        counts them); None when the handler has a loop."""
+        key = id(probe)
+        if key not in self._static_costs:
+            self._static_costs[key] = _StaticCost(self).probe_cost(probe.body)
+        return self._static_costs[key]
 
     # MAXACTION accounting, shaped like stap's generated code: each
     # statement costs 1 and a loop 1 more per iteration; the budget is

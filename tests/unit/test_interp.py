@@ -737,3 +737,23 @@ def test_abort_stops_handler_and_is_not_caught():
         run([ast.TryBlock(ast.Block([ast.ExprStatement(ast.FunctionCall("abort", []))]),
                           ast.Block([assign(sym(x), N(1))])),
              assign(sym(x), N(2))], globals_=[x])
+
+
+def test_script_loop_free_handler_prechecked_without_location():
+    # stap -p3: `if (c->actionremaining < 4) { ... "MAXACTION exceeded" }`
+    # for this handler, before anything runs, with no last_stmt
+    text = ("global g\nfunction f() { g = 5; g = 6; return 1 }\n"
+            "probe timer.s(1) { g = f() }\nprobe begin { println(\"b\") }")
+    sess = _elaborate(text)
+    timer = [p for p in sess.probes if p.resolved.family == "timer"][0]
+    out = []
+    for limit, ok in ((4, True), (3, False)):
+        sess.options.defines["MAXACTION"] = str(limit)
+        it = Interpreter(sess, MemoryStore(sess.globals), out.append, sess.options)
+        assert it._static_cost(timer) == 4
+        if ok:
+            it.run_probe(timer, ProbeContext())
+        else:
+            with pytest.raises(ScriptRuntimeError) as ei:
+                it.run_probe(timer, ProbeContext())
+            assert ei.value.render() == "ERROR: MAXACTION exceeded\n"
