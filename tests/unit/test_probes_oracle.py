@@ -72,3 +72,32 @@ def ours(text):
 @pytest.mark.parametrize("text", CASES)
 def test_same_as_stap(text):
     assert ours(text) == stap_p2(text)
+
+
+@pytest.fixture(scope="module")
+def binaries(tmp_path_factory):
+    if shutil.which("gcc") is None:
+        pytest.skip("gcc is not installed: cannot build binaries to compare")
+    d = tmp_path_factory.mktemp("oracle_elf")
+    src = d / "t.c"
+    src.write_text("int foo(int a, long b){return a+b;}\nint bar(const char*s){return s[0];}\n"
+                   "int main(int c,char**v){return foo(c,2)+bar(v[0]);}\n")
+    pie, nopie = d / "pie", d / "nopie"
+    subprocess.run(["gcc", "-O0", "-o", str(pie), str(src)], check=True)
+    subprocess.run(["gcc", "-O0", "-no-pie", "-o", str(nopie), str(src)], check=True)
+    return str(pie), str(nopie)
+
+
+@pytest.mark.skipif(shutil.which("stap") is None, reason="SystemTap (stap) is not installed")
+@pytest.mark.parametrize("tail", ['function("*")', 'function("f*").return', 'function("main").call',
+                                  'function("nothere")'])
+def test_uprobes_same_as_stap(binaries, tail):
+    for path in binaries:
+        text = f'process("{path}").{tail}'
+        theirs = stap_p2(text)
+        mine = ours(text)
+        if theirs[1] is not None:           # stap's no-match suggestions order ties its own way
+            assert mine[0] is None and mine[1].startswith("no match")
+            assert theirs[1].startswith("no match")
+        else:
+            assert mine == theirs
