@@ -938,11 +938,16 @@ class Interpreter:
         args = [self.eval(a) for a in e.args]
         if not decls:
             return self.call_builtin(e.name, args, e)
+        # `next` in a function falls through to the next overload (stap -p3);
+        # after the last overload a lone function reports the call, an
+        # overloaded one yields the default value
         for decl in decls:
             try:
                 return self.call_function(decl, args, e)
             except _Next:
                 continue
+        if len(decls) == 1:
+            raise self.error("all functions exhausted", e, e.tok_desc or f"identifier '{e.name}'")
         return _default(decls[-1].type)
 
     def call_builtin(self, name: str, args: list, node, decl=None):

@@ -757,3 +757,14 @@ def test_script_loop_free_handler_prechecked_without_location():
             with pytest.raises(ScriptRuntimeError) as ei:
                 it.run_probe(timer, ProbeContext())
             assert ei.value.render() == "ERROR: MAXACTION exceeded\n"
+
+
+def test_script_next_in_functions():
+    out, err = run_script("function f(x) { if (x) next; return 1 }\n"
+                          "function f(x) { return 2 }\n"
+                          "probe begin { println(f(1), f(0)) }")
+    assert (out, err) == ("21\n", "")
+    out, err = run_script("function g(x) { if (x) next; return 1 }\n"
+                          "probe begin { println(g(0)); println(g(1)) }")
+    assert out == "1\n"
+    assert err == "ERROR: all functions exhausted near identifier 'g' at t.stp:2:38\n"
