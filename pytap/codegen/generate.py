@@ -1,0 +1,513 @@
+"""Pass 3: Session -> Program (BPF C text + the tables user space needs).
+
+Each probe runs either as BPF ("bpf") or in the user-space interpreter
+("user": begin/end/error, and kernel-event handlers that use what BPF cannot
+do well: foreach, reading aggregates, regex, sprintf, recursion ...).  A user
+-mode kernel probe still has a BPF stub that emits a KIND_TRIGGER record, so
+the interpreter runs it in order with the other output.
+
+Probes on the same kernel event share ONE BPF function that runs their
+handlers in script order (Program.attach_groups).
+"""
+from __future__ import annotations
+
+import os
+import re
+from typing import Dict, List, Optional
+
+import jinja2
+
+from .. import ast
+from ..diagnostics import PassFailed, StapError, Diagnostics
+from .cutil import c_ident, round8
+from .layout import build_layouts
+from .lower import Lowerer, Unsupported, is_native, native_code, native_kind
+from .program import (FIRST_FORMAT_ID, KIND_ERROR, KIND_EXIT, KIND_TRIGGER, CompiledProbe,
+                      Program, RecordFormat, RuntimeErrorSite)
+
+_TEMPLATES = os.path.join(os.path.dirname(__file__), "templates")
+_ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(_TEMPLATES), trim_blocks=True,
+                          lstrip_blocks=True, keep_trailing_newline=True,
+                          undefined=jinja2.StrictUndefined)
+
+USER_FAMILIES = ("begin", "end", "error", "never")
+# families whose identical points are one kernel event (share a BPF function)
+SHARED_FAMILIES = ("kprobe", "tracepoint", "uprobe", "process")
+
+CTX_TYPES = {
+    "kprobe": "struct pt_regs",
+    "kretprobe": "struct pt_regs",
+    "uprobe": "struct pt_regs",
+    "uretprobe": "struct pt_regs",
+    "tracepoint": "void",
+    "raw_tracepoint": "struct bpf_raw_tracepoint_args",
+    "perf_event": "struct bpf_perf_event_data",
+}
+# BCC load types for CompiledProbe.prog_type (bcc.BPF.<NAME>)
+LOAD_TYPES = {"kprobe": "kprobe", "kretprobe": "kprobe", "uprobe": "kprobe", "uretprobe": "kprobe",
+              "tracepoint": "tracepoint", "raw_tracepoint": "raw_tracepoint",
+              "perf_event": "perf_event"}
+
+
+def _program_type(rp) -> Optional[str]:
+    try:
+        from .. import probes
+        return probes.bpf_program_type(rp)
+    except Exception:
+        fam = getattr(rp, "family", None)
+        return {"timer": "perf_event", "perf": "perf_event", "kprobe": "kprobe",
+                "tracepoint": "tracepoint", "uprobe": "uprobe", "process": "tracepoint"}.get(fam)
+
+
+class _TargetScan(ast.Visitor):
+    def __init__(self):
+        self.found = []
+
+    def visit_TargetSymbol(self, n):
+        self.found.append(n)
+
+    def visit_EntryOp(self, n):
+        self.found.append(n)
+
+
+def _targets_in(node) -> list:
+    sc = _TargetScan()
+    sc.visit(node)
+    return sc.found
+
+
+class Generator:
+    def __init__(self, session, opts):
+        self.session = session
+        self.opts = opts
+        self.msl = max(8, opts.define_int("MAXSTRINGLEN", 128))
+        self.maxaction = opts.define_int("MAXACTION", 1000)
+        self.maxentries = opts.define_int("MAXMAPENTRIES", 2048)
+        self.ringbuf = "events"
+        self.errors: List[RuntimeErrorSite] = []
+        self.formats: List[RecordFormat] = []
+        self._fmt_keys: Dict[tuple, RecordFormat] = {}
+        self.layouts, self._by_decl, self.zero_size = build_layouts(session, self.msl, self.maxentries)
+        self.has_try = self._scan_try()
+        self.natives: Dict[int, str] = {}
+        self.native_src: List[str] = []
+        self.functions: Dict[int, dict] = {}      # id(decl) -> info
+        self.fn_order: List[dict] = []
+        self.in_progress = set()
+        self.fn_slot_total = 0
+        self._bpf_probes: List = []
+        self._cnames: Dict[int, str] = {}
+        self._cname_used = set()
+
+    # ---------------------------------------------------------- registries
+    def _scan_try(self) -> bool:
+        class S(ast.Visitor):
+            found = False
+
+            def visit_TryBlock(self, n):
+                S.found = True
+        s = S()
+        for p in self.session.probes:
+            s.visit(p.body)
+        for f in self.session.functions:
+            if isinstance(f.body, ast.Block):
+                s.visit(f.body)
+        return S.found
+
+    def layout_of(self, decl):
+        return self._by_decl.get(id(decl))
+
+    def add_error(self, message, loc, tok_desc) -> int:
+        self.errors.append(RuntimeErrorSite(message, loc, tok_desc))
+        return len(self.errors) - 1
+
+    def add_format(self, kind, fmt, arg_types, ssize) -> RecordFormat:
+        key = (kind, fmt, tuple(arg_types), ssize)
+        if key in self._fmt_keys:
+            return self._fmt_keys[key]
+        r = RecordFormat(FIRST_FORMAT_ID + len(self.formats), "printf", fmt, list(arg_types), ssize)
+        r.print_name = kind
+        self.formats.append(r)
+        self._fmt_keys[key] = r
+        return r
+
+    def note_target_use(self, probe, tv):
+        pass
+
+    def bpf_probes(self):
+        return self._bpf_probes
+
+    def pp_text(self, p) -> str:
+        rp = p.resolved
+        try:
+            if rp is not None:
+                return rp.text()
+        except Exception:
+            pass
+        try:
+            return p.point.text()
+        except Exception:
+            return ""
+
+    def probefunc_text(self, p) -> str:
+        rp = p.resolved
+        spec = getattr(rp, "spec", {}) or {}
+        return str(spec.get("symbol") or spec.get("function") or "")
+
+    def function_cname(self, decl) -> str:
+        if id(decl) not in self._cnames:
+            base = c_ident(decl.name)
+            name, n = base, 0
+            while name in self._cname_used:
+                n += 1
+                name = f"{base}_{n}"
+            self._cname_used.add(name)
+            self._cnames[id(decl)] = name
+        return self._cnames[id(decl)]
+
+    # ---------------------------------------------------------- functions
+    def native(self, decl) -> str:
+        if id(decl) in self.natives:
+            return self.natives[id(decl)]
+        cname = "pytap_nf_" + self.function_cname(decl)
+        rtype = decl.type or "void"
+        params = ["struct pytap_env *E"]
+        if rtype == "string":
+            params += ["char *STAP_RETVALUE", "u32 STAP_RETSIZE"]
+            ret_macro = ("#define STAP_RETURN(v) do { pytap_strcpy(STAP_RETVALUE, STAP_RETSIZE, (v)); "
+                         "return 0; } while (0)")
+        elif rtype == "long":
+            params += ["s64 *STAP_RETPTR"]
+            ret_macro = "#define STAP_RETURN(v) do { *STAP_RETPTR = (s64)(v); return 0; } while (0)"
+        else:
+            ret_macro = "#define STAP_RETURN(v) do { (void)(v); return 0; } while (0)"
+        for a in decl.formal_args:
+            if (a.type or "long") == "string":
+                params.append(f"const char *STAP_ARG_{a.name}")
+            else:
+                params.append(f"s64 STAP_ARG_{a.name}")
+        src = [f"/* {decl.name}: native ({decl.loc}) */", ret_macro,
+               f"static __always_inline int {cname}({', '.join(params)})", "{",
+               native_code(decl).strip("\n"), "\treturn 0;", "}", "#undef STAP_RETURN", ""]
+        self.native_src.append("\n".join(src))
+        self.natives[id(decl)] = cname
+        return cname
+
+    def script_function(self, decl) -> str:
+        if id(decl) in self.functions:
+            return self.functions[id(decl)]["cname"]
+        if id(decl) in self.in_progress:
+            raise Unsupported(f"recursive function {decl.name}", decl)
+        self.in_progress.add(id(decl))
+        try:
+            info = self._lower_function(decl)
+        finally:
+            self.in_progress.discard(id(decl))
+        self.functions[id(decl)] = info
+        self.fn_order.append(info)
+        return info["cname"]
+
+    def _lower_function(self, decl) -> dict:
+        cname = "pytap_sf_" + self.function_cname(decl)
+        low = Lowerer(self, func=decl)
+        rtype = decl.type or "void"
+        params = ["struct pytap_env *E"]
+        params.append("char *__ret" if rtype == "string" else "s64 *__ret")
+        assigned = _assigned_names(decl.body)
+        prologue = []
+        for a in decl.formal_args:
+            if (a.type or "long") == "string":
+                if a.name in assigned:
+                    params.append(f"const char *a_{c_ident(a.name)}")
+                    s = low.slot()
+                    low.vars[id(a)] = ("string", s)
+                    prologue.append(f"pytap_strcpy({s}, PYTAP_MSL, a_{c_ident(a.name)});")
+                else:
+                    params.append(f"char *a_{c_ident(a.name)}")
+                    low.vars[id(a)] = ("string", f"a_{c_ident(a.name)}")
+            else:
+                params.append(f"s64 a_{c_ident(a.name)}")
+                low.vars[id(a)] = ("long", f"a_{c_ident(a.name)}")
+        for v in decl.locals:
+            low.declare_local(v)
+        if rtype == "string":
+            low.emit("__ret[0] = 0;")
+        else:
+            low.emit("*__ret = 0;")
+        low.stmt(decl.body)
+        base = self.fn_slot_total
+        self.fn_slot_total += low.nslots
+        lines = [f"/* function {decl.name} ({decl.loc}) */",
+                 f"#define PYTAP_FS_{c_ident(self.function_cname(decl))} {base}",
+                 f"static __always_inline int {cname}({', '.join(params)})", "{",
+                 "\tu32 pytap_z = 0;"]
+        if low.uses_frame:
+            lines.append("\tstruct pytap_frame *F = E->F;")
+        lines += ["\t" + d for d in low.decls]
+        lines += ["\t" + p for p in prologue]
+        lines += low.lines
+        lines += ["\treturn 0;", "pytap_fail: __attribute__((unused));", "\treturn PYTAP_RC_ERR;", "}", ""]
+        return {"cname": cname, "src": "\n".join(lines), "uses_frame": low.uses_frame,
+                "calls": set(low.calls), "slots": low.nslots}
+
+    def _frame_needed(self, calls) -> bool:
+        seen = set()
+        todo = list(calls)
+        by_cname = {i["cname"]: i for i in self.fn_order}
+        while todo:
+            c = todo.pop()
+            if c in seen:
+                continue
+            seen.add(c)
+            info = by_cname.get(c)
+            if info is None:
+                continue
+            if info["uses_frame"]:
+                return True
+            todo.extend(info["calls"])
+        return False
+
+    # ---------------------------------------------------------- probes
+    def lower_probe(self, p):
+        """-> (Lowerer, None) or (None, reason) when the probe must run in user space."""
+        low = Lowerer(self, probe=p)
+        try:
+            for v in p.locals:
+                low.declare_local(v)
+            if p.condition is not None:
+                c = low.cond(p.condition)
+                low.emit(f"if (!({c})) goto pytap_end_{p.index};")
+            self._process_filters(low, p)
+            low.stmt(p.body)
+            return low, None
+        except Unsupported as u:
+            # error sites / formats registered by the attempt stay: functions
+            # lowered meanwhile may refer to them
+            return None, u
+
+    def _process_filters(self, low, p):
+        rp = p.resolved
+        if getattr(rp, "family", "") != "process":
+            return
+        filters = rp.spec.get("filters") or []
+        fields = {}
+        try:
+            from ..probes import process as pproc
+            for f in pproc.tracepoint_fields(rp):
+                fields[f.name] = f
+        except Exception:
+            fields = {}
+        end = f"goto pytap_end_{p.index};"
+        for flt in filters:
+            k = flt.get("kind")
+            if k in ("field_mask_zero", "field_eq", "field_str_eq"):
+                f = fields.get(flt["field"])
+                if f is None:
+                    continue
+                off = getattr(f, "offset", 0)
+                size = getattr(f, "size", 8)
+                if k == "field_str_eq":
+                    s = low.slot()
+                    if getattr(f, "data_loc", False) or "__data_loc" in str(getattr(f, "type", "")):
+                        low.emit(f"{{ u32 dl = *(u32 *)((char *)ctx + {off}); "
+                                 f"bpf_probe_read_kernel_str({s}, PYTAP_MSL, (char *)ctx + (dl & 0xffff)); }}")
+                    else:
+                        low.emit(f"bpf_probe_read_kernel_str({s}, PYTAP_MSL, (char *)ctx + {off});")
+                    from .cutil import c_string
+                    text = str(flt["value"]).encode()
+                    parts = [f"{s}[{i}] == {c}" for i, c in enumerate(text[: self.msl - 1])]
+                    parts.append(f"{s}[{min(len(text), self.msl - 1)}] == 0")
+                    low.emit(f"if (!({' && '.join(parts)})) {end}")
+                    continue
+                ct = {1: "u8", 2: "u16", 4: "u32", 8: "u64"}.get(size, "u64")
+                val = f"(s64)*({ct} *)((char *)ctx + {off})"
+                if k == "field_mask_zero":
+                    low.emit(f"if ({val} & {int(flt['mask'])}LL) {end}")
+                else:
+                    low.emit(f"if ({val} != {int(flt['value'])}LL) {end}")
+            elif k == "pid_eq":
+                low.emit(f"if ((bpf_get_current_pid_tgid() >> 32) != {int(flt['value'])}) {end}")
+            elif k == "comm_eq":
+                text = str(flt["value"]).encode()[:15]
+                low.emit("{ char cm[16] = {}; bpf_get_current_comm(cm, 16);")
+                parts = [f"cm[{i}] == {c}" for i, c in enumerate(text)] + [f"cm[{len(text)}] == 0"]
+                low.emit(f"  if (!({' && '.join(parts)})) {end} }}")
+            elif k == "target_hierarchy":
+                low.emit("{ s64 tg = pytap_config(PYTAP_CFG_TARGET);")
+                low.emit(f"  if (tg && (s64)(bpf_get_current_pid_tgid() >> 32) != tg) {end} }}")
+
+    def generate(self) -> Program:
+        session = self.session
+        probes_out: List[CompiledProbe] = []
+        # 1. decide modes; group kernel probes per event
+        groups: Dict[tuple, dict] = {}
+        group_list: List[dict] = []
+        lowered = {}
+        for p in session.probes:
+            rp = p.resolved
+            fam = getattr(rp, "family", None) or getattr(p, "family", "")
+            if fam in USER_FAMILIES or rp is None:
+                probes_out.append(CompiledProbe(p.index, p, "user", None, None, rp))
+                continue
+            self._bpf_probes.append(p)
+        for p in self._bpf_probes:
+            low, why = self.lower_probe(p)
+            if low is None:
+                tgt = _targets_in(p.body)
+                if tgt:
+                    t = tgt[0]
+                    raise StapError(
+                        f"this probe handler must run in user space ({why.reason}), "
+                        f"where target variables are not available", t.loc,
+                        t.tok_desc or f"identifier '{getattr(t, 'name', '@entry')}'")
+            lowered[p.index] = (low, why)
+        # 2. group by event and decide raw tracepoints
+        for p in self._bpf_probes:
+            rp = p.resolved
+            fam = rp.family
+            if fam in SHARED_FAMILIES:
+                gkey = (fam, repr(sorted((k, repr(v)) for k, v in rp.spec.items() if k != "raw")))
+            else:
+                gkey = ("solo", p.index)
+            g = groups.get(gkey)
+            if g is None:
+                g = {"rp": rp, "probes": [], "fn": f"pytap_h{len(group_list)}"}
+                groups[gkey] = g
+                group_list.append(g)
+            g["probes"].append(p)
+        for g in group_list:
+            rp = g["rp"]
+            if rp.family == "tracepoint" and rp.spec.get("raw_name") \
+                    and not any(_targets_in(p.body) for p in g["probes"]):
+                rp.spec["raw"] = True
+            g["ptype"] = _program_type(rp) or "perf_event"
+        # 3. emit handlers
+        handlers = []
+        for g in group_list:
+            handlers.append(self._handler(g, lowered))
+            for p in g["probes"]:
+                low, why = lowered[p.index]
+                cp = CompiledProbe(p.index, p, "bpf" if low is not None else "user", g["fn"],
+                                   LOAD_TYPES.get(g["ptype"], g["ptype"]), g["rp"])
+                cp.user_reason = None if low is not None else why.reason
+                probes_out.append(cp)
+        probes_out.sort(key=lambda c: c.index)
+        records = []
+        for f in self.formats:
+            fields = []
+            for i, t in enumerate(f.arg_types):
+                fields.append(f"s64 a{i};" if t == "long" else f"char a{i}[{f.string_size}];")
+            records.append(f"struct pytap_rec_{f.id} {{ u32 kind; u32 cpu; {' '.join(fields)} }};")
+        nslots = self.fn_slot_total + self.max_probe_slots
+        text = _ENV.get_template("program.c.j2").render(
+            msl=self.msl, maxaction=self.maxaction, kind_exit=KIND_EXIT, kind_error=KIND_ERROR,
+            kind_trigger=KIND_TRIGGER, fn_slots=self.fn_slot_total, nslots=nslots,
+            state_map="pytap_state", ringbuf=self.ringbuf, ringbuf_pages=64,
+            zero_size=round8(self.zero_size), task_offsets=task_offsets(),
+            globals=self.layouts, records=records,
+            functions=self.native_src + [i["src"] for i in self.fn_order], handlers=handlers)
+        prog = Program(c_source=text, probes=probes_out, formats=self.formats, errors=self.errors,
+                       globals=self.layouts, session=session)
+        prog.attach_groups = [(g["fn"], g["rp"]) for g in group_list]
+        prog.line_map = _line_map(text)
+        prog.frame_slots = nslots
+        return prog
+
+    max_probe_slots = 0
+
+    def _handler(self, g, lowered) -> str:
+        ctx_t = CTX_TYPES.get(g["ptype"], "void")
+        fn = g["fn"]
+        body = []
+        need_frame = False
+        for p in g["probes"]:
+            low, why = lowered[p.index]
+            body.append(f"\t/* probe {p.index}: {self.pp_text(p)} */")
+            if low is None:
+                body.append(f"\tpytap_trigger({p.index});   /* runs in user space: {why.reason} */")
+                body.append(f"\tif (*pytap_st != 0) return 0;")
+                continue
+            self.max_probe_slots = max(self.max_probe_slots, low.nslots)
+            need_frame = need_frame or low.uses_frame or self._frame_needed(low.calls)
+            body.append("\t{")
+            body.append(f"\tE->probe = {p.index}; E->actions = 0;")
+            body += ["\t" + d for d in low.decls]
+            body += low.lines
+            body.append("\t}")
+            body.append(f"pytap_end_{p.index}: ;")
+            body.append("\tif (*pytap_st != 0) return 0;")
+        out = [f"int {fn}({ctx_t} *ctx)", "{",
+               "\tu32 pytap_z = 0;",
+               "\ts64 *pytap_st = pytap_state.lookup(&pytap_z);",
+               "\tif (!pytap_st || *pytap_st != 0)", "\t\treturn 0;",
+               "\tstruct pytap_env pytap_env = {};", "\tstruct pytap_env *E = &pytap_env;",
+               "\tE->ctx = ctx;"]
+        if need_frame:
+            out += ["\tstruct pytap_frame *F = pytap_frame.lookup(&pytap_z);", "\tif (!F)", "\t\treturn 0;",
+                    "\tE->F = F;"]
+        out += body
+        out += ["\treturn 0;", "pytap_fail: __attribute__((unused));", "\tpytap_report_error(E);",
+                "\treturn 0;", "}", ""]
+        return "\n".join(out)
+
+
+def _assigned_names(body) -> set:
+    names = set()
+
+    class V(ast.Visitor):
+        def visit_Assignment(self, n):
+            if isinstance(n.left, ast.Symbol):
+                names.add(n.left.name)
+            self.generic_visit(n)
+
+        def visit_PreCrement(self, n):
+            if isinstance(n.operand, ast.Symbol):
+                names.add(n.operand.name)
+            self.generic_visit(n)
+
+        visit_PostCrement = visit_PreCrement
+
+        def visit_DeleteStatement(self, n):
+            if isinstance(n.value, ast.Symbol):
+                names.add(n.value.name)
+            self.generic_visit(n)
+    V().visit(body)
+    return names
+
+
+_MARK = re.compile(r"/\* @(.+):(\d+):(\d+) \*/")
+
+
+def _line_map(text: str):
+    """C line (1-based) -> script Loc of the nearest preceding marker."""
+    out = []
+    for i, line in enumerate(text.split("\n"), 1):
+        m = _MARK.search(line)
+        if m:
+            out.append((i, ast.Loc(m.group(1), int(m.group(2)), int(m.group(3)))))
+    return out
+
+
+_TASK_OFFSETS = None
+
+
+def task_offsets():
+    """task_struct/cred offsets for ppid()/euid() from this kernel's BTF
+    (BCC compiles against older headers, so their layout cannot be trusted)."""
+    global _TASK_OFFSETS
+    if _TASK_OFFSETS is None:
+        try:
+            from .btf_offsets import offsets
+            _TASK_OFFSETS = offsets()
+        except Exception:
+            _TASK_OFFSETS = []
+    return _TASK_OFFSETS
+
+
+def generate(session, opts) -> Program:
+    try:
+        return Generator(session, opts).generate()
+    except StapError as e:
+        d = Diagnostics()
+        d.error(e)
+        raise PassFailed("Pass 3: translation failed.  [man error::pass3]", d)
