@@ -1,5 +1,7 @@
 """@hist_log / @hist_linear text, hand-computed from the rules in
 /work/shared/NOTES.md."""
+import pytest
+
 from pytap.runtime.histogram import render_linear, render_log
 from pytap.runtime.stats import Stat
 
@@ -142,3 +144,98 @@ def test_hist_elision_setting():
         "  value |" + DASHES + " count\n"
         "        ~\n" + row("1", 7, 1, 1) + "        ~\n" + row("524288", 7, 1, 1) +
         "\n")
+
+
+# ------------------------------------------------------------------------
+# Differential check against SystemTap's own run-time C.  The harness is
+# compiled at test time against the installed stap runtime (read-only; no
+# SystemTap code is part of pytap) and prints stap's histogram text and
+# integer variance for the same values.
+
+_HARNESS = r'''
+#include <stdio.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stdarg.h>
+#define noinline
+#define unlikely(x) (x)
+#define likely(x) (x)
+#define min(a,b) ((a)<(b)?(a):(b))
+#define max(a,b) ((a)>(b)?(a):(b))
+#define min_t(t,a,b) ((t)(a)<(t)(b)?(t)(a):(t)(b))
+#define do_div(n,base) ({ uint32_t __rem = (n) % (base); (n) /= (base); __rem; })
+static void _stp_warn(const char *f, ...) {}
+static int _stp_snprintf(char *buf, size_t size, const char *fmt, ...) {
+  va_list ap; va_start(ap, fmt); int n = vprintf(fmt, ap); va_end(ap); return n; }
+static void _stp_print_flush(void) {}
+static int64_t _stp_div64(const char **e, int64_t x, int64_t y) {
+  if (!y) return 0; if (y == -1) return -x; return x / y; }
+#include "RUNTIME/stat.h"
+#include "RUNTIME/stat-common.c"
+int main(int argc, char **argv) {
+  struct _Hist h = {0};
+  int i = 1;
+  if (!strcmp(argv[i], "log")) { h.type = HIST_LOG; h.buckets = HIST_LOG_BUCKETS; i++; }
+  else { h.type = HIST_LINEAR; h.start = atoi(argv[i+1]); h.stop = atoi(argv[i+2]);
+         h.interval = atoi(argv[i+3]); h.buckets = _stp_stat_calc_buckets(h.stop, h.start, h.interval);
+         i += 4; }
+  stat_data *sd = calloc(1, sizeof(stat_data) + sizeof(int64_t) * h.buckets);
+  for (; i < argc; i++) __stp_stat_add(&h, sd, strtoll(argv[i], 0, 10), 1, 1, 1, 1, 1);
+  _stp_stat_print_histogram_buf(NULL, 0, &h, sd);
+  int64_t avg_s = _stp_div64(NULL, sd->sum << sd->shift, sd->count);
+  int64_t S1 = sd->count * (sd->avg_s - avg_s) * (sd->avg_s - avg_s);
+  int64_t S2 = (sd->count - 1) * sd->variance_s;
+  fprintf(stderr, "%lld\n", (long long)(_stp_div64(NULL, S1 + S2, sd->count - 1) >> (2 * sd->shift)));
+  return 0;
+}
+'''
+_RUNTIME = "/usr/share/systemtap/runtime"
+
+
+@pytest.mark.oracle
+def test_against_stap_runtime_c(tmp_path):
+    import os
+    import random
+    import shutil
+    import subprocess
+    if shutil.which("gcc") is None or not os.path.exists(_RUNTIME + "/stat-common.c"):
+        pytest.skip("needs gcc and SystemTap's runtime sources in " + _RUNTIME)
+    src = tmp_path / "h.c"
+    src.write_text(_HARNESS.replace("RUNTIME", _RUNTIME))
+    exe = tmp_path / "h"
+    r = subprocess.run(["gcc", "-w", "-o", str(exe), str(src)], capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip("cannot build the stap runtime harness: " + r.stderr[-200:])
+    rnd = random.Random(4711)
+    for _ in range(150):
+        mode = rnd.choice(["small", "wide", "neg", "huge"])
+
+        def val():
+            if mode == "small":
+                return rnd.randint(0, 20)
+            if mode == "wide":
+                return rnd.randint(-1000, 100000)
+            if mode == "neg":
+                return rnd.randint(-50, 5)
+            return rnd.choice([rnd.randint(-2 ** 40, 2 ** 40), rnd.randint(0, 7)])
+        vals = [val() for _ in range(rnd.choice([1, 2, 3, 5, 20, 100]))]
+        if rnd.random() < 0.3:
+            vals += [vals[0]] * rnd.randint(50, 200)          # scale > 50
+        if rnd.random() < 0.5:
+            s = Stat()
+            args = ["log"]
+            for v in vals:
+                s.add(v)
+            mine = render_log(s)
+        else:
+            start = rnd.choice([0, -20, 5, 100, -1000])
+            interval = rnd.choice([1, 2, 10, 25, 100])
+            stop = start + interval * rnd.randint(1, 40)
+            s = lin_of(start, stop, interval, *vals)
+            args = ["linear", str(start), str(stop), str(interval)]
+            mine = render_linear(s, start, stop, interval)
+        out = subprocess.run([str(exe)] + args + [str(v) for v in vals],
+                             capture_output=True, text=True)
+        assert mine == out.stdout, (args, vals)
+        assert s.variance() == int(out.stderr), (args, vals)
