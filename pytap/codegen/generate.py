@@ -400,7 +400,7 @@ class Generator:
             records.append(f"struct pytap_rec_{f.id} {{ u32 kind; u32 cpu; {' '.join(fields)} }};")
         nslots = self.fn_slot_total + self.max_probe_slots
         text = _ENV.get_template("program.c.j2").render(
-            msl=self.msl, maxaction=self.maxaction, kind_exit=KIND_EXIT, kind_error=KIND_ERROR,
+            msl=self.msl, idx_mask=(1 << (self.msl - 1).bit_length()) - 1, maxaction=self.maxaction, kind_exit=KIND_EXIT, kind_error=KIND_ERROR,
             kind_trigger=KIND_TRIGGER, fn_slots=self.fn_slot_total, nslots=nslots,
             state_map="pytap_state", ringbuf=self.ringbuf, ringbuf_pages=64,
             zero_size=round8(self.zero_size), task_offsets=task_offsets(),

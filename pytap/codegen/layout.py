@@ -137,10 +137,15 @@ def linear_buckets(h: HistSpec) -> int:
     return (h.stop - h.start) // h.interval + 3 if h.interval else 3
 
 
+def linear_pow2(h: HistSpec) -> int:
+    n = linear_buckets(h)
+    return 1 << (n - 1).bit_length()
+
+
 def stat_struct_size(lay: GlobalLayout) -> int:
     n = 5 * 8
     if lay.hist is not None:
-        n += 8 * (LOG_BUCKETS if lay.hist.kind == "log" else linear_buckets(lay.hist))
+        n += 8 * (LOG_BUCKETS if lay.hist.kind == "log" else linear_pow2(lay.hist))
     return n
 
 
@@ -165,6 +170,9 @@ def _c_decl(lay: GlobalLayout, maxentries: int) -> str:
             fields.append(f"s64 log[{LOG_BUCKETS}];")
         elif lay.hist is not None:
             fields.append(f"s64 linear[{linear_buckets(lay.hist)}];")
+            pad = linear_pow2(lay.hist) - linear_buckets(lay.hist)
+            if pad:
+                fields.append(f"s64 linear_pad[{pad}];")
         out.append(f"{vt} {{ " + " ".join(fields) + " };")
     size = lay.maxsize or maxentries
     if lay.kind in ("scalar", "stats"):

@@ -22,7 +22,7 @@ from typing import Dict, List, Optional
 from .. import ast
 from ..diagnostics import StapError
 from .cutil import c_ident, c_long, c_string, printf_escape, round8, unescape
-from .layout import LOG_BUCKETS, key_struct_name, linear_buckets, string_size, value_c_type
+from .layout import LOG_BUCKETS, key_struct_name, linear_buckets, linear_pow2, string_size, value_c_type
 from .program import RecordFormat
 
 
@@ -850,11 +850,12 @@ class Lowerer:
         self.emit("if (sp->count == 0 || sv > sp->max) sp->max = sv;")
         self.emit("sp->count += 1; sp->sum += sv; sp->sumsq += sv * sv;")
         if lay.hist is not None and lay.hist.kind == "log":
-            self.emit(f"u32 b = pytap_log_bucket(sv); if (b < {LOG_BUCKETS}) sp->log[b] += 1;")
+            self.emit(f"u32 b = pytap_log_bucket(sv); sp->log[b & {LOG_BUCKETS - 1}] += 1;")
         elif lay.hist is not None:
             n = linear_buckets(lay.hist)
             self.emit(f"u32 b = pytap_linear_bucket(sv, {c_long(lay.hist.start)}, {c_long(lay.hist.interval)}, {n});")
-            self.emit(f"if (b < {n}) sp->linear[b] += 1;")
+            # the struct pads linear[] to a power of two so the mask bounds it
+            self.emit(f"sp->linear[b & {linear_pow2(lay.hist) - 1}] += 1;")
         self.ind -= 1
         self.emit("}")
         self.emit("}")
