@@ -1,6 +1,7 @@
 #!/bin/bash
 # Runs INSIDE the virtme-ng guest (started by scripts/vm_tests.sh).
 # Usage: vm_inner.sh REPO RESULT_DIR [pytest args...]
+#        vm_inner.sh REPO RESULT_DIR --exec 'SHELL COMMAND'   (debugging)
 # Runs the kprobe tier with the repo's venv and leaves the output and the
 # exit status in RESULT_DIR (a host directory shared read-write), because the
 # guest console is not a reliable channel for long output.
@@ -23,7 +24,11 @@ cd "$repo" || exit 97
     echo "== WARNING: no kernel headers for $(uname -r) (apt-get install linux-headers-amd64)"
   fi
 } >"$results/output.log" 2>&1
-python -m pytest -m vm -p no:cacheprovider -rs "$@" >>"$results/output.log" 2>&1
+if [ "${1:-}" = --exec ]; then
+  bash -c "$2" >>"$results/output.log" 2>&1
+else
+  python -m pytest -m vm -p no:cacheprovider -rs "$@" >>"$results/output.log" 2>&1
+fi
 rc=$?
 echo "$rc" >"$results/status"
 exit "$rc"

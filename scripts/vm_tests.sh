@@ -5,6 +5,9 @@
 # Prints the guest's test output and exits with pytest's status.
 #
 # Usage: scripts/vm_tests.sh [pytest args...]   (default: tests/vm)
+#        scripts/vm_tests.sh --exec 'CMD'       run CMD in the VM instead, from
+#            the repo root with the venv on PATH (e.g. to try a kprobe script:
+#            --exec '.venv/bin/pytap -c "cat /etc/hostname" my.stp')
 # Env:   PYTAP_VM_KERNEL   kernel image (default: newest /boot/vmlinuz-6.1.*)
 #        PYTAP_VM_MEMORY   guest memory (default 2G)
 #        PYTAP_VM_TIMEOUT  seconds before the boot is abandoned (default 1800)
