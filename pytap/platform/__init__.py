@@ -11,6 +11,7 @@ probe providers can be tested with `FakePlatform` and no root:
     tracepoints()             [(category, event)] from tracefs available_events
     tracepoint_format(c, e)   [TracepointField] from events/c/e/format
     btf_function(name)        btf.FuncProto (param names/types) from /sys/kernel/btf/vmlinux
+    pid_exists(n)             /proc/n is there
     find_executable(p)        stap's process("p") path lookup (cwd if it has a "/", else $PATH)
     elf_info(path)            elf.ElfInfo: FUNC symbols of a user binary
     ensure_kernel_headers()   what BCC needs to compile (see that function)
@@ -305,6 +306,9 @@ class Platform:
                 return os.path.realpath(c)
         return None
 
+    def pid_exists(self, pid: int) -> bool:
+        return os.path.isdir(f"/proc/{pid}")
+
     def elf_info(self, path: str) -> Optional[_elf.ElfInfo]:
         if path not in self._elf:
             try:
@@ -351,7 +355,7 @@ class FakePlatform(Platform):
     """Hand-fed facts for tests: nothing is read from the machine."""
 
     def __init__(self, kernel_functions=None, tracepoints=None, btf=None,
-                 executables=None, elfs=None, kprobes=True):
+                 executables=None, elfs=None, kprobes=True, pids=(1, 42)):
         super().__init__(cache_dir=Path("/nonexistent"))
         # kernel_functions: list of names or {name: module}
         kf = kernel_functions or {}
@@ -367,6 +371,7 @@ class FakePlatform(Platform):
         self._elf = dict(elfs or {})                   # path -> ElfInfo
         self._kprobes = kprobes
         self._tracefs = ""
+        self.pids = set(pids)
 
     def has_kprobes(self) -> bool:
         return self._kprobes
@@ -376,6 +381,9 @@ class FakePlatform(Platform):
 
     def find_executable(self, name, cwd=None):
         return self._executables.get(name)
+
+    def pid_exists(self, pid):
+        return pid in self.pids
 
     def elf_info(self, path):
         return self._elf.get(path)

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import os
 
+from ..diagnostics import StapError
 from .core import ResolvedPoint, TargetVar, make_point
 
 CLONE_THREAD = 0x00010000
@@ -55,6 +56,7 @@ def _build(concrete, point, platform):
         path = platform.find_executable(head) or head
         comps[0] = ("process", path)
     elif isinstance(head, int):
+        _check_pid(head, platform)
         pid = head
     filters = []
     subject = None
@@ -93,8 +95,14 @@ def _head(concrete, platform):
         path = platform.find_executable(head) or head
         return path, None, ("process", path)
     if isinstance(head, int):
+        _check_pid(head, platform)
         return None, head, concrete[0]
     return None, None, concrete[0]
+
+
+def _check_pid(pid, platform):
+    if not platform.pid_exists(pid):
+        raise StapError(f"cannot probe pid {pid}: No such process")
 
 
 def _subject_filters(path, pid, filters):

@@ -35,7 +35,7 @@ CASES = [
     'kprobe.module("nonexist").function("foo*")',
     'kprobe.function("vfs_read").foo', "kprobe.function(1)", "kprobe",
     "begin.x", "process.begin", "process.end", 'process("true").begin', 'process("/nonexist").begin',
-    "process(1).begin", "process.syscall", 'process("true").syscall.return', "process.thread.begin",
+    "process(1).begin", "process(999999).end", "process.syscall", 'process("true").syscall.return', "process.thread.begin",
     'process("true").thread.end', 'process.function("main")', "perf.type(1).config(0).process",
 
 ]

@@ -186,3 +186,11 @@ def test_perf_unspecified_process_needs_c():
     [rp] = resolve("perf.sw.cpu_clock.process", plat)
     assert point_to_text(rp.point) == "perf.type(1).config(0).sample(1000000).process"
     assert rp.spec["process"] == ""
+
+
+def test_process_pid_must_exist():
+    with pytest.raises(StapError) as ei:
+        resolve("process(123).begin")
+    assert ei.value.message == "cannot probe pid 123: No such process"
+    with pytest.raises(StapError):
+        resolve("process(123).syscall")
