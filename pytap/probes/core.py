@@ -130,7 +130,9 @@ def make_point(template: ast.ProbePoint, comps: Sequence[Tuple[str, object]]) ->
                           condition=template.condition, loc=template.loc, tok_desc=template.tok_desc)
 
 
-def levenshtein(a: str, b: str) -> int:
+def levenshtein(a: str, b: str, limit: Optional[int] = None) -> int:
+    """Edit distance; with `limit`, gives up (returning limit + 1) as soon
+    as a whole row exceeds it."""
     if len(a) < len(b):
         a, b = b, a
     prev = list(range(len(b) + 1))
@@ -138,6 +140,8 @@ def levenshtein(a: str, b: str) -> int:
         cur = [i]
         for j, cb in enumerate(b, 1):
             cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        if limit is not None and min(cur) > limit:
+            return limit + 1
         prev = cur
     return prev[-1]
 
@@ -155,9 +159,12 @@ def similar(target: str, names, limit: int = 5) -> List[str]:
         if len(best) >= limit and gap > best[-1][0]:
             break
         for n in by_gap[gap]:
-            if len(best) >= limit and gap > best[-1][0]:
+            full = len(best) >= limit
+            if full and gap > best[-1][0]:
                 break
-            d = levenshtein(target, n)
+            d = levenshtein(target, n, best[-1][0] if full else None)
+            if full and (d, n) >= best[-1]:
+                continue
             best.append((d, n))
             best.sort()
             del best[limit:]
