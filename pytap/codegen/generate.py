@@ -408,6 +408,7 @@ class Generator:
             functions=self.native_src + [i["src"] for i in self.fn_order], handlers=handlers)
         prog = Program(c_source=text, probes=probes_out, formats=self.formats, errors=self.errors,
                        globals=self.layouts, session=session)
+        prog.state_slots = {"state": 0, "target": 1, "dropped": 2, "stp_pid": 3, "realtime": 4}
         prog.attach_groups = [(g["fn"], g["rp"]) for g in group_list]
         prog.line_map = _line_map(text)
         prog.frame_slots = nslots

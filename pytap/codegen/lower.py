@@ -1106,6 +1106,8 @@ class Lowerer:
                 self.emit(f"{r}->a{i} = {v};")
         self.emit(f"{self.gen.ringbuf}.ringbuf_submit({r}, 0);")
         self.ind -= 1
+        self.emit("} else {")
+        self.emit("\tpytap_dropped();")
         self.emit("}")
         self.ind -= 1
         self.emit("}")
