@@ -257,7 +257,7 @@ class Platform:
                 st = os.stat(BTF_VMLINUX)
             except OSError:
                 return self._btf
-            cache = self.cache_dir / f"btf-funcs-v1-{st.st_size}-{int(st.st_mtime)}.pickle"
+            cache = self.cache_dir / f"btf-funcs-v2-{st.st_size}-{int(st.st_mtime)}.pickle"
             try:
                 with open(cache, "rb") as f:
                     self._btf = pickle.load(f)

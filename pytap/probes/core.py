@@ -19,6 +19,11 @@ class TargetVar:
       "field"   tracepoint record field at `offset` (size bytes) of the
                 context record; `data_loc` strings keep a u32 whose low 16 bits
                 are the string's offset in the record (high 16: its length)
+      "tp_arg"  a tracepoint's TP_PROTO argument (what stap calls $prev,
+                $next in sched_switch): ((u64 *)ctx)[arg_index] of a RAW
+                tracepoint program (bpf_raw_tracepoint_args.args[arg_index],
+                0-based); only readable with spec["raw"] = True, so a handler
+                cannot mix "field" and "tp_arg" variables
     at_entry: an "arg" read in a .return probe means the value at entry
               (stap semantics); codegen saves it at entry (like @entry).
     string_space: where a string's bytes live, for is_string vars:
@@ -61,10 +66,19 @@ class ResolvedPoint:
     annotation: str = ""
     context: object = None
     _vars: Optional[Callable[[], List[TargetVar]]] = field(default=None, repr=False)
+    _listing: Optional[Callable[[], List[TargetVar]]] = field(default=None, repr=False)
 
     def variables(self) -> List[TargetVar]:
         """$vars available here, in declaration order ([] if none/unknown)."""
         return list(self._vars()) if self._vars is not None else []
+
+    def listing_variables(self) -> List[TargetVar]:
+        """The $vars `stap -L` prints for this point, as stap spells them
+        (`$prev:struct task_struct*` is TargetVar("prev", "struct
+        task_struct*", ...)): tracepoints' TP_PROTO arguments, the utrace
+        $syscall/$argN of process.* points; [] where stap lists none (e.g.
+        dwarfless kprobes, even though variables() offers BTF arguments)."""
+        return list(self._listing()) if self._listing is not None else []
 
     def variable(self, name: str) -> Optional[TargetVar]:
         name = name.lstrip("$")
@@ -76,6 +90,11 @@ class ResolvedPoint:
     def text(self) -> str:
         from .. import printer  # the parser helper's; may be missing early on
         return printer.probe_point_text(self.point, with_flags=False)
+
+
+def stap_type_spelling(c_type: str) -> str:
+    """stap -L writes pointers without the space: "struct file*"."""
+    return c_type.replace(" *", "*")
 
 
 def has_glob(s: str) -> bool:

@@ -43,6 +43,12 @@ import os
 from ..diagnostics import StapError
 from .core import ResolvedPoint, TargetVar, make_point
 
+
+def _utrace_listing():
+    """stap -L lists the utrace context of every process.* point."""
+    return [TargetVar("syscall", "long", 8, True, source="field")] + \
+        [TargetVar(f"arg{i}", "long", 8, True, source="field") for i in range(1, 7)]
+
 CLONE_THREAD = 0x00010000
 TASK_COMM_LEN = 16
 
@@ -85,6 +91,7 @@ def _build(concrete, point, platform):
             "raw": False, "raw_name": None}
     rp = ResolvedPoint("process", make_point(point, comps), spec)
     rp._vars = lambda: []
+    rp._listing = _utrace_listing
     return [rp]
 
 
@@ -149,6 +156,7 @@ def _build_syscall(concrete, point, platform):
                               offset=base + 8 * i) for i in range(6)]
         return out
     rp._vars = variables
+    rp._listing = _utrace_listing
     return [rp]
 
 
@@ -172,6 +180,7 @@ def _build_thread(concrete, point, platform):
             "existing": False, "raw": False, "raw_name": None}
     rp = ResolvedPoint("process", make_point(point, [head] + list(concrete[1:])), spec)
     rp._vars = lambda: []
+    rp._listing = _utrace_listing
     return [rp]
 
 

@@ -17,14 +17,17 @@ spec (family "tracepoint"):
 variables(): every non-common record field: TargetVar(source="field",
 offset, size, signed, data_loc, array_len, string_space "record" for
 char[N] / __data_loc char[], "user" for char * in syscalls:*, else
-"kernel").
+"kernel"); then the TP_PROTO arguments stap scripts use ($prev, $next of
+sched_switch) from BTF, source="tp_arg" (raw tracepoint only), unless a
+field has that name.  listing_variables(): the TP_PROTO arguments, as
+stap -L prints them.
 """
 from __future__ import annotations
 
 import fnmatch
 
 from ..diagnostics import StapError
-from .core import ResolvedPoint, TargetVar, has_glob, make_point, similar
+from .core import ResolvedPoint, TargetVar, has_glob, make_point, similar, stap_type_spelling
 
 
 def _split(spec: str):
@@ -49,6 +52,7 @@ def _build(concrete, point, platform):
                 "raw_name": None if cat == "syscalls" else name}
         rp = ResolvedPoint("tracepoint", make_point(point, comps), spec)
         rp._vars = _variables_fn(platform, cat, name, rp)
+        rp._listing = _listing_fn(platform, cat, name)
         out.append(rp)
     return out
 
@@ -70,8 +74,36 @@ def _variables_fn(platform, cat, name, rp):
             out.append(TargetVar(f.name, f.c_type, f.size, f.signed, f.is_pointer, f.is_string,
                                  source="field", offset=f.offset, data_loc=f.data_loc,
                                  array_len=f.array_len, string_space=space))
+        taken = {v.name for v in out}
+        out += [v for v in tp_args(platform, cat, name) if v.name not in taken]
         return out
     return variables
+
+
+def tp_args(platform, cat, name):
+    """TP_PROTO arguments from BTF: the kernel's __bpf_trace_<event>
+    wrapper has them, named, after its leading `void *__data`."""
+    if cat == "syscalls":
+        return []           # built on raw_syscalls; no TP_PROTO of their own
+    proto = platform.btf_function(f"__bpf_trace_{name}")
+    if proto is None:
+        return []
+    out = []
+    for i, (pname, ct) in enumerate(proto.params[1:]):
+        out.append(TargetVar(pname or f"arg{i + 1}", ct.text, ct.size, ct.signed, ct.is_pointer,
+                             ct.is_string, source="tp_arg", arg_index=i,
+                             string_space="kernel" if ct.is_string else None))
+    return out
+
+
+def _listing_fn(platform, cat, name):
+    def listing():
+        out = []
+        for v in tp_args(platform, cat, name):
+            v.c_type = stap_type_spelling(v.c_type)
+            out.append(v)
+        return out
+    return listing
 
 
 def no_match_message(point, platform) -> str:

@@ -47,7 +47,12 @@ int on_kill(void *ctx) {
     bump(1); put(1, pid);
     return 0;
 }
-int on_raw_enter(void *ctx) { if (mine()) bump(2); return 0; }
+int on_raw_enter(struct bpf_raw_tracepoint_args *ctx) {
+    if (!mine()) return 0;
+    bump(2);
+    if (ctx->args[ID_IDX] == 110) bump(10);     /* $id (TP_PROTO arg) == getppid */
+    return 0;
+}
 int on_foo(struct pt_regs *ctx) { bump(3); put(3, PT_REGS_PARM1(ctx)); return 0; }
 int on_foo_ret(struct pt_regs *ctx) { bump(4); put(4, PT_REGS_RC(ctx)); return 0; }
 int on_kprobe(struct pt_regs *ctx) { bump(5); return 0; }
@@ -67,7 +72,11 @@ def bpf():
     from bcc import BPF
     kill = one('kernel.trace("syscalls:sys_enter_kill")').variable("pid")
     assert kill is not None and kill.source == "field"
-    b = BPF(text=C_TEXT.encode(), cflags=[f"-DKILL_PID_OFF={kill.offset}", f"-DKILL_PID_SIZE={kill.size}", "-w"])
+    from pytap.probes.tracepoint import tp_args
+    [id_arg] = [v for v in tp_args(current(), "raw_syscalls", "sys_enter") if v.name == "id"]
+    id_idx = id_arg.arg_index                    # TP_PROTO(regs, id): 1
+    b = BPF(text=C_TEXT.encode(), cflags=[f"-DKILL_PID_OFF={kill.offset}", f"-DKILL_PID_SIZE={kill.size}",
+                                          f"-DID_IDX={id_idx}", "-w"])
     b[b"cfg"][b[b"cfg"].Key(0)] = b[b"cfg"].Leaf(os.getpid())
     yield b
     b.cleanup()
@@ -148,7 +157,7 @@ def test_raw_tracepoint(bpf):
     detach = probes.attach(bpf, "on_raw_enter", rp)
     try:
         os.getppid()
-        assert wait_for(lambda: count(bpf, 2) >= 1)
+        assert wait_for(lambda: count(bpf, 2) >= 1 and count(bpf, 10) >= 1)
     finally:
         detach()
 

@@ -239,3 +239,27 @@ def test_kernel_truncated_lists_followers():
 def test_kernel_function_dwarf_spelling():
     assert texts('kernel.function("vfs_read@fs/read_write.c")') == ['kernel.function("vfs_read")']
     assert texts('kprobe.function("vfs_read@fs/read_write.c")') == []      # stap: no match
+
+
+def test_tracepoint_tp_args_and_listing():
+    task = CType("struct task_struct *", 8, False, True, False)
+    plat = FakePlatform(tracepoints={"sched:sched_switch": SCHED_SWITCH},
+                        btf={"__bpf_trace_sched_switch": FuncProto(
+                            "__bpf_trace_sched_switch",
+                            (("__data", CType("void *", 8, False, True, False)),
+                             ("preempt", CType("bool", 1, False, False, False)),
+                             ("prev", task), ("next", task),
+                             ("prev_pid", INT)), None)})
+    [rp] = probes.resolve(point_from_text('kernel.trace("sched_switch")'), plat)
+    vs = rp.variables()
+    assert [(v.name, v.source) for v in vs] == [("prev_comm", "field"), ("prev_pid", "field"),
+                                                ("preempt", "tp_arg"), ("prev", "tp_arg"),
+                                                ("next", "tp_arg")]
+    assert rp.variable("next").arg_index == 2 and rp.variable("next").is_pointer
+    assert [f"${v.name}:{v.c_type}" for v in rp.listing_variables()] == [
+        "$preempt:bool", "$prev:struct task_struct*", "$next:struct task_struct*", "$prev_pid:int"]
+
+
+def test_kprobe_listing_is_empty_like_dwarfless_stap():
+    [rp] = resolve('kprobe.function("vfs_read")')
+    assert rp.listing_variables() == [] and rp.variables()

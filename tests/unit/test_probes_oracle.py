@@ -101,3 +101,17 @@ def test_uprobes_same_as_stap(binaries, tail):
             assert theirs[1].startswith("no match")
         else:
             assert mine == theirs
+
+
+@pytest.mark.skipif(shutil.which("stap") is None, reason="SystemTap (stap) is not installed")
+@pytest.mark.parametrize("text", ['kernel.trace("sched:sched_switch")',
+                                  'kernel.trace("sched:sched_process_exec")',
+                                  'kernel.trace("raw_syscalls:sys_enter")',
+                                  "process.begin", "process.syscall", "timer.s(1)",
+                                  'kprobe.function("vfs_read")'])
+def test_listing_variables_same_as_stap_L(text):
+    r = subprocess.run(["stap", "-L", text], capture_output=True, text=True, timeout=120)
+    theirs = r.stdout.strip()
+    [rp] = probes.resolve(point_from_text(text), current())
+    mine = " ".join([point_to_text(rp.point)] + [f"${v.name}:{v.c_type}" for v in rp.listing_variables()])
+    assert mine == theirs

@@ -194,3 +194,9 @@ def test_process_pid_must_exist():
     assert ei.value.message == "cannot probe pid 123: No such process"
     with pytest.raises(StapError):
         resolve("process(123).syscall")
+
+
+def test_process_listing_is_stap_utrace_context():
+    [rp] = resolve("process.begin")
+    assert [f"${v.name}:{v.c_type}" for v in rp.listing_variables()] == \
+        ["$syscall:long"] + [f"$arg{i}:long" for i in range(1, 7)]
