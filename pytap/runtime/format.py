@@ -4,7 +4,9 @@ Semantics follow SystemTap's run-time vsprintf (read for behaviour):
 - every integer conversion is 64-bit: %d/%i signed, %u/%x/%X/%o print the
   value's two's-complement u64 pattern;
 - %p is `%#x` (stap >= 1.3): "0x" then lower-case hex, no zero fill;
-- %s takes a precision as the maximum length; "%#s" escapes the string;
+- %s takes a precision as the maximum length; '#' changes nothing for %s
+  (stap 4.8's runtime copies the bytes as they are), and the '0' flag on
+  %s/%m/%M appends a NUL byte after the field, as stap's runtime does;
 - %m/%M take an address in the script; here they format the bytes already
   read (a str): `precision` bytes (1 without), %M as hex pairs;
 - %c prints the low byte of a number; with `#` it escapes non-printables;
@@ -213,16 +215,17 @@ def _memory(s: str, conv: str, width: int, precision: int, flags: str) -> str:
             body = s if precision < 0 else s[:precision]
         else:                           # precision counts bytes
             body = s if precision < 0 else from_bytes(to_bytes(s)[:precision])
-        if "#" in flags:
-            # "%#s" prints the string escaped (stap's exit report uses it)
-            body = text_escape(body)
+
     else:
         n = precision if precision > 0 else 1
         raw = to_bytes(s)[:n].ljust(n, b"\0")
         body = raw.hex() if conv == "M" else from_bytes(raw)
     size = len(body) if body.isascii() else len(to_bytes(body))    # width counts bytes
     pad = " " * max(0, width - size)
-    return body + pad if "-" in flags else pad + body
+    text = body + pad if "-" in flags else pad + body
+    # stap's _stp_vsprint_memory writes a NUL after the field when the 0
+    # flag is given (it reaches the output; a sprintf result ends there)
+    return text + "\0" if "0" in flags else text
 
 
 def _binary(num: int, width: int, precision: int, flags: str) -> str:

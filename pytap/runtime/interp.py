@@ -930,7 +930,8 @@ class Interpreter:
         if e.to_stream:
             self.write(text)
             return 0
-        return self.clip(text)
+        nul = text.find("\0")          # a C string ends at its first NUL
+        return self.clip(text if nul < 0 else text[:nul])
 
     # -- calls
     def eval_FunctionCall(self, e: ast.FunctionCall):

@@ -4,7 +4,7 @@ SystemTap prints, after the end probes, every such global in declaration
 order (NOTES.md "Globals printed at exit"):
 
     x=5                     long scalar
-    s="text"                string scalar (escaped)
+    s="text"                string scalar (as is, like stap's "%#s")
     a[1,"k"]=7              array elements, by value descending
     t @count=3 @min=1 @max=9 @sum=12 @avg=4       aggregate
     t @count=0x0            empty aggregate
@@ -19,7 +19,7 @@ from dataclasses import fields
 from typing import Iterable, List, Set, Tuple
 
 from .. import ast
-from .format import print_value, text_escape as escape
+from .format import print_value
 from .stats import Stat
 
 
@@ -169,13 +169,17 @@ def unread_globals(session) -> List[ast.VarDecl]:
     return out
 
 
+# stap prints these with printf("%#s") inside literal quotes, and its 4.8
+# runtime copies "%#s" strings unescaped (_stp_vsprint_memory), so the text
+# goes out as it is.
+
 def _key_text(key) -> str:
-    return ",".join('"%s"' % escape(k) if isinstance(k, str) else str(k) for k in key)
+    return ",".join('"%s"' % k if isinstance(k, str) else str(k) for k in key)
 
 
 def _value_text(v) -> str:
     if isinstance(v, str):
-        return '"%s"' % escape(v)
+        return '"%s"' % v
     return print_value(v)
 
 

@@ -768,3 +768,12 @@ def test_script_next_in_functions():
                           "probe begin { println(g(0)); println(g(1)) }")
     assert out == "1\n"
     assert err == "ERROR: all functions exhausted near identifier 'g' at t.stp:2:38\n"
+
+
+def test_sprintf_result_ends_at_nul():
+    s = G("s", "string")
+    out, _ = run([assign(sym(s), ast.PrintFormat("sprintf", [S("ab")], fmt="[%05s]")),
+                  println(sym(s)),
+                  ast.ExprStatement(ast.PrintFormat("printf", [S("ab")], fmt="[%05s]"))],
+                 globals_=[s])
+    assert out == "[   ab\n[   ab\0]"

@@ -66,7 +66,7 @@ def test_dump_texts_in_declaration_order():
     store.set("b", ("p",), "v")
     assert dump_unread_globals(sess, store) == (
         "x=-5\n"
-        's="say \\"hi\\"\\n"\n'
+        's="say "hi"\n"\n'
         'a[3,"z"]=9\n'
         'a[2,"m"]=5\n'
         'a[1,"k"]=2\n'
