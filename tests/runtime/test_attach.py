@@ -56,6 +56,7 @@ int on_raw_enter(struct bpf_raw_tracepoint_args *ctx) {
 int on_foo(struct pt_regs *ctx) { bump(3); put(3, PT_REGS_PARM1(ctx)); return 0; }
 int on_foo_ret(struct pt_regs *ctx) { bump(4); put(4, PT_REGS_RC(ctx)); return 0; }
 int on_kprobe(struct pt_regs *ctx) { bump(5); return 0; }
+int on_libc(struct pt_regs *ctx) { if (mine()) bump(11); return 0; }
 int on_newtask(void *ctx) { if (mine()) bump(6); return 0; }
 int on_exit(void *ctx) { bump(7); return 0; }
 """
@@ -193,6 +194,20 @@ def test_uprobe_and_uretprobe(bpf, user_binary):
     n = count(bpf, 3)
     subprocess.run([user_binary], check=False)
     assert count(bpf, 3) == n
+
+
+def test_uprobe_in_shared_library(bpf):
+    libc = os.path.realpath("/usr/lib/x86_64-linux-gnu/libc.so.6")
+    if not os.path.exists(libc):
+        pytest.skip("no glibc at the Debian multiarch path")
+    rp = one(f'process("{libc}").function("getppid")', Platform())
+    assert rp.spec["offset"] > 0
+    detach = probes.attach(bpf, "on_libc", rp)
+    try:
+        os.getppid()
+        assert wait_for(lambda: count(bpf, 11) >= 1)
+    finally:
+        detach()
 
 
 def test_process_begin_and_end(bpf):
