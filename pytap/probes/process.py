@@ -16,7 +16,8 @@ How we map them (spec, family "process"):
     category, event_name   the tracepoint that carries it:
         process.begin          task:task_newtask (a fork; fires in the
                                PARENT; the child's pid is field "pid")
-        process("p").begin     sched:sched_process_exec (in the new image)
+        process("p").begin     sched:sched_process_exec (in the new image,
+                               matched by comm = basename of p)
         process(N).begin       sched:sched_process_exec
         *.end                  sched:sched_process_exit (the dying task)
     subject_pid_field  the record field holding the subject's pid when it is
@@ -44,13 +45,14 @@ from ..diagnostics import StapError
 from .core import ResolvedPoint, TargetVar, make_point
 
 
+CLONE_THREAD = 0x00010000
+TASK_COMM_LEN = 16
+
+
 def _utrace_listing():
     """stap -L lists the utrace context of every process.* point."""
     return [TargetVar("syscall", "long", 8, True, source="field")] + \
         [TargetVar(f"arg{i}", "long", 8, True, source="field") for i in range(1, 7)]
-
-CLONE_THREAD = 0x00010000
-TASK_COMM_LEN = 16
 
 
 def _build(concrete, point, platform):
@@ -74,7 +76,10 @@ def _build(concrete, point, platform):
         else:
             cat, ev = "sched", "sched_process_exec"
             if path is not None:
-                filters.append({"kind": "field_str_eq", "field": "filename", "value": path})
+                # the exec'd file as the caller spelled it (record field
+                # "filename") may be a symlink of `path`; the new comm is
+                # its basename either way, so match that, as .end does
+                filters.append({"kind": "comm_eq", "value": os.path.basename(path)[:TASK_COMM_LEN - 1]})
             if pid is not None:
                 filters.append({"kind": "pid_eq", "value": pid})
     else:
