@@ -1,5 +1,6 @@
 """timer.{s,sec,ms,msec,us,usec,ns,nsec}(N)[.randomize(M)], timer.hz(N),
-timer.jiffies(N)[.randomize(M)], timer.profile.tick, timer.profile.
+timer.jiffies(N)[.randomize(M)], timer.profile.tick (refused, as stap does
+on kernels without the profile timer hook), timer.profile.
 
 spec (family "timer"):
     period_ns     the interval in nanoseconds
@@ -8,8 +9,7 @@ spec (family "timer"):
                   approximate with the period N: the mean rate is stap's, the
                   jitter is not reproduced (M is kept here for whoever wants
                   to re-arm with jitter later)
-    all_cpus      False: fires on ONE cpu (stap's timer.* semantics);
-                  True: every cpu (timer.profile.tick)
+    all_cpus      False: fires on ONE cpu (stap's timer.* semantics)
     unit, count   as written (for messages)
 
 Attach: a SOFTWARE / CPU_CLOCK perf event with sample_period = period_ns
@@ -74,10 +74,11 @@ def _build(concrete, point, platform):
 
 
 def _build_tick(concrete, point, platform):
-    # one tick per cpu at the kernel's HZ
-    spec = {"period_ns": 10**9 // _kernel_hz(platform), "randomize_ns": 0,
-            "all_cpus": True, "unit": "profile", "count": 1}
-    return [ResolvedPoint("timer", make_point(point, concrete), spec)]
+    # stap needs the kernel's profile timer hook, gone from current kernels;
+    # it says so, and its timer.profile alias falls back to perf (see
+    # above).  We answer the same so `timer.profile.tick!` aliases behave
+    # as stap's do.
+    raise StapError("profiling timer support (register_timer_hook) not found in kernel!")
 
 
 def _build_profile(concrete, point, platform):

@@ -23,7 +23,7 @@ CASES = [
     "timer.s(0)", "timer.s(86401)", "timer.ns(10)", "timer.us(1)", "timer.hz(0)",
     "timer.hz(2000000000)", "timer.jiffies(1000001)", "timer.ms(100).randomize(200)",
     "timer.s", 'timer.s("a")', "timer.hz(100).randomize(3)", "timer",
-    "timer.profile", "perf.sw.cpu_clock", "perf.sw.cpu_clock.sample(1000)", "perf.hw.cpu_cycles",
+    "timer.profile", "timer.profile.tick", "perf.sw.cpu_clock", "perf.sw.cpu_clock.sample(1000)", "perf.hw.cpu_cycles",
     "perf.sw.page_faults.hz(7)", "perf.type(1).config(0)", "perf.type(1).config(0).sample(5)",
     "perf.type(1).config(0).hz(5)", "perf.type(1)", "perf.type(1).config(0).sample(0)",
     "perf.type(1).config(0).sample(2).hz(4)", 'perf.type(1).config(0).process("/tmp/x")',
