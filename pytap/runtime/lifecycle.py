@@ -361,14 +361,14 @@ class Session:
     def on_exit(self) -> None:
         self.request_stop("exit")
 
-    def on_error(self, idx: int) -> None:
+    def on_error(self, idx: int, message: str = "") -> None:
         from .errors import ScriptRuntimeError
         errors = self.program.errors
         if 0 <= idx < len(errors):
             site = errors[idx]
-            err = ScriptRuntimeError(site.message, site.loc, site.tok_desc)
+            err = ScriptRuntimeError(message or site.message, site.loc, site.tok_desc)
         else:
-            err = ScriptRuntimeError(f"unknown run-time error #{idx}")
+            err = ScriptRuntimeError(message or f"unknown run-time error #{idx}")
         self.runtime_error(err)
 
     # ---------------------------------------------------------- signals
@@ -416,6 +416,9 @@ class Session:
             self.target_pid = self.target.pid
         self.set_slot("target", self.target_pid)
         self.set_slot("stp_pid", os.getpid())   # stp_pid(): the tracer's own pid
+        # wall-clock time in BPF = bpf_ktime_get_ns() (CLOCK_MONOTONIC) + this
+        self.set_slot("realtime", time.clock_gettime_ns(time.CLOCK_REALTIME)
+                      - time.clock_gettime_ns(time.CLOCK_MONOTONIC))
         self.set_slot("state", STATE_RUNNING)
         # declared initial values (`global x = 5`) and -G NAME=VALUE: BPF
         # maps start zeroed, so user space writes them before begin

@@ -88,8 +88,11 @@ class Decoder:
             trig["execname"] = cstring(vals[-1])
             return Record(kind, cpu, [], trigger=trig)
         if kind == KIND_ERROR:
+            # site index, then (optionally) char msg[]: a message built at
+            # run time (error(msg), messages with values); "" = the site's
             idx = _ERROR.unpack_from(data)[2] if len(data) >= _ERROR.size else -1
-            return Record(kind, cpu, [idx])
+            msg = cstring(data[_ERROR.size:]) if len(data) > _ERROR.size else ""
+            return Record(kind, cpu, [idx, msg])
         if kind == KIND_EXIT:
             return Record(kind, cpu, [])
         raise DecodeError(f"unknown ring-buffer record kind {kind}")
@@ -135,14 +138,14 @@ class Dispatcher:
         write(text)                  output, in record order
         on_trigger(probe_index, ctx_dict)
         on_exit()
-        on_error(error_index)
+        on_error(error_index, message)   message "" = the site's own
     Output is collected per poll batch by the caller's writer; exceptions
     raised by callbacks (ExitRequested, ScriptRuntimeError) are stashed and
     re-raised by `check()` because they cannot cross BCC's C callback."""
 
     def __init__(self, program: Program, write: Callable[[str], None],
                  on_trigger: Callable[[int, Dict[str, Any]], None],
-                 on_exit: Callable[[], None], on_error: Callable[[int], None]):
+                 on_exit: Callable[[], None], on_error: Callable[[int, str], None]):
         self.decoder = Decoder(program)
         self.write = write
         self.on_trigger = on_trigger
@@ -165,7 +168,7 @@ class Dispatcher:
         elif rec.kind == KIND_EXIT:
             self.on_exit()
         elif rec.kind == KIND_ERROR:
-            self.on_error(rec.args[0])
+            self.on_error(rec.args[0], rec.args[1])
 
     def callback(self, _ctx, data, size) -> int:
         """BCC ring-buffer callback (C calls it; an exception raised through

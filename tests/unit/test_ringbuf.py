@@ -52,7 +52,9 @@ def test_reserved_kinds():
     d = Decoder(_prog())
     assert d.decode(struct.pack("<II", KIND_EXIT, 0)).kind == KIND_EXIT
     err = d.decode(struct.pack("<IIq", KIND_ERROR, 1, 3))
-    assert err.kind == KIND_ERROR and err.args == [3]
+    assert err.kind == KIND_ERROR and err.args == [3, ""]
+    err = d.decode(struct.pack("<IIq16s", KIND_ERROR, 1, 0, _s("custom msg", 16)))
+    assert err.args == [0, "custom msg"]
     trig = d.decode(struct.pack("<II9q16s", KIND_TRIGGER, 1, 2, 100, 101, 1, 0, 0, 0, 1, 123456,
                                 _s("bash", 16)))
     assert trig.trigger == {"probe_index": 2, "pid": 100, "tid": 101, "ppid": 1, "uid": 0,
@@ -81,7 +83,7 @@ def test_dispatch_order_and_stashed_exceptions():
         raise Boom()
 
     disp = Dispatcher(_prog(), out.append, trig, lambda: events.append("exit"),
-                      lambda i: events.append(("error", i)))
+                      lambda i, m: events.append(("error", i)))
     disp.handle_bytes(struct.pack("<IIq", 19, 0, 1))
     disp.handle_bytes(struct.pack("<IIq", KIND_ERROR, 0, 0))
     disp.handle_bytes(struct.pack("<II", KIND_EXIT, 0))
