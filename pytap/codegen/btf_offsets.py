@@ -1,0 +1,139 @@
+"""Byte offsets of a few kernel struct members, read from this kernel's BTF.
+
+BCC compiles against whatever kernel headers are installed (here older than
+the running kernel), so `task->real_parent` through its headers may use the
+wrong layout.  ppid()/euid()/egid() read task_struct and cred through the
+offsets found here instead; they become -D style #defines in the prelude.
+The scan result is cached on disk keyed by the BTF file's size and mtime.
+"""
+from __future__ import annotations
+
+import json
+import os
+import struct
+from typing import Dict, List, Optional, Tuple
+
+BTF_PATH = "/sys/kernel/btf/vmlinux"
+
+# (struct, member path) -> #define name
+WANTED = {
+    ("task_struct", "real_parent"): "PYTAP_OFF_TASK_REAL_PARENT",
+    ("task_struct", "tgid"): "PYTAP_OFF_TASK_TGID",
+    ("task_struct", "cred"): "PYTAP_OFF_TASK_CRED",
+    ("cred", "euid"): "PYTAP_OFF_CRED_EUID",
+    ("cred", "egid"): "PYTAP_OFF_CRED_EGID",
+}
+
+_EXTRA = {1: lambda v: 4, 3: lambda v: 12, 4: lambda v: 12 * v, 5: lambda v: 12 * v,
+          6: lambda v: 8 * v, 13: lambda v: 8 * v, 14: lambda v: 4, 15: lambda v: 12 * v,
+          17: lambda v: 4, 19: lambda v: 12 * v}
+
+
+def _parse(data: bytes) -> Dict[str, int]:
+    magic, _ver, _flags, hdr_len = struct.unpack_from("<HBBI", data, 0)
+    if magic != 0xEB9F:
+        raise ValueError("not BTF")
+    type_off, type_len, str_off, _str_len = struct.unpack_from("<IIII", data, 8)
+    tbase = hdr_len + type_off
+    sbase = hdr_len + str_off
+
+    def name(off: int) -> str:
+        end = data.index(b"\0", sbase + off)
+        return data[sbase + off:end].decode("latin-1")
+
+    types: List[Tuple[int, int, int, int]] = [(0, 0, 0, 0)]   # (kind, vlen, kflag, pos)
+    pos = tbase
+    end = tbase + type_len
+    while pos < end:
+        name_off, info, _sz = struct.unpack_from("<III", data, pos)
+        kind = (info >> 24) & 0x1F
+        vlen = info & 0xFFFF
+        kflag = info >> 31
+        types.append((kind, vlen, kflag, pos))
+        pos += 12 + _EXTRA.get(kind, lambda v: 0)(vlen)
+
+    def members(tid: int):
+        kind, vlen, kflag, p = types[tid]
+        out = []
+        for i in range(vlen):
+            mname, mtype, moff = struct.unpack_from("<III", data, p + 12 + 12 * i)
+            bit = moff & 0xFFFFFF if kflag else moff
+            out.append((name(mname) if mname else "", mtype, bit))
+        return out
+
+    def resolve(tid: int) -> int:
+        while types[tid][0] in (8, 9, 10, 11, 18):      # typedef/volatile/const/restrict/type_tag
+            tid = struct.unpack_from("<I", data, types[tid][3] + 8)[0]
+        return tid
+
+    def find(tid: int, member: str, base: int) -> Optional[int]:
+        for mname, mtype, bit in members(tid):
+            if mname == member:
+                return base + bit
+            if not mname:
+                t = resolve(mtype)
+                if types[t][0] in (4, 5):
+                    r = find(t, member, base + bit)
+                    if r is not None:
+                        return r
+        return None
+
+    want_structs = {s for s, _ in WANTED}
+    struct_ids: Dict[str, int] = {}
+    for tid in range(1, len(types)):
+        kind, vlen, _kf, p = types[tid]
+        if kind == 4 and vlen:
+            nm = name(struct.unpack_from("<I", data, p)[0])
+            if nm in want_structs and nm not in struct_ids:
+                struct_ids[nm] = tid
+    out: Dict[str, int] = {}
+    for (sname, member), define in WANTED.items():
+        tid = struct_ids.get(sname)
+        if tid is None:
+            continue
+        bit = find(tid, member, 0)
+        if bit is not None and bit % 8 == 0:
+            out[define] = bit // 8
+    return out
+
+
+def _cache_file() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "pytap", "btf_offsets.json")
+
+
+def offsets(path: str = BTF_PATH) -> List[Tuple[str, int]]:
+    """[(define, byte offset)] for the members found; [] without BTF.
+    All task/cred members must be found, else none are used."""
+    try:
+        stt = os.stat(path)
+    except OSError:
+        return []
+    key = f"{path}:{stt.st_size}:{int(stt.st_mtime)}"
+    cf = _cache_file()
+    try:
+        with open(cf) as f:
+            cached = json.load(f)
+        if cached.get("key") == key:
+            return [tuple(x) for x in cached["offsets"]]
+    except (OSError, ValueError, KeyError):
+        pass
+    try:
+        with open(path, "rb") as f:
+            found = _parse(f.read())
+    except (OSError, ValueError, struct.error):
+        return []
+    result = []
+    if all(d in found for d in ("PYTAP_OFF_TASK_REAL_PARENT", "PYTAP_OFF_TASK_TGID")):
+        result += [("PYTAP_OFF_TASK_REAL_PARENT", found["PYTAP_OFF_TASK_REAL_PARENT"]),
+                   ("PYTAP_OFF_TASK_TGID", found["PYTAP_OFF_TASK_TGID"])]
+    if all(d in found for d in ("PYTAP_OFF_TASK_CRED", "PYTAP_OFF_CRED_EUID", "PYTAP_OFF_CRED_EGID")):
+        result += [(d, found[d]) for d in ("PYTAP_OFF_TASK_CRED", "PYTAP_OFF_CRED_EUID",
+                                           "PYTAP_OFF_CRED_EGID")]
+    try:
+        os.makedirs(os.path.dirname(cf), exist_ok=True)
+        with open(cf, "w") as f:
+            json.dump({"key": key, "offsets": result}, f)
+    except OSError:
+        pass
+    return result
