@@ -44,6 +44,43 @@ class TargetVar:
     string_space: Optional[str] = None
     at_entry: bool = False
 
+    # ------------------------------------------------ C for codegen (BCC)
+    def c_value(self, ctx: str = "ctx") -> str:
+        """A C expression of type s64 with the variable's value, sign- or
+        zero-extended from its size.  Pointers (and char* strings) give the
+        address; char[N] / __data_loc strings give the address of the bytes
+        in the tracepoint record.  Needs <uapi/linux/ptrace.h> for
+        PT_REGS_* (kprobe/uprobe programs)."""
+        if self.source == "arg":
+            raw = f"PT_REGS_PARM{self.arg_index}({ctx})"
+        elif self.source == "return":
+            raw = f"PT_REGS_RC({ctx})"
+        elif self.source == "tp_arg":
+            raw = f"((struct bpf_raw_tracepoint_args *){ctx})->args[{self.arg_index}]"
+        elif self.source == "field":
+            base = f"((char *){ctx} + {self.offset})"
+            if self.data_loc:
+                return f"(s64)((char *){ctx} + (*(u32 *){base} & 0xFFFF))"
+            if self.array_len or self.size not in (1, 2, 4, 8):
+                return f"(s64){base}"
+            return f"(s64)*({_int_type(self.size, self.signed)} *){base}"
+        else:
+            raise ValueError(f"unknown TargetVar source {self.source!r}")
+        if self.is_pointer or self.size >= 8:
+            return f"(s64){raw}"
+        return f"(s64)({_int_type(self.size, self.signed)}){raw}"
+
+    def c_string(self, ctx: str = "ctx"):
+        """(address expression, BPF helper that copies a NUL-terminated
+        string from it) for is_string variables, e.g.
+        ("(void *)PT_REGS_PARM2(ctx)", "bpf_probe_read_user_str")."""
+        helper = "bpf_probe_read_user_str" if self.string_space == "user" else "bpf_probe_read_kernel_str"
+        return f"(void *){self.c_value(ctx)}", helper
+
+
+def _int_type(size: int, signed: bool) -> str:
+    return f"{'s' if signed else 'u'}{size * 8}"
+
 
 @dataclass(eq=False)
 class ResolvedPoint:

@@ -42,8 +42,7 @@ int on_timer2(void *ctx) { bump(8); return 0; }
 int on_profile(void *ctx) { bump(9); cpu_seen(9); return 0; }
 int on_kill(void *ctx) {
     if (!mine()) return 0;
-    s64 pid = 0;
-    bpf_probe_read_kernel(&pid, KILL_PID_SIZE, (char *)ctx + KILL_PID_OFF);
+    s64 pid = KILL_PID_VALUE;          /* TargetVar.c_value() of $pid */
     bump(1); put(1, pid);
     return 0;
 }
@@ -54,7 +53,17 @@ int on_raw_enter(struct bpf_raw_tracepoint_args *ctx) {
     return 0;
 }
 int on_foo(struct pt_regs *ctx) { bump(3); put(3, PT_REGS_PARM1(ctx)); return 0; }
-int on_foo_ret(struct pt_regs *ctx) { bump(4); put(4, PT_REGS_RC(ctx)); return 0; }
+int on_foo_ret(struct pt_regs *ctx) { bump(4); put(4, UPROBE_RETURN_VALUE); return 0; }
+BPF_HASH(execs, u32, u64);
+int on_exec(void *ctx) {
+    /* keyed by the record's pid field: other processes exec too */
+    u32 pid = EXEC_PID_VALUE;
+    char buf[64] = {};
+    EXEC_FILENAME_HELPER(buf, sizeof(buf), EXEC_FILENAME_PTR);
+    u64 ok = (buf[0] == '/' && buf[1] == 'u' && buf[4] == '/' && buf[9] == 't') ? 1 : 2;  /* "/usr/bin/true" */
+    execs.update(&pid, &ok);
+    return 0;
+}
 int on_kprobe(struct pt_regs *ctx) { bump(5); return 0; }
 int on_libc(struct pt_regs *ctx) { if (mine()) bump(11); return 0; }
 int on_newtask(void *ctx) { if (mine()) bump(6); return 0; }
@@ -76,8 +85,14 @@ def bpf():
     from pytap.probes.tracepoint import tp_args
     [id_arg] = [v for v in tp_args(current(), "raw_syscalls", "sys_enter") if v.name == "id"]
     id_idx = id_arg.arg_index                    # TP_PROTO(regs, id): 1
-    b = BPF(text=C_TEXT.encode(), cflags=[f"-DKILL_PID_OFF={kill.offset}", f"-DKILL_PID_SIZE={kill.size}",
-                                          f"-DID_IDX={id_idx}", "-w"])
+    exe = one('kernel.trace("sched:sched_process_exec")')
+    fname_ptr, fname_helper = exe.variable("filename").c_string()
+    from pytap.probes.core import TargetVar
+    ret_value = TargetVar("return", "int", 4, True, source="return").c_value()
+    defs = {"KILL_PID_VALUE": kill.c_value(), "ID_IDX": id_idx,
+            "EXEC_FILENAME_PTR": fname_ptr, "EXEC_FILENAME_HELPER": fname_helper,
+            "EXEC_PID_VALUE": exe.variable("pid").c_value(), "UPROBE_RETURN_VALUE": ret_value}
+    b = BPF(text=C_TEXT.encode(), cflags=[f"-D{k}={v}" for k, v in defs.items()] + ["-w"])
     b[b"cfg"][b[b"cfg"].Key(0)] = b[b"cfg"].Leaf(os.getpid())
     yield b
     b.cleanup()
@@ -206,6 +221,24 @@ def test_uprobe_in_shared_library(bpf):
     try:
         os.getppid()
         assert wait_for(lambda: count(bpf, 11) >= 1)
+    finally:
+        detach()
+
+
+def test_tracepoint_string_and_int_fields_via_c_value(bpf):
+    rp = one('kernel.trace("sched:sched_process_exec")')
+    detach = probes.attach(bpf, "on_exec", rp)
+    try:
+        p = subprocess.Popen(["/usr/bin/true"])
+        p.wait()
+        execs = bpf[b"execs"]
+
+        def seen():
+            v = execs.get(execs.Key(p.pid))
+            return v.value if v is not None else 0
+        # the pid_t field keyed the entry; the __data_loc filename was read
+        assert wait_for(lambda: seen() != 0)
+        assert seen() == 1
     finally:
         detach()
 

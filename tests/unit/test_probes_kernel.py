@@ -263,3 +263,22 @@ def test_tracepoint_tp_args_and_listing():
 def test_kprobe_listing_is_empty_like_dwarfless_stap():
     [rp] = resolve('kprobe.function("vfs_read")')
     assert rp.listing_variables() == [] and rp.variables()
+
+
+def test_target_var_c_expressions():
+    [rp] = resolve('kprobe.function("vfs_read").return')
+    assert rp.variable("count").c_value() == "(s64)PT_REGS_PARM3(ctx)"
+    assert rp.variable("return").c_value("c") == "(s64)PT_REGS_RC(c)"
+    assert rp.variable("buf").c_string() == ("(void *)(s64)PT_REGS_PARM2(ctx)", "bpf_probe_read_kernel_str")
+    [rp] = resolve('kernel.trace("sched_process_exec")')
+    assert rp.variable("pid").c_value() == "(s64)*(s32 *)((char *)ctx + 12)"
+    assert rp.variable("filename").c_value() == "(s64)((char *)ctx + (*(u32 *)((char *)ctx + 8) & 0xFFFF))"
+    [rp] = resolve('kernel.trace("sched:sched_switch")')
+    assert rp.variable("prev_comm").c_string()[0] == "(void *)(s64)((char *)ctx + 8)"
+    [rp] = resolve('kernel.trace("syscalls:sys_enter_openat")')
+    assert rp.variable("filename").c_string() == ("(void *)(s64)*(u64 *)((char *)ctx + 24)",
+                                                  "bpf_probe_read_user_str")
+    from pytap.probes.core import TargetVar
+    assert TargetVar("x", "int", 4, True, source="arg", arg_index=1).c_value() == "(s64)(s32)PT_REGS_PARM1(ctx)"
+    assert TargetVar("p", "struct task_struct *", 8, False, True, source="tp_arg", arg_index=2).c_value() == \
+        "(s64)((struct bpf_raw_tracepoint_args *)ctx)->args[2]"
