@@ -106,7 +106,13 @@ def _listing_fn(platform, cat, name):
     return listing
 
 
+NO_TRACEFS = ("no match (no tracepoint list: tracefs is not mounted or not readable; run as "
+              "root, or mount -t tracefs nodev /sys/kernel/tracing)")
+
+
 def no_match_message(point, platform) -> str:
+    if not platform.tracepoints():
+        return NO_TRACEFS
     spec = point.components[1].arg.value if len(point.components) > 1 and point.components[1].arg is not None else ""
     cat_pat, name_pat = _split(str(spec))
     names = [n for c, n in platform.tracepoints() if _fits(c, cat_pat)] or \

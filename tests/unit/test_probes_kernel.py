@@ -282,3 +282,8 @@ def test_target_var_c_expressions():
     assert TargetVar("x", "int", 4, True, source="arg", arg_index=1).c_value() == "(s64)(s32)PT_REGS_PARM1(ctx)"
     assert TargetVar("p", "struct task_struct *", 8, False, True, source="tp_arg", arg_index=2).c_value() == \
         "(s64)((struct bpf_raw_tracepoint_args *)ctx)->args[2]"
+
+
+def test_tracepoints_unavailable_says_why():
+    e = probes.explain_no_match(point_from_text('kernel.trace("sched_switch")'), FakePlatform())
+    assert "tracefs is not mounted" in e.message
