@@ -128,18 +128,22 @@ class Platform:
         kallsyms order, each name once."""
         if self._ksyms is None:
             syms: Dict[str, Optional[str]] = {}
-            try:
-                with open(KALLSYMS, errors="replace") as f:
-                    for line in f:
-                        parts = line.split()
-                        if len(parts) < 3 or parts[1] not in ("t", "T"):
-                            continue
-                        name = parts[2]
-                        mod = parts[3].strip("[]") if len(parts) > 3 else None
-                        if name not in syms:
-                            syms[name] = mod
-            except OSError:
-                pass
+            # System.map only when kallsyms is unreadable (no modules in it)
+            for path in (KALLSYMS, f"/boot/System.map-{os.uname().release}"):
+                try:
+                    with open(path, errors="replace") as f:
+                        for line in f:
+                            parts = line.split()
+                            if len(parts) < 3 or parts[1] not in ("t", "T"):
+                                continue
+                            name = parts[2]
+                            mod = parts[3].strip("[]") if len(parts) > 3 else None
+                            if name not in syms:
+                                syms[name] = mod
+                except OSError:
+                    pass
+                if syms:
+                    break
             for name in self.kprobe_blacklist():
                 syms.pop(name, None)
             self._ksyms = syms
