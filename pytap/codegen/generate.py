@@ -381,8 +381,13 @@ class Generator:
                     and not any(_targets_in(p.body) for p in g["probes"]):
                 rp.spec["raw"] = True
             g["ptype"] = _program_type(rp) or "perf_event"
-        # 3. emit handlers
+        # 3. emit handlers (and hidden @entry savers of .return probes)
         handlers = []
+        self.entry_groups = []
+        for p in self._bpf_probes:
+            low, _why = lowered[p.index]
+            if low is not None and low.entry_exprs:
+                handlers.append(self._entry_saver(p, low))
         for g in group_list:
             handlers.append(self._handler(g, lowered))
             for p in g["probes"]:
@@ -409,12 +414,59 @@ class Generator:
         prog = Program(c_source=text, probes=probes_out, formats=self.formats, errors=self.errors,
                        globals=self.layouts, session=session)
         prog.state_slots = {"state": 0, "target": 1, "dropped": 2, "stp_pid": 3, "realtime": 4}
-        prog.attach_groups = [(g["fn"], g["rp"]) for g in group_list]
+        prog.attach_groups = list(self.entry_groups) + [(g["fn"], g["rp"]) for g in group_list]
+        prog.entry_savers = [fn for fn, _rp in self.entry_groups]
         prog.line_map = _line_map(text)
         prog.frame_slots = nslots
         return prog
 
     max_probe_slots = 0
+
+    def _entry_saver(self, p, low) -> str:
+        """A hidden program on the function's entry that saves the @entry
+        values of return probe p in a per-thread map; p's handler reads
+        (and deletes) them."""
+        import dataclasses
+        rp = p.resolved
+        erp = dataclasses.replace(rp, spec={**rp.spec, "return": False})
+        if isinstance(erp.point, ast.ProbePoint) and erp.point.components \
+                and erp.point.components[-1].functor == "return":
+            erp.point = ast.ProbePoint(erp.point.components[:-1], loc=erp.point.loc)
+        ptype = _program_type(erp) or "kprobe"
+        fn = f"pytap_entry{p.index}"
+        n = len(low.entry_exprs)
+        ent = Lowerer(self, probe=p)
+        ent.in_entry = True
+        ent.rp = erp
+        ent.next_action = "return 0;"
+        vals = [ent.expr(x) for x in low.entry_exprs]
+        if ent.uses_frame:
+            raise StapError("@entry expression needs string temporaries", p.point.loc, "")
+        self.entry_groups.append((fn, erp))
+        mp = f"pytap_ent{p.index}"
+        decl = [f"struct {mp}_t {{ s64 v[{n}]; }};",
+                f"BPF_HASH({mp}, u64, struct {mp}_t, 10240);"]
+        out = decl + [f"int {fn}({CTX_TYPES.get(ptype, 'void')} *ctx)", "{",
+                      "\tu32 pytap_z = 0;",
+                      "\ts64 *pytap_st = pytap_state.lookup(&pytap_z);",
+                      "\tif (!pytap_st || *pytap_st != 0)", "\t\treturn 0;",
+                      "\tstruct pytap_env pytap_env = {};", "\tstruct pytap_env *E = &pytap_env;",
+                      "\tE->ctx = ctx;",
+                      f"\tstruct {mp}_t sv = {{}};"]
+        out += ["\t" + d for d in ent.decls]
+        out += ent.lines
+        out += [f"\tsv.v[{i}] = {v};" for i, v in enumerate(vals)]
+        out += ["\tu64 id = bpf_get_current_pid_tgid();",
+                f"\t{mp}.update(&id, &sv);",
+                "\treturn 0;", "pytap_fail: __attribute__((unused));", "\tpytap_report_error(E);",
+                "\treturn 0;", "}", ""]
+        # the return handler's prologue: fetch and forget the saved values
+        low.prologue = ["{", "\tu64 id = bpf_get_current_pid_tgid();",
+                        f"\tstruct {mp}_t *ep = {mp}.lookup(&id);",
+                        "\tif (ep) {"]
+        low.prologue += [f"\t\tent{i} = ep->v[{i}];" for i in range(n)]
+        low.prologue += ["\t}", f"\t{mp}.delete(&id);", "}"]
+        return "\n".join(out)
 
     def _handler(self, g, lowered) -> str:
         ctx_t = CTX_TYPES.get(g["ptype"], "void")
@@ -433,6 +485,7 @@ class Generator:
             body.append("\t{")
             body.append(f"\tE->probe = {p.index}; E->actions = 0;")
             body += ["\t" + d for d in low.decls]
+            body += ["\t" + x for x in low.prologue]
             body += low.lines
             body.append("\t}")
             body.append(f"pytap_end_{p.index}: ;")

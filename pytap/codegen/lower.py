@@ -89,6 +89,11 @@ class Lowerer:
         self.vars: Dict[int, tuple] = {}
         self.loops: List[tuple] = []
         self.err_targets: List[str] = ["pytap_fail"]
+        # @entry(expr) / entry-time arguments of a .return probe: evaluated by a
+        # hidden entry program and saved per thread (see Generator._entry_saver)
+        self.entry_exprs: List = []
+        self.in_entry = False
+        self.prologue: List[str] = []
         if probe is not None:
             self.slot_base = "PYTAP_PSLOT0"
             self.next_action = f"goto pytap_end_{probe.index};"
@@ -495,7 +500,23 @@ class Lowerer:
         raise Unsupported("histogram", e)
 
     def e_EntryOp(self, e):
-        raise Unsupported("@entry", e)
+        return self.entry_value(e.operand, e)
+
+    def entry_value(self, expr, node) -> str:
+        """The value `expr` had when the function was entered."""
+        if self.in_entry:
+            return self.expr(expr)
+        if self.probe is None or self.rp is None or not self.rp.spec.get("return"):
+            raise StapError("@entry is only valid in .return probes", node.loc,
+                            _tok(node, "operator '@entry'"))
+        if (expr.type or "long") != "long":
+            raise StapError("@entry of a string is not supported", node.loc,
+                            _tok(node, "operator '@entry'"))
+        idx = len(self.entry_exprs)
+        self.entry_exprs.append(expr)
+        name = f"ent{idx}"
+        self.decls.append(f"s64 {name} = 0;")
+        return name
 
     def e_DefinedOp(self, e):
         op = e.operand
@@ -902,8 +923,8 @@ class Lowerer:
         want_string = (e.type == "string")
         src = tv.source
         if src in ("arg", "return"):
-            if tv.at_entry:
-                raise Unsupported("argument read in a .return probe (needs @entry)", e)
+            if tv.at_entry and src == "arg" and not self.in_entry:
+                return self.entry_value(e, e)
             regs = "(struct pt_regs *)ctx"
             if src == "return":
                 raw = f"PT_REGS_RC({regs})"

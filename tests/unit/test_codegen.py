@@ -41,6 +41,13 @@ def load(prog):
         if cp.fn_name and cp.fn_name not in loaded:
             b.load_func(cp.fn_name.encode(), types[cp.prog_type])
             loaded.add(cp.fn_name)
+    from pytap import probes
+    for fn, rp in prog.attach_groups:     # hidden @entry savers too
+        if fn not in loaded:
+            t = probes.bpf_program_type(rp)
+            b.load_func(fn.encode(), types[{"kretprobe": "kprobe", "uprobe": "kprobe",
+                                            "uretprobe": "kprobe"}.get(t, t)])
+            loaded.add(fn)
     b.cleanup()
     return loaded
 
@@ -205,6 +212,8 @@ global a
 probe kernel.trace("sched:sched_process_exec") { a[pid()] = 1 }
 probe kernel.trace("sched:sched_process_exec") { foreach (k in a) println(k) }
 ''',
+    "entry_kretprobe": r'''
+probe kernel.function("vfs_read").return { printf("%d %d %d\n", $return, $count, @entry(pid())) }''',
     "kprobe_args": r'''
 probe kernel.function("vfs_read") { printf("%d %d\n", $count, pid()) }
 probe kernel.function("vfs_read").return { printf("%d\n", $return) }
@@ -239,3 +248,11 @@ def test_verifier_loads(name):
             pytest.skip(f"probe point not available here: {e}")
         raise
     assert load(prog)
+
+
+def test_entry_adds_hidden_saver_on_function_entry():
+    p = gen('probe kernel.function("vfs_read").return { println($count, @entry(pid())) }')
+    assert len(p.attach_groups) == 2
+    fn, rp = p.attach_groups[0]
+    assert fn == "pytap_entry0" and rp.spec.get("return") is False
+    assert p.entry_savers == ["pytap_entry0"]
