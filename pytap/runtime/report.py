@@ -83,9 +83,9 @@ class _UseCollector(TreeVisitor):
     def visit_Assignment(self, node):
         name = self._global_name(node.left)
         if name:
+            # stap -p2 -v: `x += 1`, `a[k] .= s` still leave x / a "never
+            # read" (they are displayed at exit)
             self.written.add(name)
-            if node.op not in ("=", "<<<"):
-                self.read.add(name)
             self._index_exprs(node.left)
         else:
             self.visit(node.left)
@@ -94,8 +94,7 @@ class _UseCollector(TreeVisitor):
     def _crement(self, node):
         name = self._global_name(node.operand)
         if name:
-            self.written.add(name)
-            self.read.add(name)
+            self.written.add(name)          # x++ is not a read either
             self._index_exprs(node.operand)
         else:
             self.visit(node.operand)
