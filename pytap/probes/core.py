@@ -95,6 +95,13 @@ class ResolvedPoint:
               ' /*  name = vfs_read*/' (kprobe) or ' /* pc=.dynamic+0x1139 */'
               (uprobe); "" for most families
     context:  family data behind variables() (tracepoint fields, BTF proto)
+    derivation_point: when not None, the point stap shows as the LAST link
+              of the -p2 derivation comment instead of the point as written:
+              the concrete point for DWARF-style function probes
+              (process().function("f*") -> each function), or what stap's
+              own tapset alias expands to (perf.sw.cpu_clock ->
+              perf.type(1).config(0); timer.profile ->
+              perf.type(1).config(0).sample(1000000))
     """
     family: str
     point: ast.ProbePoint
@@ -102,6 +109,7 @@ class ResolvedPoint:
     priority: int = 0
     annotation: str = ""
     context: object = None
+    derivation_point: Optional[ast.ProbePoint] = None
     _vars: Optional[Callable[[], List[TargetVar]]] = field(default=None, repr=False)
     _listing: Optional[Callable[[], List[TargetVar]]] = field(default=None, repr=False)
 

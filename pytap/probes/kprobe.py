@@ -72,6 +72,8 @@ def _build(concrete, point, platform):
         annotation = f" /*  name = {mod + ':' if mod else ''}{name}*/" if is_kprobe else ""
         rp = ResolvedPoint("kprobe", make_point(point, comps), spec, annotation=annotation)
         rp._vars = _variables_fn(platform, name, is_return, rp)
+        if not is_kprobe:
+            rp.derivation_point = rp.point      # DWARF-style: each function its own location
         out.append(rp)
     return out
 

@@ -80,19 +80,31 @@ def _build_type(concrete, point, platform):
     return build_perf(point, concrete[1][1], concrete[2][1], period, freq, process)
 
 
+def _alias_expansion(point, ptype, config, concrete, start):
+    """What stap's perf tapset alias turns the point into:
+    perf.type(T).config(C) followed by the suffixes as written."""
+    from .core import make_point as mk
+    return mk(point, [("perf", None), ("type", ptype), ("config", config)] + list(concrete[start:]))
+
+
 def _build_cache(concrete, point, platform):
     cache, op, result = (concrete[i][0] for i in (2, 3, 4))
     config = HW_CACHES[cache][0] | CACHE_OPS[op] << 8 | CACHE_RESULTS[result] << 16
     period, freq, process = _suffix(concrete, point, 5)
     _check_process(process, platform)
-    return build_perf(point, PERF_TYPE_HW_CACHE, config, period, freq, process)
+    rps = build_perf(point, PERF_TYPE_HW_CACHE, config, period, freq, process)
+    rps[0].derivation_point = _alias_expansion(point, PERF_TYPE_HW_CACHE, config, concrete, 5)
+    return rps
 
 
 def _build_named(table, ptype):
     def build(concrete, point, platform):
         period, freq, process = _suffix(concrete, point, 3)
         _check_process(process, platform)
-        return build_perf(point, ptype, table[concrete[2][0]], period, freq, process)
+        config = table[concrete[2][0]]
+        rps = build_perf(point, ptype, config, period, freq, process)
+        rps[0].derivation_point = _alias_expansion(point, ptype, config, concrete, 3)
+        return rps
     return build
 
 

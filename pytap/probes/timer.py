@@ -83,7 +83,9 @@ def _build_tick(concrete, point, platform):
 
 def _build_profile(concrete, point, platform):
     from . import perf
-    return perf.build_perf(point, 1, 0, 1000000, freq=False)
+    rps = perf.build_perf(point, 1, 0, 1000000, freq=False)
+    rps[0].derivation_point = rps[0].point
+    return rps
 
 
 PATTERNS = []

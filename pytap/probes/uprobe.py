@@ -77,6 +77,7 @@ def _build(concrete, point, platform):
         spec = {"path": path, "symbol": sym.name, "address": sym.address, "offset": sym.offset,
                 "return": is_return, "pid": pid}
         rp = ResolvedPoint("uprobe", make_point(point, comps), spec, annotation=annotation)
+        rp.derivation_point = rp.point          # stap's DWARF-style expansion
         if is_return:
             rp._vars = lambda: [TargetVar("return", "long", 8, True, source="return")]
         out.append(rp)

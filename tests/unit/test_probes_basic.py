@@ -180,3 +180,14 @@ def test_concrete_point_keeps_locations():
     [rp] = probes.resolve(p, PLAT)
     assert rp.point is not p
     assert [c.loc for c in rp.point.components] == [c.loc for c in p.components]
+
+
+def test_derivation_point_of_tapset_style_aliases():
+    [rp] = resolve("perf.sw.cpu_clock")
+    assert point_to_text(rp.derivation_point) == "perf.type(1).config(0)"
+    [rp] = resolve("perf.hw.instructions.sample(1000)")
+    assert point_to_text(rp.derivation_point) == "perf.type(0).config(1).sample(1000)"
+    [rp] = resolve("timer.profile")
+    assert point_to_text(rp.derivation_point) == "perf.type(1).config(0).sample(1000000)"
+    assert resolve("perf.type(1).config(0)")[0].derivation_point is None
+    assert resolve("timer.s(1)")[0].derivation_point is None

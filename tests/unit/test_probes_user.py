@@ -200,3 +200,9 @@ def test_process_listing_is_stap_utrace_context():
     [rp] = resolve("process.begin")
     assert [f"${v.name}:{v.c_type}" for v in rp.listing_variables()] == \
         ["$syscall:long"] + [f"$arg{i}:long" for i in range(1, 7)]
+
+
+def test_uprobe_derivation_is_the_concrete_point():
+    rps = resolve('process("app").function("f*")')
+    assert [point_to_text(rp.derivation_point) for rp in rps] == [point_to_text(rp.point) for rp in rps]
+    assert resolve("process.begin")[0].derivation_point is None
