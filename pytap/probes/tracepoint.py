@@ -134,6 +134,8 @@ def attach(bpf, fn_name, rp):
     import os
     from bcc import BPF
     from bcc.libbcc import lib
+    from .. import platform as pplat
+    pplat.current().tracefs_dir()       # libbpf finds the event id in tracefs: mount it if needed
     cat, name = rp.spec["category"], rp.spec["event"]
     fn_b = fn_name.encode() if isinstance(fn_name, str) else fn_name
     if rp.spec.get("raw"):
