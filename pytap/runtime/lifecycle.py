@@ -113,6 +113,21 @@ def warn(text: str) -> None:
 
 # ------------------------------------------------------------------ -c CMD
 
+_SHELL_CHARS = set("|&;<>(){}$`\\\"'*?[]#~=%\n")
+
+
+def command_argv(cmd: str) -> List[str]:
+    """How -c CMD is started: a plain command line is split into words and
+    exec'd directly (so target() is the command itself and no shell exec is
+    seen by probes); anything with shell syntax goes through /bin/sh -c."""
+    import shlex
+    if not (set(cmd) & _SHELL_CHARS):
+        words = shlex.split(cmd)
+        if words:
+            return words
+    return ["/bin/sh", "-c", cmd]
+
+
 class TargetCommand:
     """`-c CMD`: forked before the probes start, held at a pipe until they
     are armed, then exec'd through /bin/sh (which execs a simple command
@@ -132,7 +147,12 @@ class TargetCommand:
                 os.close(rfd)
                 if go != b"g":
                     os._exit(0)
-                os.execv("/bin/sh", ["sh", "-c", cmd])
+                argv = command_argv(cmd)
+                try:
+                    os.execvp(argv[0], argv)
+                except OSError as e:
+                    os.write(2, f"pytap: cannot run '{argv[0]}': {e.strerror}\n".encode())
+                    os._exit(127)
             except BaseException:
                 pass
             os._exit(127)
@@ -446,7 +466,7 @@ class Session:
         from .. import probes as probes_mod
         for fn_name, rp in self.program.attach_groups:
             try:
-                det = probes_mod.attach(self.bpf, fn_name, rp)
+                det = _attach(probes_mod, self.bpf, fn_name, rp, self.target_pid)
             except StapError as e:
                 self._attach_failed(str(e))
                 return
@@ -582,6 +602,20 @@ class Session:
                         self.error = e
                     break
             self.out.flush()
+
+
+def _attach(probes_mod, bpf, fn_name, rp, target_pid):
+    """probes.attach, handing over the target pid where it takes one
+    (process-restricted perf events and uprobes under -c/-x)."""
+    import inspect
+    attach = probes_mod.attach
+    try:
+        takes_target = "target_pid" in inspect.signature(attach).parameters
+    except (TypeError, ValueError):
+        takes_target = False
+    if takes_target:
+        return attach(bpf, fn_name, rp, target_pid=target_pid or None)
+    return attach(bpf, fn_name, rp)
 
 
 def _cpu() -> int:
