@@ -514,11 +514,78 @@ def user_mode(ctx):
     return 1 if getattr(ctx, "user_mode", 0) else 0
 
 
-@builtin()
-def kernel_string(ctx, *args):
-    raise ScriptRuntimeError("kernel_string() is not available in user-space handlers")
+# ------------------------------------------------------------- memory
+# User memory is read from /proc/PID/mem of the process the event came
+# from (it may have changed since the event; codegen keeps handlers that
+# read memory in BPF when it can).  Kernel memory cannot be read here.
+
+def _fault(kind: str, addr: int) -> ScriptRuntimeError:
+    return ScriptRuntimeError("%s copy fault at 0x%x [man error::fault]" % (kind, addr & (2 ** 64 - 1)))
+
+
+def _read_user(ctx, addr: int, n: int):
+    pid = ctx.pid or os.getpid()
+    try:
+        with open(f"/proc/{pid}/mem", "rb", buffering=0) as f:
+            f.seek(addr)
+            return f.read(n)
+    except (OSError, ValueError, OverflowError):
+        return None
+
+
+def _maxlen(ctx) -> int:
+    return (ctx.interp.maxstringlen if ctx is not None and ctx.interp is not None else 128) - 1
+
+
+def _user_str(ctx, addr, n, kind, err=None):
+    data = _read_user(ctx, addr, n) if addr else None
+    if not data:
+        if err is not None:
+            return err
+        raise _fault(kind, addr)
+    nul = data.find(b"\0")
+    return from_bytes(data if nul < 0 else data[:nul])
 
 
 @builtin()
-def user_string(ctx, *args):
-    raise ScriptRuntimeError("user_string() is not available in user-space handlers")
+def user_string(ctx, addr, *err):
+    return _user_str(ctx, addr, _maxlen(ctx), "user string", err[0] if err else None)
+
+
+@builtin()
+def user_string_n(ctx, addr, n, *err):
+    n = max(0, min(n, _maxlen(ctx)))
+    if n == 0:
+        return ""
+    return _user_str(ctx, addr, n, "user string", err[0] if err else None)
+
+
+def _user_num(ctx, addr, size, kind):
+    data = _read_user(ctx, addr, size) if addr else None
+    if not data or len(data) < size:
+        raise _fault(kind, addr)
+    return int.from_bytes(data, "little", signed=True)
+
+
+@builtin()
+def user_long(ctx, addr):
+    return _user_num(ctx, addr, 8, "user long")
+
+
+@builtin()
+def user_int(ctx, addr):
+    return _user_num(ctx, addr, 4, "user int")
+
+
+def _kernel(kind):
+    def twin(ctx, addr, *rest):
+        if kind == "kernel string" and len(rest) == 1 and isinstance(rest[0], str):
+            return rest[0]                       # kernel_string(addr, err_msg)
+        raise _fault(kind, addr)
+    return twin
+
+
+BUILTINS["kernel_string"] = _kernel("kernel string")
+BUILTINS["kernel_string_n"] = _kernel("kernel string")
+BUILTINS["kernel_long"] = _kernel("kernel long")
+BUILTINS["kernel_int"] = _kernel("kernel int")

@@ -777,3 +777,21 @@ def test_sprintf_result_ends_at_nul():
                   ast.ExprStatement(ast.PrintFormat("printf", [S("ab")], fmt="[%05s]"))],
                  globals_=[s])
     assert out == "[   ab\n[   ab\0]"
+
+
+def test_user_memory_twins_read_proc_mem():
+    import ctypes
+    import os
+    buf = ctypes.create_string_buffer(b"hello\0world")
+    num = ctypes.c_int64(-1234567890123)
+    ctx = ProbeContext(pid=os.getpid())
+    assert _b("user_string", ctypes.addressof(buf), ctx=ctx) == "hello"
+    assert _b("user_string_n", ctypes.addressof(buf), 3, ctx=ctx) == "hel"
+    assert _b("user_long", ctypes.addressof(num), ctx=ctx) == -1234567890123
+    assert _b("user_string", 0, "fallback", ctx=ctx) == "fallback"
+    with pytest.raises(ScriptRuntimeError) as ei:
+        _b("user_string", 8, ctx=ctx)
+    assert ei.value.message == "user string copy fault at 0x8 [man error::fault]"
+    with pytest.raises(ScriptRuntimeError) as ei:
+        _b("kernel_long", 0xffffffff81000000, ctx=ctx)
+    assert ei.value.message == "kernel long copy fault at 0xffffffff81000000 [man error::fault]"
