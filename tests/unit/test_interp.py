@@ -795,3 +795,32 @@ def test_user_memory_twins_read_proc_mem():
     with pytest.raises(ScriptRuntimeError) as ei:
         _b("kernel_long", 0xffffffff81000000, ctx=ctx)
     assert ei.value.message == "kernel long copy fault at 0xffffffff81000000 [man error::fault]"
+
+
+def test_every_native_tapset_function_has_a_python_twin():
+    # Contract with the tapsets: a `%{ /* bpf */ %}` function may run in a
+    # user-mode handler, so it needs a twin of the same name and arity.
+    import glob
+    import inspect
+    import re
+    from pathlib import Path
+    from pytap.runtime.builtins import BUILTINS
+    root = Path(__file__).resolve().parents[2] / "tapsets"
+    files = glob.glob(str(root / "*.stp"))
+    if not files:
+        pytest.skip("no tapsets/ yet")
+    decl = re.compile(r"^function\s+([a-z_0-9]+)\s*(?::\s*\w+)?\s*\(([^)]*)\)\s*%\{", re.M)
+    problems = []
+    for f in files:
+        for m in decl.finditer(open(f).read()):
+            name = m.group(1)
+            nparams = len([p for p in m.group(2).split(",") if p.strip()])
+            fn = BUILTINS.get(name)
+            if fn is None:
+                problems.append(f"{name}: no twin")
+                continue
+            try:
+                inspect.signature(fn).bind(None, *([0] * nparams))
+            except TypeError:
+                problems.append(f"{name}/{nparams}: twin takes other arguments")
+    assert problems == []
