@@ -63,6 +63,31 @@ def _tok(node, default: str) -> str:
     return getattr(node, "tok_desc", "") or default
 
 
+def first_token(node):
+    """The node of a statement's first token (stap names a statement by it:
+    `x++` -> identifier 'x'); our parser marks the operator."""
+    if isinstance(node, ast.ExprStatement):
+        node = node.value
+    while True:
+        if isinstance(node, ast.PostCrement):
+            node = node.operand
+        elif isinstance(node, (ast.Binary, ast.Comparison, ast.Assignment, ast.Concat,
+                               ast.LogicalOr, ast.LogicalAnd, ast.RegexMatch)):
+            node = node.left
+        elif isinstance(node, ast.Ternary):
+            node = node.cond
+        elif isinstance(node, ast.ArrayIndex):
+            node = node.base
+        else:
+            return node
+
+
+def _last_statement(s):
+    while isinstance(s, ast.Block) and s.statements:
+        s = s.statements[-1]
+    return s
+
+
 def _count_statements(s) -> int:
     if s is None:
         return 0
@@ -219,15 +244,13 @@ class Lowerer:
         if s.init is not None:
             self.stmt(s.init)
         brk, cont = self.label("brk"), self.label("cont")
+        # MAXACTION as stap counts it: each statement 1, a loop 1 more per
+        # iteration, checked at the end of every iteration near the body's
+        # last statement (this bound is also what lets the verifier prove
+        # that the loop ends)
         self.emit("for (;;) {")
         self.ind += 1
         cost = _count_statements(s.body) + 1
-        self.emit(f"E->actions += {cost};")
-        self.emit("if (E->actions > PYTAP_MAXACTION) {")
-        self.ind += 1
-        self.raise_error("MAXACTION exceeded", s, _tok(s, "keyword"))
-        self.ind -= 1
-        self.emit("}")
         if s.cond is not None:
             c = self.cond(s.cond)
             self.emit(f"if (!({c})) break;")
@@ -235,6 +258,13 @@ class Lowerer:
         self.stmt(s.body)
         self.loops.pop()
         self.emit(f"{cont}: ;")
+        self.emit(f"E->actions += {cost};")
+        self.emit("if (E->actions >= PYTAP_MAXACTION) {")
+        self.ind += 1
+        last = first_token(_last_statement(s.body))
+        self.raise_error("MAXACTION exceeded", last, _tok(last, "keyword"))
+        self.ind -= 1
+        self.emit("}")
         if s.incr is not None:
             self.stmt(s.incr)
         self.ind -= 1
@@ -1061,38 +1091,118 @@ class Lowerer:
         self.emit("}")
         return t
 
+    # --- sprintf family, formatted in BPF
+    _CONV = re.compile(r"%([-+ #0]*)(\d+|\*)?(?:\.(\d+|\*))?([hlLqjzt]*)([a-zA-Z%])")
+
+    def sprint(self, e) -> str:
+        if e.hist is not None:
+            raise Unsupported("histogram", e)
+        fmt, parts = self.print_format(e)
+        args = [self.expr(a) for a, _t in parts]
+        types = [t for _a, t in parts]
+        out = self.slot()
+        self.emit("{")
+        self.ind += 1
+        self.emit("char *fb = F->fmt; u32 fp = 0;")
+        i = 0
+        pos = 0
+        for m in self._CONV.finditer(fmt):
+            lit = fmt[pos:m.start()]
+            pos = m.end()
+            if lit:
+                self.fmt_literal(lit)
+            flags_s, width, prec, _len, conv = m.groups()
+            if conv == "%":
+                self.fmt_literal("%")
+                continue
+            if width == "*" or prec == "*" or i >= len(args):
+                raise Unsupported("sprintf format", e)
+            a, t = args[i], types[i]
+            i += 1
+            w = int(width) if width else 0
+            pr = int(prec) if prec is not None else -1
+            fl = 0
+            for ch, bit in (("-", 1), ("0", 2), ("+", 4), (" ", 8), ("#", 64)):
+                if ch in flags_s:
+                    fl |= bit
+            if conv == "s":
+                if t != "string":
+                    raise Unsupported("sprintf %s of a number", e)
+                self.emit(f"fp = pytap_fmt_str(fb, fp, {a}, {w}, {pr}, {fl});")
+            elif conv in "diuxXo":
+                if t != "long":
+                    raise Unsupported("sprintf number of a string", e)
+                base = {"x": 16, "X": 16, "o": 8}.get(conv, 10)
+                if conv in "uxXo":
+                    fl |= 32
+                if conv == "X":
+                    fl |= 16
+                self.emit(f"fp = pytap_fmt_num(fb, fp, {a}, {base}, {w}, {fl});")
+            elif conv == "c":
+                if t != "long":
+                    raise Unsupported("sprintf %c of a string", e)
+                if w > 1 and not fl & 1:
+                    self.emit(f"fp = pytap_fmt_pad(fb, fp, ' ', {w - 1});")
+                self.emit(f"fp = pytap_fmt_char(fb, fp, (char){a});")
+                if w > 1 and fl & 1:
+                    self.emit(f"fp = pytap_fmt_pad(fb, fp, ' ', {w - 1});")
+            else:
+                raise Unsupported(f"sprintf conversion %{conv}", e)
+        if fmt[pos:]:
+            self.fmt_literal(fmt[pos:])
+        self.emit("fb[fp & PYTAP_IDX_MASK] = 0;")
+        self.emit(f"pytap_strcpy({out}, PYTAP_MSL, fb);")
+        self.ind -= 1
+        self.emit("}")
+        return out
+
+    def fmt_literal(self, text: str):
+        b = text.encode("latin-1", "replace")
+        for i in range(0, len(b), 32):
+            chunk = b[i:i + 32].decode("latin-1")
+            n = len(chunk)
+            # write only when the whole chunk fits; else char by char
+            self.emit(f"if (fp + {n} <= PYTAP_FMT_CAP) {{ __builtin_memcpy(fb + (fp & PYTAP_IDX_MASK), "
+                      f"{c_string(chunk)}, {n}); fp += {n}; }} else {{")
+            for ch in chunk:
+                self.emit(f"\tfp = pytap_fmt_char(fb, fp, {ord(ch)});")
+            self.emit("}")
+
+    def print_format(self, e):
+        """-> (printf format, [(arg expr, type)]) for any print-family call."""
+        args = list(e.args)
+        if e.is_format:
+            return unescape(e.fmt or ""), [(a, self.etype(a)) for a in args]
+        delim = unescape(e.delimiter or "") if e.is_delim else ""
+        fmt_parts = []
+        parts = []
+        for i, a in enumerate(args):
+            if i and delim:
+                fmt_parts.append(printf_escape(delim))
+            if isinstance(a, ast.String):
+                fmt_parts.append(printf_escape(unescape(a.value)))
+            elif isinstance(a, ast.Number):
+                fmt_parts.append(str(a.value))
+            else:
+                t = self.etype(a)
+                fmt_parts.append("%s" if t == "string" else "%d")
+                parts.append((a, t))
+        if e.newline:
+            fmt_parts.append("\n")
+        return "".join(fmt_parts), parts
+
     # --- printing
     def e_PrintFormat(self, e, want=True):
         self.mark(e)
         if not e.to_stream:
-            raise Unsupported(e.print_name, e)
+            return self.sprint(e)
         if e.hist is not None:
             raise Unsupported("printing a histogram", e)
         args = list(e.args)
         for a in args:
             if self.etype(a) == "stats" or isinstance(a, (ast.HistOp,)):
                 raise Unsupported("printing an aggregate", e)
-        if e.is_format:
-            fmt = unescape(e.fmt or "")
-            parts = [(a, self.etype(a)) for a in args]
-        else:
-            delim = unescape(e.delimiter or "") if e.is_delim else ""
-            fmt_parts = []
-            parts = []
-            for i, a in enumerate(args):
-                if i and delim:
-                    fmt_parts.append(printf_escape(delim))
-                if isinstance(a, ast.String):
-                    fmt_parts.append(printf_escape(unescape(a.value)))
-                elif isinstance(a, ast.Number):
-                    fmt_parts.append(str(a.value))
-                else:
-                    t = self.etype(a)
-                    fmt_parts.append("%s" if t == "string" else "%d")
-                    parts.append((a, t))
-            if e.newline:
-                fmt_parts.append("\n")
-            fmt = "".join(fmt_parts)
+        fmt, parts = self.print_format(e)
         # evaluate in order; pure native string calls write straight into the record
         vals = []
         sizes = [string_size(a, self.gen.msl) for a, t in parts if t == "string"]

@@ -256,3 +256,52 @@ def test_entry_adds_hidden_saver_on_function_entry():
     fn, rp = p.attach_groups[0]
     assert fn == "pytap_entry0" and rp.spec.get("return") is False
     assert p.entry_savers == ["pytap_entry0"]
+
+
+# ------------------------------------------------- BPF vs interpreter (root)
+# The same handler run as BPF (a timer probe) and by the user-space
+# interpreter (begin) must print the same text.
+
+import subprocess
+import sys
+
+SAME_OUTPUT = {
+    "sprintf": r'''x = sprintf("[%5d|%-5d|%05d|%x|%X|%#x|%o|%u|%s|%-6s|%6s|%.2s|%c|%%|%+d]",
+        42, 42, 42, 255, 255, 255, 8, -1, "ab", "ab", "ab", "abc", 65, 7)
+    println(x); println(sprint(12, "a", 3)); println(sprintf("%d", -9223372036854775807 - 1))''',
+    "arith": r'''a = 7; b = -3
+    printf("%d %d %d %d %d %d %d\n", a / b, a % b, -a / b, -a % b, a << 3, -a >> 1, -a >>> 60)
+    printf("%d %d %d\n", a * b, (a & 6) | 1, a ^ b)
+    x = 9223372036854775807; x++; println(x)''',
+    "strings": r'''s = "hello world"
+    printf("%s|%d|%d|%d|%s\n", substr(s, 2, 5), stringat(s, 1), strtol("-123", 10), isdigit("7x"), s . "!")
+    t = s; t .= "?"; println(t, " ", s == "hello world", " ", s < "hellp", " ", strlen(t))
+    println(strtol("ff", 16), " ", strtol("0x1f", 0), " ", strtol("017", 0))''',
+    "globals": r'''g = "a"; g .= "b"; arr[g, 2] = g . "y"; cnt[g] += 5; cnt[g]--
+    printf("%s %s %d %d\n", g, arr["ab", 2], cnt["ab"], ["ab", 2] in arr)
+    delete arr["ab", 2]; println(["ab", 2] in arr)''',
+    "control": r'''s = 0
+    for (i = 0; i < 20; i++) { if (i % 2) continue; if (i > 12) break; s += i }
+    while (s > 10) s -= 7
+    println(s)
+    try { z = 1 / (s - s) ; println(z) } catch (e) { println("caught ", e) }
+    try { error("mine") } catch (e) { println("caught ", e) }''',
+}
+
+
+def _run_pytap(script):
+    r = subprocess.run([sys.executable, "-m", "pytap", "-e", script], capture_output=True,
+                       text=True, timeout=120)
+    return r.returncode, r.stdout, r.stderr
+
+
+@pytest.mark.parametrize("name", sorted(SAME_OUTPUT))
+def test_bpf_and_interpreter_print_the_same(name):
+    _bcc()
+    body = SAME_OUTPUT[name]
+    decl = "global g, arr, cnt\n" if name == "globals" else ""
+    rc1, out1, err1 = _run_pytap(decl + "probe timer.ms(5) {\n    " + body + "\n    exit()\n}")
+    rc2, out2, err2 = _run_pytap(decl + "probe begin {\n    " + body + "\n    exit()\n}")
+    assert (rc1, err1) == (0, "") or rc1 == rc2, err1
+    assert out1 == out2, (out1, out2, err1, err2)
+    assert out1
