@@ -86,8 +86,12 @@ def format_error(err: StapError, seen_files: set) -> str:
     if err.kind == "parse":
         out = f"parse error: {err.message}\n"
         if err.loc is not None:
-            out += f"{' ' * (11 - len(err.label))}{err.label}: {err.tok_desc} at {_where(err.loc, seen_files)}\n"
+            # parse errors always name the file
+            out += f"{' ' * (11 - len(err.label))}{err.label}: {err.tok_desc} at {err.loc}\n"
             out += _caret_block("source", 12, err.loc)
+        elif err.tok_desc:
+            # e.g. "saw: <input> EOF": no position, no source line
+            out += f"{' ' * (11 - len(err.label))}{err.label}: {err.tok_desc}\n"
         return out + "\n"
     if err.kind == "semantic":
         out = f"semantic error: {err.message}"

@@ -113,7 +113,8 @@ class Token:
         if t == "EMBEDDED":
             return "embedded-code"
         if t == "JUNK":
-            return f"junk '{self.text}'"
+            # stap's lexer makes any stray character a one-char operator
+            return f"operator '{self.text}'"
         if t.lower() in KEYWORDS and self.text in KEYWORDS:
             return "keyword"
         return f"operator '{self.text}'"

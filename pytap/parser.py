@@ -127,7 +127,20 @@ def p_item_embedded(p):
 def p_probe_decl(p):
     """probe_decl : PROBE pp_list block"""
     node = _mk(ast.Probe, _tok(p, 1), p[2], p[3], privileged=_state.privileged)
+    _check_probe_body(p[3])
     p[0] = [node]
+
+
+def _check_probe_body(body):
+    """stap's parser rejects `return` in a probe handler."""
+    class _Find(ast.Visitor):
+        def visit_ReturnStatement(self, n):
+            raise ParseAbort(StapError("found 'return' not in function context", n.loc,
+                                       tok_desc="keyword", kind="parse"))
+
+        def visit_Expr(self, n):
+            pass
+    _Find().visit(body)
 
 
 def p_probe_alias(p):
@@ -135,6 +148,7 @@ def p_probe_alias(p):
                   | PROBE pp_list PLUSEQ pp_list block"""
     node = _mk(ast.ProbeAlias, _tok(p, 1), p[2], p[4], p[5],
                epilogue=(p.slice[3].type == "PLUSEQ"), privileged=_state.privileged)
+    _check_probe_body(p[5])
     p[0] = [node]
 
 
@@ -324,7 +338,8 @@ def p_opt_params_none(p):
 
 
 def p_opt_params(p):
-    """opt_params : params"""
+    """opt_params : params
+                  | params COMMA"""
     p[0] = p[1]
 
 
@@ -1026,10 +1041,13 @@ def p_hist_op(p):
     """hist_op : AT_HIST LPAREN expr hist_params RPAREN"""
     t = _tok(p, 1)
     kind = "log" if t.value == "@hist_log" else "linear"
-    params = p[4]
+    pairs = p[4]
+    params = [n for _, n in pairs]
     want = 0 if kind == "log" else 3
-    if len(params) != want:
-        raise ParseAbort(perr(f"expected ','" if len(params) < want else "expected ')'", t))
+    if len(params) < want:
+        raise ParseAbort(perr("expected ','", _tok(p, 5)))
+    if len(params) > want:
+        raise ParseAbort(perr("expected ')'", pairs[want][0]))
     node = _mk(ast.HistOp, t, kind, p[3], [x.value for x in params])
     node._ok = False
     node._params = params
@@ -1044,7 +1062,7 @@ def p_hist_params_none(p):
 
 def p_hist_params_more(p):
     """hist_params : hist_params COMMA hist_number"""
-    p[0] = p[1] + [p[3]]
+    p[0] = p[1] + [(_tok(p, 2), p[3])]
 
 
 def p_hist_number(p):
@@ -1168,12 +1186,18 @@ def _call(t: Token, args):
     node = _mk(ast.PrintFormat, t, name, list(args))
     if node.is_format:
         if not args or not isinstance(args[0], ast.String):
-            raise ParseAbort(perr(f"expected format string", t))
+            bad = args[0] if args else None
+            raise ParseAbort(StapError("expected literal string", bad.loc if bad else t.loc,
+                                       tok_desc=bad.tok_desc if bad else t.desc(),
+                                       kind="parse"))
         node.fmt = args[0].value
         node.args = list(args[1:])
     elif node.is_delim:
         if not args or not isinstance(args[0], ast.String):
-            raise ParseAbort(perr("expected delimiter string", t))
+            bad = args[0] if args else None
+            raise ParseAbort(StapError("expected literal string", bad.loc if bad else t.loc,
+                                       tok_desc=bad.tok_desc if bad else t.desc(),
+                                       kind="parse"))
         node.delimiter = args[0].value
         node.args = list(args[1:])
     if len(node.args) == 1 and isinstance(node.args[0], ast.HistOp) and not node.is_format \
@@ -1364,6 +1388,12 @@ def _expand_braces(raw: List[Token]) -> List[List[Token]]:
                 alts[-1].append(u)
             if end is None:
                 return [raw]
+            for a_i, a in enumerate(alts):
+                if not a:
+                    # `{}` / `{a,}`: the token where a functor was needed
+                    pos = idx + 1 + sum(len(x) + 1 for x in alts[:a_i])
+                    bad = raw[pos] if pos < len(raw) else raw[end]
+                    raise ParseAbort(perr("expected identifier or '*' or '{'", bad))
             result = []
             after = raw[end + 1:]
             for a in alts:
@@ -1429,43 +1459,205 @@ class _State:
             self.errors.append(perr(msg, tok))
 
     def syntax_error(self, tok) -> StapError:
-        if tok is None:
+        eof = tok is None or tok.type == "EOF"
+        if eof:
             tok = self.toks[-1]
-        return perr(self._expected(tok), tok)
+        try:
+            syms = list(self.parser.symstack)
+        except Exception:
+            syms = []
+        types = [getattr(x, "type", "") for x in syms]
+        if types and types[-1] == "ARROW":
+            return perr("expected identifier or keyword", tok) if not eof else \
+                StapError("expected identifier or keyword", None, tok_desc=f"{tok.file} EOF",
+                          kind="parse")
+        if eof and types and (types[-1] == "PROBE" or
+                              (types[-1] == "ASSIGN" and "GLOBAL" in types)):
+            # stap blames the last token it had
+            return perr("unexpected end-of-file", syms[-1])
+        if not eof and tok.type == "COMMA" and len(types) >= 3 and types[-3] == "AT_STAT":
+            return perr("not more than 1 parameter allowed", tok, label="at")
+        if not eof and tok.type == "COMMA" and len(types) >= 5 and types[-5] == "AT_STAT":
+            if syms[-5].value != "@variance":
+                return perr("not more than 1 parameter allowed", syms[-2], label="at")
+            return perr("not more than 2 parameters allowed", tok, label="at")
+        msg = self._expected(tok, eof)
+        if eof:
+            # stap names the file's end without a position or source line
+            return StapError(msg, None, tok_desc=f"{tok.file} EOF", kind="parse")
+        return perr(msg, tok)
 
-    def _expected(self, tok: Token) -> str:
-        if tok.type == "EOF":
-            return "unexpected end-of-file"
-        if tok.type == "ATWORD":
+    def _expected(self, tok: Token, eof: bool) -> str:
+        if not eof and tok.type == "ATWORD":
             return f"unknown operator {tok.value}"
         try:
             state = self.parser.statestack[-1]
             expected = set(self.parser.action[state].keys())
+            stack = [getattr(x, "type", "") for x in self.parser.symstack]
         except Exception:
-            expected = set()
-        return _describe_expected(expected, tok)
+            expected, stack = set(), []
+        return _describe_expected(expected, None if eof else tok, stack)
 
 
-def _describe_expected(expected: set, tok: Token) -> str:
-    if "PROBE" in expected and "GLOBAL" in expected:
-        return "expected 'probe', 'global', 'private', 'function', or '%{'"
-    if "NUMBER" in expected and ("IDENT" in expected or "STRING" in expected):
-        if "SEMI" in expected and "IF" in expected:
-            return "expected statement"
+# Tokens that can continue an already complete expression: dropped from an
+# expected-set before naming what was really missing.
+_CONTINUATIONS = {
+    "ASSIGN", "PLUSEQ", "MINUSEQ", "TIMESEQ", "DIVEQ", "MODEQ", "LSHIFTEQ", "RSHIFTEQ",
+    "ANDEQ", "OREQ", "XOREQ", "DOTEQ", "LLL", "QUESTION", "OROR", "ANDAND", "OR", "XOR",
+    "AND", "IN", "EQ", "NE", "LT", "LE", "GT", "GE", "MATCH", "NOMATCH", "LSHIFT", "RSHIFT",
+    "RRR", "DOT", "PLUS", "MINUS", "TIMES", "DIVIDE", "MOD", "INCR", "DECR", "LBRACKET",
+    "ARROW", "LPAREN",
+}
+_EXPR_ONLY = {"EQ", "TIMES", "OROR", "QUESTION"}
+
+
+# Symbols that end a complete value: an error right after one means the
+# token cannot continue the expression, and stap's message comes from the
+# construct around it.
+_COMPLETE = {
+    "NUMBER", "STRING", "IDENT", "TARGET", "RPAREN", "RBRACKET", "INCR", "DECR", "EMBEDDED",
+    "number", "string", "primary", "primary_plain", "postfix", "unary", "multiplicative",
+    "additive", "concat", "shift", "comparison", "array_in", "bit_and", "bit_xor", "bit_or",
+    "logical_and", "logical_or", "ternary", "assignment", "expr", "member_name",
+    "target_components", "arrow_components", "opt_components", "simple",
+}
+
+
+def _after_expression(stack, tok, is_kw) -> str:
+    eof = tok is None
+    top = len(stack) - 1
+    if stack[top] == "RPAREN":
+        # a statement header `if (...)` just closed, or a parenthesised value
+        d = 0
+        for j in range(top, -1, -1):
+            if stack[j] == "RPAREN":
+                d += 1
+            elif stack[j] == "LPAREN":
+                d -= 1
+                if d == 0:
+                    if j and stack[j - 1] in ("IF", "WHILE", "FOR", "FOREACH"):
+                        return "expected statement" if eof or is_kw else \
+                            "expected literal string or number"
+                    top = j - 1
+                    break
+    for i in range(top, -1, -1):
+        sym = stack[i]
+        before = stack[i - 1] if i else ""
+        if sym == "LPAREN":
+            if eof:
+                return "unexpected end-of-file"
+            if before == "IDENT":
+                return "expected one of ') ,'"
+            if before in ("AT_CAST", "AT_VAR"):
+                return "expected ','"
+            if before == "FOR":
+                semis = stack[i:].count("SEMI")
+                return "expected ';'" if semis < 2 else "expected ')'"
+            return "expected ')'"
+        if sym == "LBRACKET":
+            return "unexpected end-of-file" if eof else "expected one of '] ,'"
+        if sym == "QUESTION":
+            return "unexpected end-of-file" if eof else "expected ':'"
+        if sym == "LIMIT":
+            return "unexpected end-of-file" if eof else "expected ')'"
+        if sym in ("LBRACE", "statements", "ELSE", "block"):
+            break
+        if sym == "RPAREN" and i < len(stack) - 1:
+            break   # if (...) / while (...) / for (...) header done: a statement
+    if eof or is_kw:
+        return "expected statement"
+    return "expected literal string or number"
+
+
+def _context(stack) -> str:
+    """Which header the parser is inside, from the symbols on its stack."""
+    for sym in reversed(stack):
+        if sym in ("LBRACE", "block", "statements"):
+            return "body"
+        if sym == "FUNCTION":
+            return "function"
+        if sym == "FOREACH":
+            return "foreach"
+        if sym == "GLOBAL":
+            return "global"
+        if sym in ("PRIVATE",):
+            return "private"
+    return ""
+
+
+def _describe_expected(expected: set, tok: Optional[Token], stack=()) -> str:
+    """Name what stap's recursive-descent parser would have asked for, from
+    the LALR state's acceptable tokens (tok None: end of file)."""
+    e = expected
+    eof = tok is None
+    ctx = _context(stack)
+    is_kw = tok is not None and tok.type.lower() in KEYWORDS
+    if ctx == "body" and stack and stack[-1] in _COMPLETE:
+        return _after_expression(stack, tok, is_kw)
+    if stack and stack[-1] == "PRIVATE":
+        return "expected 'function' or identifier"
+    if ctx == "function":
+        if "LPAREN" in stack[stack.index("FUNCTION"):]:
+            if eof:
+                return "unexpected end-of-file"
+            if e & {"RPAREN", "COMMA"}:
+                return "expected ',' or ')'"
+        elif e & {"LPAREN"}:
+            return "expected '('"
+    if stack and stack[-1] == "MINUS" and "PPFUNCTOR" in stack:
         return "expected literal string or number"
-    if "PPFUNCTOR" in expected:
-        return "expected identifier or '*'"
-    singles = [("RPAREN", "')'"), ("RBRACKET", "']'"), ("LPAREN", "'('"), ("RBRACE", "'}'"),
-               ("LBRACE", "'{'"), ("COLON", "':'"), ("IN", "'in'"), ("SEMI", "';'")]
+    if ctx == "global" and eof:
+        return "unexpected end-of-file"
+    if "PROBE" in e and "GLOBAL" in e:
+        return "expected 'probe', 'global', 'private', 'function', or '%{'"
+    if "IF" in e and "FOR" in e and "SEMI" in e:
+        # a statement starts here: stap tries an expression unless it sees a keyword
+        return "expected statement" if eof or is_kw else "expected literal string or number"
+    if "NUMBER" in e and "IDENT" in e:
+        return "expected value" if eof else "expected literal string or number"
+    if "LBRACE" in e and "COMMA" in e and "ASSIGN" in e:
+        return "expected one of ', { } = +='"
+    if "PPFUNCTOR" in e:
+        return "expected identifier or '*' or '{'"
+    if "CATCH" in e:
+        return "expected 'catch'"
+    if e >= {"LONG", "STRING"}:
+        return "expected 'string' or 'long'"
+    if "ARROW" in e and "IDENT" in e or e >= {"IDENT", "PROBE", "TARGET"}:
+        return "expected identifier or keyword"
+    if "AT_HIST" in e and "IDENT" in e:
+        return "expected identifier or statistical operation"
+    in_expr = bool(e & _EXPR_ONLY)
+    rest = e - _CONTINUATIONS if in_expr else e
+    if "NUMBER" in rest and "STRING" in rest:
+        return "expected literal string or number"
+    if ctx == "global" and "NUMBER" in rest:
+        return "expected number"
+    if eof and not rest & {"COLON", "SEMI"}:
+        return "unexpected end-of-file"
+    if ctx == "function" and rest & {"RPAREN", "COMMA"} and "LPAREN" not in rest:
+        return "expected ',' or ')'"
+    if ctx == "foreach" and rest & {"RBRACKET", "COMMA"}:
+        return "expected ',' or ']'"
+    if rest == {"RPAREN", "COMMA"}:
+        return "expected one of ') ,'"
+    if rest == {"RBRACKET", "COMMA"}:
+        return "expected one of '] ,'"
+    if "IN" in e and ctx == "foreach" and not in_expr:
+        return "expected 'in'"
+    if rest == {"STRING"}:
+        return "expected string"
+    singles = [("RPAREN", "')'"), ("RBRACKET", "']'"), ("LPAREN", "'('"), ("COLON", "':'"),
+               ("SEMI", "';'"), ("COMMA", "','"), ("RBRACE", "'}'"), ("LBRACE", "'{'")]
     for typ, text in singles:
-        if expected == {typ}:
+        if rest == {typ}:
             return f"expected {text}"
-    if "IDENT" in expected and len(expected) <= 2:
+    if "IDENT" in rest:
         return "expected identifier"
     for typ, text in singles:
-        if typ in expected:
+        if typ in rest:
             return f"expected {text}"
-    return "syntax error"
+    return "unexpected end-of-file" if eof else "syntax error"
 
 
 _state = _State()
@@ -1542,6 +1734,9 @@ def parse(text: str, filename: str = "<input>", options=None, privileged: bool =
     except StapError as e:
         errors.append(e)
         toks = None
+    except ParseAbort as e:
+        errors.append(e.err)
+        toks = None
     if toks is not None and not errors and len(toks) == 1:
         raw_empty = all(t.type == "EOF" for t in tokenize(text, filename, []))
         what = "empty." if raw_empty else "empty after preprocessing."
@@ -1549,13 +1744,28 @@ def parse(text: str, filename: str = "<input>", options=None, privileged: bool =
     if toks is not None:
         items = _parse_tokens(toks, privileged, guru, errors)
     if errors:
-        diags = Diagnostics()
-        for e in errors:
-            diags.error(e)
-        n = len(errors)
-        footer = f"{n} parse error{'s' if n != 1 else ''}.\n{PASS1_FOOTER}"
-        raise PassFailed(footer, diags)
+        raise _failure(errors, getattr(options, "verbose", 0))
     return _build_file(filename, items, privileged)
+
+
+def _failure(errors: List[StapError], verbose: int = 0) -> PassFailed:
+    """stap prints an error whose message it already printed only with -v,
+    and says how many it held back after the footer."""
+    diags = Diagnostics()
+    seen = set()
+    suppressed = 0
+    for e in errors:
+        if not verbose and e.message in seen:
+            suppressed += 1
+            continue
+        seen.add(e.message)
+        diags.error(e)
+    n = len(errors)
+    footer = f"{n} parse error{'s' if n != 1 else ''}.\n{PASS1_FOOTER}"
+    if suppressed:
+        footer += (f"\nNumber of similar error messages suppressed: {suppressed}.\n"
+                   "Rerun with -v to see them.")
+    return PassFailed(footer, diags)
 
 
 def _parse_tokens(toks, privileged, guru, errors) -> List[ast.Node]:
@@ -1581,7 +1791,7 @@ def _parse_tokens(toks, privileged, guru, errors) -> List[ast.Node]:
         except ParseAbort as e:
             errors.append(e.err)
             # resync at the next top-level keyword after the error
-            k = max(feed.i, start + 1)
+            k = max(feed.i - 1, start + 1)
             while k < len(toks) and toks[k].type not in _RESYNC and toks[k].type != "EOF":
                 k += 1
             if k >= len(toks) or toks[k].type == "EOF":

@@ -216,7 +216,8 @@ def _try(s):
 
 _STMT = {
     "Block": print_block,
-    "EmbeddedCode": lambda s: "%{" + s.code + "%}",
+    # as a statement stap pads the code with a space each side
+    "EmbeddedCode": lambda s: "%{ " + s.code + " %}",
     "ExprStatement": lambda s: print_expr(s.value),
     "NullStatement": lambda s: ";",
     "IfStatement": _if,

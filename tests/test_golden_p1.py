@@ -21,7 +21,10 @@ def run_pytap(case):
     tool_opts, args = split_options(case["options"])
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        rc = cli.main(["-p1"] + tool_opts + ["-e", case["script"]] + args)
+        # stap's default runtime is "kernel" (pytap's is "bpf"): match the oracle
+        rt = [] if any(o.startswith("--runtime") or o == "--bpf" for o in tool_opts) \
+            else ["--runtime=kernel"]
+        rc = cli.main(["-p1"] + rt + tool_opts + ["-e", case["script"]] + args)
     return out.getvalue() + err.getvalue(), rc
 
 
