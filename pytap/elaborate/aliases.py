@@ -53,6 +53,11 @@ def similar_names(target: str, names, max_out: int = 5, threshold: Optional[int]
     return sorted(best, key=lambda n: (n.startswith("_"), n))
 
 
+def _comp_text(c: ast.ProbePointComponent) -> str:
+    from ..printer import print_expr
+    return c.functor if c.arg is None else f"{c.functor}({print_expr(c.arg)})"
+
+
 def _has_wild(s: str) -> bool:
     return any(ch in s for ch in "*?[")
 
@@ -199,7 +204,7 @@ class Deriver:
                 break
         return out
 
-    def _expand(self, point, layers, chain, cond, optional, probe, depth=0):
+    def _expand(self, point, layers, chain, cond, optional, probe, depth=0, listing=None):
         """layers: alias definitions applied so far (outermost first)."""
         if depth > 50:
             self.errors.append(StapError("recursive loop in alias expansion",
@@ -220,8 +225,14 @@ class Deriver:
                     newp.components = newp.components + copy.deepcopy(list(suffix))
                     nerr2 = len(self.errors)
                     opt2 = optional or aloc.optional or aloc.sufficient
+                    # what `stap -l` shows: the alias name the user's point
+                    # matched, with the user's suffix
+                    lst = listing
+                    if lst is None:
+                        lst = ".".join([_comp_text(c) for c in d.name.components] +
+                                       [_comp_text(c) for c in suffix])
                     got = self._expand(newp, layers + [alias], [alias] + chain, cond,
-                                       opt2, probe, depth + 1)
+                                       opt2, probe, depth + 1, lst)
                     if opt2:
                         del self.errors[nerr2:]
                     elif suffix:
@@ -266,9 +277,14 @@ class Deriver:
                 pro = copy.deepcopy(alias.body)
                 body = ast.Block([body, pro] if alias.epilogue else [pro, body],
                                  loc=body.loc)
+            dp_listing = listing
+            if dp_listing is None:
+                from ..printer import probe_point_text
+                dp_listing = probe_point_text(getattr(rp, "point", None) or point, with_flags=False)
             out.append(DerivedProbe(point=printed, derivation=list(chain), body=body,
                                     condition=c, resolved=rp,
                                     privileged=probe.privileged, origin=probe))
+            out[-1].listing = dp_listing
         return out
 
     def _blame_suffix(self, point, suffix, nerr) -> None:

@@ -32,6 +32,9 @@ class DerivedProbe:
     synthetic: bool = False
     # the user's Probe node this was derived from (derivation[-1])
     origin: Optional[ast.Probe] = None
+    # how `stap -l` names it: the alias name the user's point matched
+    # (plus suffix), else the resolved point
+    listing: str = ""
 
     @property
     def family(self) -> str:
