@@ -125,8 +125,9 @@ class Generator:
         key = (kind, fmt, tuple(arg_types), ssize)
         if key in self._fmt_keys:
             return self._fmt_keys[key]
+        # every print-family call becomes a printf format (print/println/printd
+        # arguments folded in), so user space only ever runs stap_sprintf
         r = RecordFormat(FIRST_FORMAT_ID + len(self.formats), "printf", fmt, list(arg_types), ssize)
-        r.print_name = kind
         self.formats.append(r)
         self._fmt_keys[key] = r
         return r
@@ -393,8 +394,8 @@ class Generator:
             for p in g["probes"]:
                 low, why = lowered[p.index]
                 cp = CompiledProbe(p.index, p, "bpf" if low is not None else "user", g["fn"],
-                                   LOAD_TYPES.get(g["ptype"], g["ptype"]), g["rp"])
-                cp.user_reason = None if low is not None else why.reason
+                                   LOAD_TYPES.get(g["ptype"], g["ptype"]), g["rp"],
+                                   user_reason=None if low is not None else why.reason)
                 probes_out.append(cp)
         probes_out.sort(key=lambda c: c.index)
         records = []
@@ -534,11 +535,11 @@ _MARK = re.compile(r"/\* @(.+):(\d+):(\d+) \*/")
 
 def _line_map(text: str):
     """C line (1-based) -> script Loc of the nearest preceding marker."""
-    out = []
+    out = {}
     for i, line in enumerate(text.split("\n"), 1):
         m = _MARK.search(line)
         if m:
-            out.append((i, ast.Loc(m.group(1), int(m.group(2)), int(m.group(3)))))
+            out[i] = ast.Loc(m.group(1), int(m.group(2)), int(m.group(3)))
     return out
 
 

@@ -13,7 +13,9 @@ Ring-buffer record layout (all little-endian, every field 8-byte aligned):
 
 Reserved kinds (ids below FIRST_FORMAT_ID):
     KIND_EXIT     exit() was called in a BPF handler
-    KIND_ERROR    runtime error; arg0 = index into Program.errors
+    KIND_ERROR    runtime error; s64 index into Program.errors, then
+                  char msg[MAXSTRINGLEN]: the message when it is only known at
+                  run time (error("..."), copy faults); "" = use the site's
     KIND_TRIGGER  a "user"-mode probe fired; args: probe index, pid, tid,
                   ppid, uid, gid, euid, cpu, ktime ns, then execname char[16]
 """
@@ -86,6 +88,7 @@ class GlobalLayout:
     percpu: bool = False           # stats maps are per-CPU; user space merges
     hist: Optional[HistSpec] = None
     decl: Any = None               # the ast.VarDecl
+    c_decl: str = ""               # the map's declaration in c_source
 
 
 @dataclass
@@ -98,6 +101,7 @@ class CompiledProbe:
     # Probes on the same event share one BPF function (run in script order);
     # attach that function once, with this ResolvedPoint.
     resolved: Any = None
+    user_reason: Optional[str] = None   # why a kernel probe runs in user space
 
 
 @dataclass
@@ -115,6 +119,14 @@ class Program:
     # 2 error) and config such as target(): runtime writes, BPF reads.
     state_map: str = "pytap_state"
     attach_groups: List[Tuple[str, Any]] = field(default_factory=list)  # (fn_name, ResolvedPoint) to attach once each
+    # C line (1-based) -> script Loc of the statement it came from (the
+    # `/* @FILE:LINE:COL */` markers in c_source), for compile/verifier errors
+    line_map: dict = field(default_factory=dict)
+    # hidden programs (in attach_groups) saving @entry values at function entry
+    entry_savers: List[str] = field(default_factory=list)
+    # state-map slot numbers used by the generated C (see STATE_SLOT_*)
+    state_slots: dict = field(default_factory=dict)
+    frame_slots: int = 0           # string slots of the per-CPU frame map
 
     def format_by_id(self, fid: int) -> RecordFormat:
         return self._by_id()[fid]

@@ -139,7 +139,7 @@ def test_maxstringlen_define():
 
 def test_line_markers_map_back_to_script():
     p = gen('probe timer.s(1) {\n  x = 1\n  println(x)\n}')
-    assert any(loc.line == 3 for _, loc in p.line_map)
+    assert any(loc.line == 3 for loc in p.line_map.values())
     assert "/* @<input>:3:3 */" in p.c_source
 
 
