@@ -267,16 +267,16 @@ class Deriver:
             c = copy.deepcopy(cond)
             printed.condition = c
             body = copy.deepcopy(probe.body)
-            if c is not None:
-                # stap guards the handler: if (!(cond)) next
-                guard = ast.IfStatement(ast.Unary("!", copy.deepcopy(c), loc=c.loc,
-                                                  tok_desc="operator '!'"),
-                                        ast.NextStatement(loc=c.loc), loc=c.loc)
-                body = ast.Block([guard, body], loc=body.loc)
             for alias in layers:       # the alias nearest the user wraps first
                 pro = copy.deepcopy(alias.body)
                 body = ast.Block([body, pro] if alias.epilogue else [pro, body],
                                  loc=body.loc)
+            if c is not None:
+                # stap guards the whole handler: if (!(cond)) next
+                guard = ast.IfStatement(ast.Unary("!", copy.deepcopy(c), loc=c.loc,
+                                                  tok_desc="operator '!'"),
+                                        ast.NextStatement(loc=c.loc), loc=c.loc)
+                body = ast.Block([guard, body], loc=body.loc)
             dp_listing = listing
             if dp_listing is None:
                 from ..printer import probe_point_text
