@@ -21,11 +21,12 @@ def tracers():
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("-n", "--iterations", type=int, default=1_000_000)
-    ap.add_argument("-r", "--reps", type=int, default=5)
+    ap.add_argument("-r", "--reps", type=int, default=5, help="loop runs per measurement")
+    ap.add_argument("-R", "--rounds", type=int, default=3, help="tracer start/stop rounds")
     a = ap.parse_args(argv)
-    rows = c.measure_overhead(tracers(), a.iterations, a.reps)
+    rows = c.measure_overhead(tracers(), a.iterations, a.reps, a.rounds)
     print(f"### Map-heavy handler: count by (pid, execname) "
-          f"(getppid loop, {a.iterations} calls, median of {a.reps})\n")
+          f"(getppid loop, {a.iterations} calls; median of {a.reps} runs, median of {a.rounds} rounds)\n")
     print(c.overhead_table(rows, ref="bpftrace"))
     print()
     return 0

@@ -179,11 +179,18 @@ def build_getppid_loop() -> Optional[str]:
     return str(exe)
 
 
+def _pin_to_last_cpu():
+    # One CPU for every loop run: no migrations, the same cache each time.
+    cpus = sorted(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {cpus[-1]})
+
+
 def ns_per_syscall(exe: str, iterations: int, reps: int) -> Optional[float]:
     """Median ns/call of `reps` runs of the getppid loop."""
     values = []
     for _ in range(reps):
-        r = subprocess.run([exe, str(iterations)], capture_output=True, text=True)
+        r = subprocess.run([exe, str(iterations)], capture_output=True, text=True,
+                           preexec_fn=_pin_to_last_cpu)
         if r.returncode != 0:
             return None
         values.append(float(r.stdout.split()[0]))
@@ -199,31 +206,51 @@ class OverheadRow:
     note: str = ""
 
 
-def measure_overhead(tracers: List[Tracer], iterations: int, reps: int) -> List[OverheadRow]:
-    """ns/syscall with no tracer, then with each tracer attached in turn."""
+def measure_overhead(tracers: List[Tracer], iterations: int, reps: int,
+                     rounds: int = 3) -> List[OverheadRow]:
+    """ns/syscall with no tracer, then with each tracer attached in turn.
+
+    The machine's background load drifts, so each tracer's added cost is
+    taken against the mean of the untraced medians measured right before
+    and right after it (a paired baseline), and the whole sequence is
+    repeated `rounds` times; the table shows medians over rounds."""
     exe = build_getppid_loop()
     if exe is None:
         return [OverheadRow("(no tracer)", note="gcc missing: cannot build getppid_loop")]
     ns_per_syscall(exe, iterations // 10 or 1, 1)       # warm up
-    base = ns_per_syscall(exe, iterations, reps)
-    rows = [OverheadRow("(no tracer)", ns=base, added=0.0)]
+    baselines: List[float] = []
+    traced = {t.name: [] for t in tracers}
+    added = {t.name: [] for t in tracers}
+    rss = {t.name: [] for t in tracers}
+    notes = {t.name: t.unavailable or "" for t in tracers}
+    before = ns_per_syscall(exe, iterations, reps)
+    baselines.append(before)
+    for _ in range(max(1, rounds)):
+        for t in tracers:
+            if notes[t.name]:
+                continue                   # unavailable, or failed once already
+            run = start(t)
+            ns = None
+            if run.error:
+                notes[t.name] = run.error[:160]
+            else:
+                ns = ns_per_syscall(exe, iterations, reps)
+                run.peak_rss_kb = vm_hwm_kb(run.proc.pid)
+            stop(run)
+            if run.peak_rss_kb:
+                rss[t.name].append(run.peak_rss_kb)
+            after = ns_per_syscall(exe, iterations, reps)
+            baselines.append(after)
+            if ns is not None and before is not None and after is not None:
+                traced[t.name].append(ns)
+                added[t.name].append(ns - (before + after) / 2)
+            before = after
+    rows = [OverheadRow("(no tracer)", ns=median([b for b in baselines if b is not None]),
+                        added=0.0, note="untraced runs between tracers")]
     for t in tracers:
-        row = OverheadRow(t.name)
-        if t.unavailable:
-            row.note = t.unavailable
-            rows.append(row)
-            continue
-        run = start(t)
-        if run.error:
-            row.note = run.error[:160]
-        else:
-            row.ns = ns_per_syscall(exe, iterations, reps)
-            if row.ns is not None and base is not None:
-                row.added = row.ns - base
-            run.peak_rss_kb = vm_hwm_kb(run.proc.pid)
-        stop(run)
-        row.peak_rss_kb = run.peak_rss_kb
-        rows.append(row)
+        rows.append(OverheadRow(t.name, ns=median(traced[t.name]), added=median(added[t.name]),
+                                peak_rss_kb=max(rss[t.name]) if rss[t.name] else None,
+                                note=notes[t.name]))
     return rows
 
 
