@@ -88,8 +88,7 @@ def _elaborate(script, opts, library, rep) -> Session:
         queue.extend(syms.new_files)
         syms.new_files = []
     session.files = syms.files
-    rep.quiet_files = {f.name for f in syms.files if f is not script} | \
-        {p for p in getattr(lib, "files", [])}
+    rep.user_files = {script.name}
     for f in syms.files:
         session.embeds.extend(f.embeds)
     if errors:

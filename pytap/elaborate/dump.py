@@ -20,6 +20,7 @@ statement prints as `{ STMT }`, otherwise `{ {\\nSTMT;\\n...} }`.
 from __future__ import annotations
 
 import copy
+import re
 from typing import List
 
 from .. import ast
@@ -93,6 +94,14 @@ def var_text(v: ast.VarDecl) -> str:
     return out
 
 
+def mangled_global(d: ast.VarDecl) -> str:
+    """stap's C name of a global: __global_NAME, or for a private one
+    __private_<file path with non-alnum as _>_NAME."""
+    if d.private and d.file_name:
+        return "__private_" + re.sub(r"[^A-Za-z0-9]", "_", d.file_name) + "_" + d.name
+    return "__global_" + d.name
+
+
 class _Mangler(ast.Transformer):
     """Copy of a body with stap's mangled global/function names."""
 
@@ -102,7 +111,7 @@ class _Mangler(ast.Transformer):
     def visit_Symbol(self, n):
         d = n.referent
         if d is not None and getattr(d, "_is_global", False):
-            n.name = "__global_" + d.name
+            n.name = mangled_global(d)
         return n
 
     def visit_DeleteStatement(self, n):
@@ -161,6 +170,8 @@ def _memo_keep_decls(body) -> dict:
 
 def global_text(g: ast.VarDecl) -> str:
     out = var_text(g)
+    if g.maxsize is not None:
+        out = out.replace(f"{g.name}:", f"{g.name}[{g.maxsize}]:", 1)
     if g.init is not None:
         out += " = " + print_expr(g.init)
     return out

@@ -379,9 +379,6 @@ class Optimizer:
                     ok[0] = False
                 self.generic_visit(n)
 
-            def visit_TryBlock(self, n):
-                ok[0] = False
-
             def visit_NextStatement(self, n):
                 ok[0] = False
 

@@ -67,9 +67,57 @@ def explain_no_match(point: ast.ProbePoint) -> StapError:
 _PROVIDER = None
 
 
+def brace_expand(text: str) -> List[str]:
+    """Glob brace alternatives: "__{ia32,x64}_sys_read" -> two names."""
+    i = text.find("{")
+    if i < 0:
+        return [text]
+    depth = 0
+    for j in range(i, len(text)):
+        if text[j] == "{":
+            depth += 1
+        elif text[j] == "}":
+            depth -= 1
+            if depth == 0:
+                break
+    else:
+        return [text]
+    inner, parts, cur, d = text[i + 1:j], [], "", 0
+    for ch in inner:
+        if ch == "," and d == 0:
+            parts.append(cur)
+            cur = ""
+            continue
+        d += ch == "{"
+        d -= ch == "}"
+        cur += ch
+    parts.append(cur)
+    if len(parts) < 2:
+        return [text]
+    out = []
+    for p in parts:
+        out.extend(brace_expand(text[:i] + p + text[j + 1:]))
+    return out
+
+
 def resolve_concrete(point: ast.ProbePoint) -> list:
-    """ResolvedPoint list for a non-alias point ([] = no match).
+    """ResolvedPoint list for a non-alias point ([] = no match); brace
+    alternatives in string arguments are tried one by one, in order.
     May raise StapError (the provider's own mismatch message)."""
+    for k, c in enumerate(point.components):
+        if isinstance(c.arg, ast.String) and "{" in c.arg.value and "," in c.arg.value:
+            alts = brace_expand(c.arg.value)
+            if len(alts) > 1:
+                out = []
+                for alt in alts:
+                    p = copy.deepcopy(point)
+                    p.components[k].arg.value = alt
+                    out.extend(resolve_concrete(p))
+                return out
+    return _resolve_one(point)
+
+
+def _resolve_one(point: ast.ProbePoint) -> list:
     init_provider()
     res, plat = _PROVIDER
     if res is not None and not os.environ.get("PYTAP_P2_FALLBACK"):

@@ -30,8 +30,9 @@ class Reporter:
         self.suppressed = 0
         self.pending: List[str] = []
         self.warnings: List[str] = []
-        # stap keeps quiet about what it elides in tapset code
-        self.quiet_files: set = set()
+        # stap keeps quiet about what it elides in tapset code: only
+        # locations in these files are reported (None: all)
+        self.user_files = None
 
     def _out(self):
         return self.stream or sys.stderr
@@ -45,7 +46,7 @@ class Reporter:
         if self.opts.suppress_warnings:
             return
         loc = getattr(node, "loc", None)
-        if loc is not None and loc.file in self.quiet_files:
+        if loc is not None and self.user_files is not None and loc.file not in self.user_files:
             return
         # stap calls warnings "similar" when their message (without the
         # token and place) is the same
