@@ -26,7 +26,7 @@ from .options import Options
 
 # Bump when the AST layout or the parser changes in a way that makes old
 # pickles wrong.
-CACHE_VERSION = "1"
+CACHE_VERSION = "2"
 
 _ALIAS_RE = re.compile(r"^[ \t]*probe[ \t]+([^{}\n]*?)[ \t]*\+?=(?!=)", re.M)
 _FUNC_RE = re.compile(r"^[ \t]*(?:private[ \t]+)?function[ \t]+([A-Za-z_][A-Za-z0-9_]*)", re.M)
@@ -78,11 +78,22 @@ def alias_head(name_text: str) -> str:
     return m.group(0) if m else ""
 
 
+_ARGS_RE = re.compile(r"\((?:\"(?:[^\"\\]|\\.)*\"|[^()\"])*\)")
+
+
+def alias_functors(name_text: str) -> tuple:
+    """`kernel.function("x").call` -> ("kernel", "function", "call")."""
+    bare = _ARGS_RE.sub("", name_text.strip())
+    return tuple(p.strip() for p in bare.split(".") if p.strip())
+
+
 @dataclass
 class FileEntry:
     """What a cheap scan of one tapset file found."""
     path: str
     alias_heads: Set[str] = field(default_factory=set)
+    # alias names as functor tuples, args dropped: ("nd_syscall", "read")
+    alias_names: Set[tuple] = field(default_factory=set)
     functions: Set[str] = field(default_factory=set)
     globals: Set[str] = field(default_factory=set)
 
@@ -94,6 +105,7 @@ def scan_file(path: str, text: str) -> FileEntry:
             h = alias_head(part)
             if h:
                 e.alias_heads.add(h)
+                e.alias_names.add(alias_functors(part))
     for m in _FUNC_RE.finditer(text):
         e.functions.add(m.group(1))
     for m in _GLOBAL_RE.finditer(text):
@@ -142,11 +154,14 @@ class LibraryIndex:
         if cache_path is not None and (changed or set(fresh) != set(cached)):
             _atomic_pickle(cache_path, fresh)
         self._by_alias: Dict[str, List[str]] = {}
+        self._alias_names: Dict[str, List[tuple]] = {}   # head -> [(functors, path)]
         self._by_func: Dict[str, List[str]] = {}
         self._by_global: Dict[str, List[str]] = {}
         for e in self.entries:
             for h in e.alias_heads:
                 self._by_alias.setdefault(h, []).append(e.path)
+            for n in e.alias_names:
+                self._alias_names.setdefault(n[0], []).append((n, e.path))
             for n in e.functions:
                 self._by_func.setdefault(n, []).append(e.path)
             for n in e.globals:
@@ -154,6 +169,23 @@ class LibraryIndex:
 
     def files_for_alias_head(self, head: str) -> List[str]:
         return self._by_alias.get(head, [])
+
+    def files_for_alias_point(self, functors: List[str]) -> List[str]:
+        """Files defining an alias whose name could match a point with these
+        functors (user functors may hold wildcards), as a prefix (suffixes)."""
+        import fnmatch
+        heads = [functors[0]] if not _wild(functors[0]) else \
+            [h for h in self._alias_names if fnmatch.fnmatchcase(h, functors[0])]
+        out: List[str] = []
+        for h in heads:
+            for names, path in self._alias_names.get(h, []):
+                if len(names) > len(functors) or path in out:
+                    continue
+                if all(n == u or (_wild(u) and fnmatch.fnmatchcase(n, u))
+                       for n, u in zip(names, functors)):
+                    out.append(path)
+        order = {p: i for i, p in enumerate(self.files)}
+        return sorted(out, key=lambda p: order.get(p, 0))
 
     def files_for_function(self, name: str) -> List[str]:
         return self._by_func.get(name, [])
@@ -166,6 +198,10 @@ class LibraryIndex:
 
     def function_names(self) -> List[str]:
         return sorted(self._by_func)
+
+
+def _wild(s: str) -> bool:
+    return any(ch in s for ch in "*?[")
 
 
 def _atomic_pickle(path: Path, obj) -> None:
@@ -250,6 +286,14 @@ class TapsetLibrary:
     # -- lookups ----------------------------------------------------------
     def files_defining_alias(self, head: str) -> List[ast.StapFile]:
         return [t for t in (self.parse(p) for p in self.index.files_for_alias_head(head)) if t]
+
+    def files_defining_alias_point(self, functors: List[str]) -> List[ast.StapFile]:
+        return [t for t in (self.parse(p) for p in self.index.files_for_alias_point(functors)) if t]
+
+    def file_order(self, path: str) -> int:
+        if not hasattr(self, "_order"):
+            self._order = {p: i for i, p in enumerate(self.files)}
+        return self._order.get(path, -1)
 
     def files_defining_function(self, name: str) -> List[ast.StapFile]:
         return [t for t in (self.parse(p) for p in self.index.files_for_function(name)) if t]

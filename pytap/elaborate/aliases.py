@@ -109,12 +109,19 @@ class AliasTable:
             for n in a.alias_names:
                 self.by_head.setdefault(n.components[0].functor, []).append(AliasDef(a, n, f))
 
-    def _load_head(self, head: str) -> None:
-        if head in self._loaded_heads or self.library is None:
+    def _load_for(self, functors: tuple) -> None:
+        if functors in self._loaded_heads or self.library is None:
             return
-        self._loaded_heads.add(head)
-        for f in self.library.files_defining_alias(head):
+        self._loaded_heads.add(functors)
+        for f in self.library.files_defining_alias_point(list(functors)):
             self.add_file(f)
+
+    def _order(self, d: AliasDef):
+        """Definition order: the script first, then library file order."""
+        f = d.file
+        fo = -1 if f is None or not f.privileged or self.library is None \
+            else self.library.file_order(f.name)
+        return (fo, d.alias.loc.line, d.alias.loc.col)
 
     def heads(self) -> List[str]:
         hs = set(self.by_head)
@@ -122,22 +129,21 @@ class AliasTable:
             hs.update(self.library.index.alias_heads())
         return sorted(hs)
 
-    def candidates(self, head: str) -> List[AliasDef]:
-        if _has_wild(head):
-            out = []
-            for h in self.heads():
-                if fnmatch.fnmatchcase(h, head):
-                    self._load_head(h)
-                    out.extend(self.by_head.get(h, []))
-            return out
-        self._load_head(head)
-        return self.by_head.get(head, [])
+    def candidates(self, point: ast.ProbePoint) -> List[AliasDef]:
+        functors = tuple(c.functor for c in point.components)
+        self._load_for(functors)
+        head = functors[0]
+        out = []
+        for h, defs in self.by_head.items():
+            if h == head or (_has_wild(head) and fnmatch.fnmatchcase(h, head)):
+                out.extend(defs)
+        return sorted(out, key=self._order)
 
     def match(self, point: ast.ProbePoint) -> List[Tuple[AliasDef, List[ast.ProbePointComponent]]]:
         """(alias, suffix) pairs; an exact longer name beats a prefix+suffix."""
         comps = point.components
         found = []
-        for d in self.candidates(comps[0].functor):
+        for d in self.candidates(point):
             ncomps = d.name.components
             if len(ncomps) > len(comps):
                 continue
