@@ -89,6 +89,9 @@ def format_error(err: StapError, seen_files: set) -> str:
             # parse errors always name the file
             out += f"{' ' * (11 - len(err.label))}{err.label}: {err.tok_desc} at {err.loc}\n"
             out += _caret_block("source", 12, err.loc)
+            for desc, loc in getattr(err, "expansions", ()):
+                out += f"\tin expansion of macro: {desc} at {loc}\n"
+                out += _caret_block("source", 12, loc)
         elif err.tok_desc:
             # e.g. "saw: <input> EOF": no position, no source line
             out += f"{' ' * (11 - len(err.label))}{err.label}: {err.tok_desc}\n"

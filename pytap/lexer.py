@@ -46,7 +46,14 @@ OPERATORS = {
     "]": "RBRACKET", "{": "LBRACE", "}": "RBRACE",
 }
 
-TOKEN_TYPES = sorted(set(OPERATORS.values()) | {k.upper() for k in KEYWORDS} | {
+def keyword_type(word: str) -> str:
+    """Token type of a keyword; `string` is STRING_KW (STRING is a literal)."""
+    return "STRING_KW" if word == "string" else word.upper()
+
+
+KEYWORD_TYPES = {keyword_type(k) for k in KEYWORDS}
+
+TOKEN_TYPES = sorted(set(OPERATORS.values()) | KEYWORD_TYPES | {
     "IDENT", "TARGET", "ATWORD", "ARGREF", "NUMBER", "STRING", "EMBEDDED"})
 
 _op_re = "|".join(re.escape(o) for o in sorted(OPERATORS, key=len, reverse=True))
@@ -115,7 +122,7 @@ class Token:
         if t == "JUNK":
             # stap's lexer makes any stray character a one-char operator
             return f"operator '{self.text}'"
-        if t.lower() in KEYWORDS and self.text in KEYWORDS:
+        if t in KEYWORD_TYPES and self.text in KEYWORDS:
             return "keyword"
         return f"operator '{self.text}'"
 
@@ -132,9 +139,10 @@ def _lex_error(msg: str, file: str, line: int, col: int, text: str = "") -> Stap
 
 
 def tokenize(text: str, file: str, errors: Optional[list] = None) -> List[Token]:
-    """Split `text` into tokens (with a final EOF token).  Lexical errors
-    are appended to `errors` when given (lexing then stops, as stap's
-    parser gives up on the file), else raised."""
+    """Split `text` into tokens (with a final EOF token).  A lexical error
+    ends the stream with a LEXERR token whose value is the StapError (the
+    parser reports it when it gets there, as stap does); with `errors`
+    given it is also appended there."""
     toks: List[Token] = []
     pos = 0
     n = len(text)
@@ -165,7 +173,7 @@ def tokenize(text: str, file: str, errors: Optional[list] = None) -> List[Token]
             elif kind == "ccomment":
                 close = text.find("*/", end)
                 if close < 0:
-                    raise _lex_error("Could not find matching '*/'", file, line, col)
+                    close = n - 2   # stap: an unclosed comment runs to the end of file
                 chunk = text[pos:close + 2]
                 nls = chunk.count("\n")
                 if nls:
@@ -215,7 +223,7 @@ def tokenize(text: str, file: str, errors: Optional[list] = None) -> List[Token]
             else:
                 val = m.group()
                 if kind == "ident":
-                    typ = val.upper() if val in KEYWORDS else "IDENT"
+                    typ = keyword_type(val) if val in KEYWORDS else "IDENT"
                 elif kind == "number":
                     typ = "NUMBER"
                 elif kind == "target":
@@ -230,10 +238,10 @@ def tokenize(text: str, file: str, errors: Optional[list] = None) -> List[Token]
                 ws = False
             pos = end
     except StapError as e:
-        if errors is None:
-            raise
-        errors.append(e)
+        if errors is not None:
+            errors.append(e)
         # stap stops at a lexical error; end the stream here
+        toks.append(Token("LEXERR", e, line, pos - line_start + 1, file, pos, True))
         toks.append(Token("EOF", "", line, pos - line_start + 1, file, pos, True))
         return toks
     toks.append(Token("EOF", "", line, pos - line_start + 1, file, pos, True))

@@ -22,7 +22,7 @@ from ply import yacc
 
 from . import ast
 from .diagnostics import SOURCES, Diagnostics, PassFailed, StapError
-from .lexer import KEYWORDS, TOKEN_TYPES, Token, tokenize
+from .lexer import KEYWORD_TYPES, KEYWORDS, TOKEN_TYPES, Token, tokenize
 from .preprocess import Preprocessor, library_macros, perr
 
 PASS1_FOOTER = "Pass 1: parse failed.  [man error::pass1]"
@@ -43,10 +43,12 @@ PRINT_NAMES = {"print", "println", "printf", "sprint", "sprintln", "sprintf",
 class ParseAbort(Exception):
     """Raised from p_error / actions to stop this parse attempt."""
 
-    def __init__(self, err: StapError, tok_index: Optional[int] = None):
-        super().__init__(err.message)
-        self.err = err
+    def __init__(self, err: Optional[StapError], tok_index: Optional[int] = None,
+                 resume: Optional[int] = None):
+        super().__init__(err.message if err else "")
+        self.err = err            # None: already recorded
         self.tok_index = tok_index
+        self.resume = resume      # restart top-level parsing at this token index
 
 
 def _tok(p, i) -> Token:
@@ -118,7 +120,7 @@ def p_item_private_var(p):
 def p_item_embedded(p):
     """item : EMBEDDED"""
     t = _tok(p, 1)
-    _state.check_embedded(t, "embedded code in unprivileged script; need stap -g")
+    # privilege checked when the token is read (_TokenFeed), before any lookahead
     p[0] = [_mk(ast.EmbeddedCode, t, t.value)]
 
 
@@ -317,7 +319,7 @@ def p_function_body(p):
 def p_function_body_embedded(p):
     """function_body : EMBEDDED"""
     t = _tok(p, 1)
-    _state.check_embedded(t, "embedded code in unprivileged script; need stap -g")
+    # privilege checked when the token is read (_TokenFeed), before any lookahead
     p[0] = _mk(ast.EmbeddedCode, t, t.value)
 
 
@@ -328,7 +330,7 @@ def p_opt_type_none(p):
 
 def p_opt_type(p):
     """opt_type : COLON LONG
-                | COLON STRING"""
+                | COLON STRING_KW"""
     p[0] = "long" if p.slice[2].type == "LONG" else "string"
 
 
@@ -401,7 +403,7 @@ def p_simple_statement(p):
 def p_simple_embedded(p):
     """simple : EMBEDDED"""
     t = _tok(p, 1)
-    _state.check_embedded(t, "embedded code in unprivileged script; need stap -g")
+    _state.deny_embedded_expr(t)
     p[0] = _mk(ast.EmbeddedCode, t, t.value)
 
 
@@ -883,7 +885,7 @@ def p_primary_paren(p):
 def p_primary_embedded(p):
     """primary : EMBEDDED"""
     t = _tok(p, 1)
-    _state.check_embedded(t, "embedded expression code in unprivileged script; need stap -g")
+    _state.deny_embedded_expr(t)
     p[0] = _mk(ast.EmbeddedExpr, t, t.value)
 
 
@@ -997,7 +999,7 @@ def p_member_name(p):
                    | BREAK
                    | CONTINUE
                    | NEXT
-                   | STRING
+                   | STRING_KW
                    | LONG
                    | TRY
                    | CATCH"""
@@ -1089,7 +1091,7 @@ def p_primary_perf(p):
 def p_primary_const(p):
     """primary : AT_CONST LPAREN string RPAREN"""
     t = _tok(p, 1)
-    _state.check_embedded(t, "using @const operator not permitted; need stap -g")
+    _state.deny_operator(t, "using @const operator not permitted; need stap -g")
     p[0] = _mk(ast.ConstOp, t, p[3])
 
 
@@ -1126,7 +1128,7 @@ def p_primary_register(p):
     """primary : AT_KREGISTER LPAREN expr RPAREN
                | AT_UREGISTER LPAREN expr RPAREN"""
     t = _tok(p, 1)
-    _state.check_embedded(t, f"using {t.value} operator not permitted; need stap -g")
+    _state.deny_operator(t, f"using {t.value} operator not permitted; need stap -g")
     p[0] = _mk(ast.RegisterOp, t, t.value[1:], p[3])
 
 
@@ -1210,7 +1212,7 @@ def _call(t: Token, args):
 
 # ================================================================ token pass
 
-_FUNCTOR_TYPES = {"IDENT", "TIMES", "NUMBER"} | {k.upper() for k in KEYWORDS}
+_FUNCTOR_TYPES = {"IDENT", "TIMES", "NUMBER"} | KEYWORD_TYPES
 _PP_START = {"PROBE", "COMMA", "ASSIGN", "PLUSEQ"}
 
 
@@ -1451,7 +1453,24 @@ class _State:
         self.hists = []
         self.parser = None
         self.toks: List[Token] = []
+        self.index = {}
         self.pos = 0
+
+    def deny_embedded_expr(self, tok: Token):
+        """`%{ %}` inside a body without -g: stap reports it, gives up on the
+        declaration and carries on from that same token at top level (where
+        it is reported again as top-level embedded code)."""
+        if not (self.privileged or self.guru):
+            self.errors.append(perr(
+                "embedded expression code in unprivileged script; need stap -g", tok))
+            raise ParseAbort(None, resume=self.index.get(id(tok)))
+
+    def deny_operator(self, tok: Token, msg: str):
+        """@const & co without -g: reported, then parsing resumes at top
+        level right after the operator."""
+        if not (self.privileged or self.guru):
+            i = self.index.get(id(tok))
+            raise ParseAbort(perr(msg, tok), resume=None if i is None else i + 1)
 
     def check_embedded(self, tok: Token, msg: str):
         if not (self.privileged or self.guru):
@@ -1591,7 +1610,7 @@ def _describe_expected(expected: set, tok: Optional[Token], stack=()) -> str:
     e = expected
     eof = tok is None
     ctx = _context(stack)
-    is_kw = tok is not None and tok.type.lower() in KEYWORDS
+    is_kw = tok is not None and tok.type in KEYWORD_TYPES
     if ctx == "body" and stack and stack[-1] in _COMPLETE:
         return _after_expression(stack, tok, is_kw)
     if stack and stack[-1] == "PRIVATE":
@@ -1600,6 +1619,8 @@ def _describe_expected(expected: set, tok: Optional[Token], stack=()) -> str:
         if "LPAREN" in stack[stack.index("FUNCTION"):]:
             if eof:
                 return "unexpected end-of-file"
+            if stack[-1] in ("LPAREN", "COMMA"):
+                return "expected identifier"
             if e & {"RPAREN", "COMMA"}:
                 return "expected ',' or ')'"
         elif e & {"LPAREN"}:
@@ -1621,7 +1642,7 @@ def _describe_expected(expected: set, tok: Optional[Token], stack=()) -> str:
         return "expected identifier or '*' or '{'"
     if "CATCH" in e:
         return "expected 'catch'"
-    if e >= {"LONG", "STRING"}:
+    if e >= {"LONG", "STRING_KW"}:
         return "expected 'string' or 'long'"
     if "ARROW" in e and "IDENT" in e or e >= {"IDENT", "PROBE", "TARGET"}:
         return "expected identifier or keyword"
@@ -1704,6 +1725,7 @@ class _TokenFeed:
     def __init__(self, toks, start):
         self.toks = toks
         self.i = start
+        _state.parser.symstack = ["$end"]
 
     def token(self):
         if self.i >= len(self.toks):
@@ -1712,10 +1734,19 @@ class _TokenFeed:
         self.i += 1
         if t.type == "EOF":
             return None
+        if t.type == "LEXERR":
+            # a lexical error ends the file for stap's parser
+            raise ParseAbort(t.value, resume=len(self.toks))
+        if t.type == "EMBEDDED":
+            stack = [getattr(x, "type", "") for x in _state.parser.symstack]
+            if stack[-1:] == ["items"] or stack == ["$end"] or stack[-1:] == ["RPAREN"] \
+                    and "FUNCTION" in stack and "LBRACE" not in stack:
+                # top-level or function-body embedded C: reported, parsing goes on
+                _state.check_embedded(t, "embedded code in unprivileged script; need stap -g")
         return t
 
 
-_RESYNC = {"PROBE", "GLOBAL", "FUNCTION", "PRIVATE"}
+_RESYNC = {"PROBE", "GLOBAL", "FUNCTION", "PRIVATE", "EMBEDDED"}
 
 
 def parse(text: str, filename: str = "<input>", options=None, privileged: bool = False,
@@ -1727,7 +1758,7 @@ def parse(text: str, filename: str = "<input>", options=None, privileged: bool =
     guru = bool(getattr(options, "guru", False))
     items: List[ast.Node] = []
     try:
-        toks = tokenize(text, filename, errors)
+        toks = tokenize(text, filename)
         pp = Preprocessor(options, errors, library_macros(options), privileged)
         toks = pp.run(toks, macros)
         toks = probe_point_tokens(toks)
@@ -1738,7 +1769,7 @@ def parse(text: str, filename: str = "<input>", options=None, privileged: bool =
         errors.append(e.err)
         toks = None
     if toks is not None and not errors and len(toks) == 1:
-        raw_empty = all(t.type == "EOF" for t in tokenize(text, filename, []))
+        raw_empty = all(t.type == "EOF" for t in tokenize(text, filename))
         what = "empty." if raw_empty else "empty after preprocessing."
         raise PassFailed(f"Input file '{filename}' is {what}\n{PASS1_FOOTER}")
     if toks is not None:
@@ -1755,13 +1786,17 @@ def _failure(errors: List[StapError], verbose: int = 0) -> PassFailed:
     seen = set()
     suppressed = 0
     for e in errors:
-        if not verbose and e.message in seen:
+        # "similar" = same message about the same kind of token
+        key = (e.message, e.tok_desc.split(" ")[0])
+        if not verbose and key in seen and not getattr(e, "no_suppress", False):
             suppressed += 1
             continue
-        seen.add(e.message)
+        seen.add(key)
         diags.error(e)
     n = len(errors)
     footer = f"{n} parse error{'s' if n != 1 else ''}.\n{PASS1_FOOTER}"
+    if any(getattr(e, "no_count", False) for e in errors):
+        footer = PASS1_FOOTER
     if suppressed:
         footer += (f"\nNumber of similar error messages suppressed: {suppressed}.\n"
                    "Rerun with -v to see them.")
@@ -1774,6 +1809,7 @@ def _parse_tokens(toks, privileged, guru, errors) -> List[ast.Node]:
     _state.guru = guru
     _state.parser = parser
     _state.toks = toks
+    _state.index = {id(t): i for i, t in enumerate(toks)}
     items: List[ast.Node] = []
     start = 0
     while True:
@@ -1789,11 +1825,15 @@ def _parse_tokens(toks, privileged, guru, errors) -> List[ast.Node]:
                                             h.loc, tok_desc=h.tok_desc, kind="parse", label="at"))
             return items
         except ParseAbort as e:
-            errors.append(e.err)
-            # resync at the next top-level keyword after the error
-            k = max(feed.i - 1, start + 1)
-            while k < len(toks) and toks[k].type not in _RESYNC and toks[k].type != "EOF":
-                k += 1
+            if e.err is not None:
+                errors.append(e.err)
+            if e.resume is not None:
+                k = max(e.resume, start + 1)
+            else:
+                # quietly skip to the next token a declaration can start with
+                k = max(feed.i - 1, start + 1)
+                while k < len(toks) and toks[k].type not in _RESYNC and toks[k].type != "EOF":
+                    k += 1
             if k >= len(toks) or toks[k].type == "EOF":
                 return items
             start = k

@@ -38,7 +38,31 @@ BUILTIN_AT = {
 
 
 def perr(msg: str, tok: Token, label: str = "saw") -> StapError:
-    return StapError(msg, tok.loc, tok_desc=tok.desc(), kind="parse", label=label)
+    e = StapError(msg, tok.loc, tok_desc=tok.desc(), kind="parse", label=label)
+    # "in expansion of macro" lines, innermost first
+    exp = []
+    inv = getattr(tok, "expanded_from", None)
+    while inv is not None:
+        exp.append((inv.desc(), inv.loc))
+        inv = inv.expanded_from
+    if exp:
+        e.expansions = exp
+    return e
+
+
+def _pp_err(msg: str, tok: Token, label: str = "saw") -> StapError:
+    """A preprocessor error: stap prints every one (no "similar error"
+    suppression)."""
+    e = perr(msg, tok, label)
+    e.no_suppress = True
+    return e
+
+
+def _define_error(msg: str, tok: Token) -> StapError:
+    """A malformed @define: stap reports it without the error count line."""
+    e = _pp_err(msg, tok, label="at")
+    e.no_count = True
+    return e
 
 
 # --------------------------------------------------------------- facts
@@ -184,7 +208,7 @@ class Preprocessor:
         i += 1
         name_tok = toks[i]
         if name_tok.type not in ("IDENT",) and name_tok.type.lower() not in _kw_names():
-            raise perr("expected identifier", name_tok)
+            raise _define_error("expected identifier", name_tok)
         name = name_tok.value
         i += 1
         params: List[str] = []
@@ -201,20 +225,20 @@ class Preprocessor:
                     if toks[i].type == "RPAREN":
                         i += 1
                         break
-                    raise perr("expected ',' or ')'", toks[i])
+                    raise _define_error("expected ',' or ')'", toks[i])
                 if t.type == "RPAREN" and not params:
                     i += 1
                     break
-                raise perr("expected identifier", t)
+                raise _define_error("expected identifier", t)
         if toks[i].type != "PP_OPEN":
-            raise perr("expected '%('", toks[i])
+            raise _define_error("expected '%(' or '('", toks[i])
         i += 1
         depth = 1
         body = []
         while True:
             t = toks[i]
             if t.type == "EOF":
-                raise perr("unexpected end-of-file", t)
+                raise _define_error("incomplete macro definition - missing '%)'", name_tok)
             if t.type == "PP_OPEN":
                 depth += 1
             elif t.type == "PP_CLOSE":
@@ -225,7 +249,7 @@ class Preprocessor:
             body.append(t)
             i += 1
         if name in BUILTIN_AT or "@" + name in BUILTIN_AT:
-            raise perr(f"attempted to redefine reserved macro name '@{name}'", name_tok)
+            raise _pp_err(f"attempted to redefine reserved macro name '@{name}'", name_tok)
         table[name] = (params, body, start)
         return i
 
@@ -262,14 +286,14 @@ class Preprocessor:
             args: List[List[Token]] = []
             if params:
                 if i >= n or toks[i].type != "LPAREN":
-                    raise perr(f"expected '(' in invocation of macro '@{name}' taking "
-                               f"{len(params)} parameters", toks[i] if i < n else t)
+                    raise _pp_err(f"expected '(' in invocation of macro '@{name}' taking "
+                               f"{len(params)} parameters", toks[i] if i < n else t, label="at")
                 i += 1
                 cur: List[Token] = []
                 pdepth = 0
                 while True:
                     if i >= n or toks[i].type == "EOF":
-                        raise perr(f"unexpected end-of-file in macro invocation '@{name}'",
+                        raise _pp_err(f"unexpected end-of-file in macro invocation '@{name}'",
                                    toks[i] if i < n else t)
                     a = toks[i]
                     if a.type in ("LPAREN", "LBRACKET", "LBRACE"):
@@ -282,18 +306,21 @@ class Preprocessor:
                         pdepth -= 1
                     elif a.type == "COMMA" and pdepth == 0:
                         args.append(cur)
+                        if len(args) >= len(params):
+                            raise _pp_err(f"too many parameters for macro '@{name}' "
+                                       f"(expected {len(params)})", a, label="at")
                         cur = []
                         i += 1
                         continue
                     cur.append(a)
                     i += 1
                 if len(args) != len(params):
-                    raise perr(f"invalid number of parameters for macro '@{name}' "
-                               f"(expected {len(params)}, saw {len(args)})", t)
+                    raise _pp_err(f"too few parameters for macro '@{name}' "
+                               f"(expected {len(params)})", toks[i - 1], label="at")
                 # arguments are expanded in the caller's context first
                 args = [self.expand(a, table, depth + 1, bindings) for a in args]
             if depth > 50:
-                raise perr("maximum macro expansion depth exceeded", t)
+                raise _pp_err("maximum macro expansion depth exceeded", t)
             new_b = dict(zip(params, args))
             body_toks = []
             for b in body:
@@ -340,12 +367,12 @@ class Preprocessor:
                 out.extend(toks[i:j])
                 i = j
                 continue
-            if t.type == "EOF" or (top and t.type in ("PP_THEN", "PP_ELSE", "PP_CLOSE")):
-                if t.type != "EOF":
-                    # stray %? / %: / %): leave for the parser to reject
-                    out.append(t)
-                    i += 1
-                    continue
+            if top and t.type in ("PP_THEN", "PP_ELSE", "PP_CLOSE"):
+                # stap reports each stray marker and goes on
+                self.errors.append(_pp_err("incomplete conditional - missing '%('", t, label="at"))
+                i += 1
+                continue
+            if t.type == "EOF":
                 out.append(t)
                 return i + 1
             out.append(t)
@@ -359,26 +386,38 @@ class Preprocessor:
         while toks[j].type not in ("PP_THEN", "EOF"):
             j += 1
         if toks[j].type == "EOF":
-            raise perr("expected '%?' marker for conditional", toks[j])
-        cond = self.substitute_args(toks[i:j])
-        value = self._eval(cond, open_tok)
+            raise _pp_err("incomplete conditional at end of file", open_tok, label="at")
+        try:
+            cond = self.substitute_args(toks[i:j])
+            if not cond:
+                raise _pp_err(_COND_EXPECTED, toks[j], label="at")
+            value = self._eval(cond, open_tok)
+        except StapError as e:
+            # reported; scanning resumes after the offending token
+            self.errors.append(e)
+            bad = next((k for k in range(i, j + 1) if toks[k].loc == e.loc), i)
+            return bad + 1
         i = j + 1
         then_out: List[Token] = []
         i = self._cond_scan(toks, i, then_out, stop=("PP_ELSE", "PP_CLOSE", "EOF"))
         else_out: List[Token] = []
         t = toks[i]
         if t.type == "PP_ELSE":
-            i = self._cond_scan(toks, i + 1, else_out, stop=("PP_CLOSE", "EOF"))
+            i = self._cond_scan(toks, i + 1, else_out, stop=("PP_CLOSE", "PP_ELSE", "EOF"))
             t = toks[i]
+            if t.type == "PP_ELSE":
+                raise _pp_err("invalid conditional - duplicate '%:'", t, label="at")
         if t.type != "PP_CLOSE":
-            raise perr("incomplete conditional - missing '%)'", t)
+            if t.type == "EOF":
+                raise _pp_err("incomplete conditional at end of file", open_tok, label="at")
+            raise _pp_err("incomplete conditional - missing '%)'", t)
         out.extend(then_out if value else else_out)
         return i + 1
 
     def _eval(self, cond: List[Token], where: Token) -> bool:
         # || of && of comparisons; no parentheses (as in stap)
         if not cond:
-            raise perr("expected identifier, string or number in conditional", where)
+            raise _pp_err("expected identifier, string or number in conditional", where)
         ors = _split(cond, "OROR")
         result = False
         for part in ors:
@@ -390,20 +429,26 @@ class Preprocessor:
         return result
 
     def _eval_one(self, c: List[Token], where: Token) -> bool:
+        if c and c[0].type == "IDENT" and c[0].value in _STRING_FACTS and \
+                (len(c) < 3 or c[2].type != "STRING"):
+            raise _pp_err("expected string literal", c[2] if len(c) > 2 else c[-1], label="at")
+        if c and c[0].type == "IDENT" and c[0].value not in _STRING_FACTS and \
+                c[0].value != "guru_mode" and not c[0].value.startswith("CONFIG_"):
+            raise _pp_err(_COND_EXPECTED, c[0], label="at")
         if len(c) != 3:
             bad = c[3] if len(c) > 3 else (c[-1] if c else where)
             if len(c) == 1 and c[0].type == "NUMBER":
                 return _num(c[0]) != 0
-            raise perr("expected comparison operator", bad if len(c) > 1 else where)
+            raise _pp_err("expected comparison operator", bad if len(c) > 1 else where)
         l, op, r = c
         if op.type not in _CMP:
-            raise perr("expected comparison operator", op)
+            raise _pp_err("expected comparison operator", op)
         f = self.facts
         cmp = _CMP[op.type]
         if l.type == "IDENT" and l.value in ("kernel_v", "kernel_vr", "systemtap_v"):
             mine = getattr(f, l.value)
             if r.type != "STRING":
-                raise perr("expected string literal", r)
+                raise _pp_err("expected string literal", r)
             pat = r.value
             if op.type in ("EQ", "NE") and any(ch in pat for ch in "*?["):
                 m = fnmatch.fnmatchcase(mine, pat)
@@ -420,7 +465,7 @@ class Preprocessor:
             else:
                 mine = f.config(l.value)
             if r.type != "STRING":
-                raise perr("expected string literal", r)
+                raise _pp_err("expected string literal", r)
             if op.type in ("EQ", "NE"):
                 m = fnmatch.fnmatchcase(mine, r.value)
                 return m if op.type == "EQ" else not m
@@ -434,7 +479,7 @@ class Preprocessor:
                 return False
         if l.type == "IDENT" and l.value == "guru_mode":
             if r.type != "NUMBER":
-                raise perr("expected number", r)
+                raise _pp_err("expected number", r)
             a, b = int(f.guru), _num(r)
             return cmp((a > b) - (a < b))
         if l.type == "NUMBER" and r.type == "NUMBER":
@@ -443,10 +488,7 @@ class Preprocessor:
         if l.type == "STRING" and r.type == "STRING":
             a, b = l.value, r.value
             return cmp((a > b) - (a < b))
-        if l.type == "IDENT":
-            raise perr("expected 'arch' or 'kernel_v' or 'kernel_vr' or 'CONFIG_...'\n"
-                       "   or comparison between strings or integers", l)
-        raise perr("expected comparison between strings or integers", l)
+        raise _pp_err(_COND_EXPECTED, l, label="at")
 
     # ---- all of it
     def run(self, toks: List[Token], file_macros: Optional[dict] = None) -> List[Token]:
@@ -456,6 +498,12 @@ class Preprocessor:
         toks = self.conditionals(toks)
         # after conditionals: `%( $# > 0 %? $1 %: ... %)` must not fail
         return self.substitute_args(toks)
+
+
+_STRING_FACTS = {"arch", "runtime", "kernel_v", "kernel_vr", "systemtap_v", "systemtap_privilege"}
+_COND_EXPECTED = ("expected 'arch', 'kernel_v', 'kernel_vr', 'systemtap_v',\n"
+                  "             'runtime', 'systemtap_privilege', 'CONFIG_...', or\n"
+                  "             comparison between strings or integers")
 
 
 def _kw_names():
