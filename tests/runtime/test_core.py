@@ -352,3 +352,19 @@ def test_c_line_to_script_location():
     p3 = Program(c_source="a\nb\nc\n")
     p3.line_map = {2: Loc("z.stp", 7, 2)}
     assert script_loc_for_c_line(p3, 3) == Loc("z.stp", 7, 2)
+
+
+def test_lost_records_reported(capsys, fake_attach):
+    """Records BPF could not reserve are counted in the state map's dropped
+    slot and reported at exit like stap's transport failures."""
+    _need_bpf()
+    from pytap.runtime.lifecycle import run
+    prog = _timer_program(1, 1)
+    prog.c_source = prog.c_source.replace(
+        "  if (n == STOP_AT) {",
+        "  { int k2 = 2; s64 *d = pytap_state.lookup(&k2); if (d) __sync_fetch_and_add(d, 3); }\n"
+        "  if (n == STOP_AT) {")
+    assert run(prog, Options()) == 0
+    out, err = capsys.readouterr()
+    assert out == "tick 1\n"
+    assert "WARNING: There were 3 transport failures." in err
