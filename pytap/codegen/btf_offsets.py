@@ -20,6 +20,8 @@ WANTED = {
     ("task_struct", "real_parent"): "PYTAP_OFF_TASK_REAL_PARENT",
     ("task_struct", "tgid"): "PYTAP_OFF_TASK_TGID",
     ("task_struct", "cred"): "PYTAP_OFF_TASK_CRED",
+    ("task_struct", "pid"): "PYTAP_OFF_TASK_PID",
+    ("task_struct", "comm"): "PYTAP_OFF_TASK_COMM",
     ("cred", "euid"): "PYTAP_OFF_CRED_EUID",
     ("cred", "egid"): "PYTAP_OFF_CRED_EGID",
 }
@@ -109,7 +111,7 @@ def offsets(path: str = BTF_PATH) -> List[Tuple[str, int]]:
         stt = os.stat(path)
     except OSError:
         return []
-    key = f"{path}:{stt.st_size}:{int(stt.st_mtime)}"
+    key = f"{path}:{stt.st_size}:{int(stt.st_mtime)}:{sorted(WANTED.values())}"
     cf = _cache_file()
     try:
         with open(cf) as f:
@@ -127,6 +129,7 @@ def offsets(path: str = BTF_PATH) -> List[Tuple[str, int]]:
     if all(d in found for d in ("PYTAP_OFF_TASK_REAL_PARENT", "PYTAP_OFF_TASK_TGID")):
         result += [("PYTAP_OFF_TASK_REAL_PARENT", found["PYTAP_OFF_TASK_REAL_PARENT"]),
                    ("PYTAP_OFF_TASK_TGID", found["PYTAP_OFF_TASK_TGID"])]
+    result += [(d, found[d]) for d in ("PYTAP_OFF_TASK_PID", "PYTAP_OFF_TASK_COMM") if d in found]
     if all(d in found for d in ("PYTAP_OFF_TASK_CRED", "PYTAP_OFF_CRED_EUID", "PYTAP_OFF_CRED_EGID")):
         result += [(d, found[d]) for d in ("PYTAP_OFF_TASK_CRED", "PYTAP_OFF_CRED_EUID",
                                            "PYTAP_OFF_CRED_EGID")]
