@@ -140,3 +140,110 @@ def offsets(path: str = BTF_PATH) -> List[Tuple[str, int]]:
     except OSError:
         pass
     return result
+
+
+# ---------------------------------------------------------------- type walk
+# For $var->member chains: the kernel's own struct layouts from BTF.
+
+KIND_INT, KIND_PTR, KIND_ARRAY, KIND_STRUCT, KIND_UNION, KIND_ENUM = 1, 2, 3, 4, 5, 6
+KIND_FWD, KIND_TYPEDEF, KIND_VOLATILE, KIND_CONST, KIND_RESTRICT = 7, 8, 9, 10, 11
+KIND_TYPE_TAG, KIND_ENUM64 = 18, 19
+
+
+class BtfTypes:
+    """A read-only index of BTF types: enough to follow struct members."""
+
+    def __init__(self, data: bytes):
+        magic, _ver, _flags, hdr_len = struct.unpack_from("<HBBI", data, 0)
+        if magic != 0xEB9F:
+            raise ValueError("not BTF")
+        type_off, type_len, str_off, _ = struct.unpack_from("<IIII", data, 8)
+        self.data = data
+        self.sbase = hdr_len + str_off
+        self.types = [(0, 0, 0, 0, 0)]       # (kind, vlen, kflag, pos, size_or_type)
+        pos = hdr_len + type_off
+        end = pos + type_len
+        self.structs: Dict[str, int] = {}
+        while pos < end:
+            name_off, info, st = struct.unpack_from("<III", data, pos)
+            kind = (info >> 24) & 0x1F
+            vlen = info & 0xFFFF
+            self.types.append((kind, vlen, info >> 31, pos, st))
+            if kind in (KIND_STRUCT, KIND_UNION) and vlen and name_off:
+                self.structs.setdefault(self.name(name_off), len(self.types) - 1)
+            pos += 12 + _EXTRA.get(kind, lambda v: 0)(vlen)
+
+    def name(self, off: int) -> str:
+        end = self.data.index(b"\0", self.sbase + off)
+        return self.data[self.sbase + off:end].decode("latin-1")
+
+    def kind(self, tid: int) -> int:
+        return self.types[tid][0]
+
+    def strip(self, tid: int) -> int:
+        while self.types[tid][0] in (KIND_TYPEDEF, KIND_VOLATILE, KIND_CONST, KIND_RESTRICT,
+                                     KIND_TYPE_TAG):
+            tid = self.types[tid][4]
+        return tid
+
+    def target(self, tid: int) -> int:
+        """What a pointer points to / an array holds."""
+        kind, _v, _k, pos, st = self.types[tid]
+        if kind == KIND_ARRAY:
+            return struct.unpack_from("<I", self.data, pos + 12)[0]
+        return st
+
+    def array_len(self, tid: int) -> int:
+        return struct.unpack_from("<III", self.data, self.types[tid][3] + 12)[2]
+
+    def size(self, tid: int) -> int:
+        tid = self.strip(tid)
+        kind, _v, _k, _p, st = self.types[tid]
+        if kind == KIND_PTR:
+            return 8
+        if kind == KIND_ARRAY:
+            return self.size(self.target(tid)) * self.array_len(tid)
+        if kind in (KIND_INT, KIND_STRUCT, KIND_UNION, KIND_ENUM, KIND_ENUM64):
+            return st
+        return 8
+
+    def signed(self, tid: int) -> bool:
+        tid = self.strip(tid)
+        kind, _v, _k, pos, _st = self.types[tid]
+        if kind == KIND_INT:
+            enc = struct.unpack_from("<I", self.data, pos + 12)[0]
+            return bool((enc >> 24) & 1)
+        return kind == KIND_ENUM
+
+    def member(self, tid: int, name: str):
+        """(byte offset, member type id) of `name` in struct/union tid,
+        looking into anonymous members; None if absent or a bit field."""
+        kind, vlen, kflag, pos, _st = self.types[tid]
+        for i in range(vlen):
+            mname, mtype, moff = struct.unpack_from("<III", self.data, pos + 12 + 12 * i)
+            bit = moff & 0xFFFFFF if kflag else moff
+            if kflag and (moff >> 24):
+                continue                      # bit field
+            if mname and self.name(mname) == name:
+                return (bit // 8, mtype) if bit % 8 == 0 else None
+            if not mname:
+                inner = self.strip(mtype)
+                if self.kind(inner) in (KIND_STRUCT, KIND_UNION):
+                    r = self.member(inner, name)
+                    if r is not None:
+                        return (bit // 8 + r[0], r[1])
+        return None
+
+
+_TYPES: Optional[BtfTypes] = None
+
+
+def kernel_types(path: str = BTF_PATH) -> Optional[BtfTypes]:
+    global _TYPES
+    if _TYPES is None:
+        try:
+            with open(path, "rb") as f:
+                _TYPES = BtfTypes(f.read())
+        except (OSError, ValueError, struct.error):
+            return None
+    return _TYPES

@@ -926,8 +926,8 @@ class Lowerer:
         if self.rp is None:
             raise StapError("target variable used outside a probe handler", e.loc,
                             _tok(e, f"identifier '{e.name}'"))
-        if e.components or e.addressof:
-            raise StapError("unsupported target variable access (members/indexes)", e.loc,
+        if e.addressof or e.name.startswith("$$") or any(c.kind == "pretty" for c in e.components):
+            raise StapError("unsupported target variable access (&, $$vars, pretty printing)", e.loc,
                             _tok(e, f"identifier '{e.name}'"))
         if e.name == "$return":
             tv = self.target_var(e)
@@ -940,7 +940,79 @@ class Lowerer:
             raise StapError(f"unable to find target variable '{e.name}'", e.loc,
                             _tok(e, f"identifier '{e.name}'"))
         self.gen.note_target_use(self.probe, tv)
+        if e.components:
+            return self.member_chain(e, tv)
         return self.read_target(e, tv)
+
+    def member_chain(self, e, tv):
+        """$var->a->b[i]: follow the kernel's struct layouts from BTF."""
+        from .btf_offsets import (KIND_ARRAY, KIND_ENUM, KIND_ENUM64, KIND_INT, KIND_PTR,
+                                  KIND_STRUCT, KIND_UNION, kernel_types)
+        tok = _tok(e, f"identifier '{e.name}'")
+        bt = kernel_types()
+        m = re.match(r"\s*(?:const\s+|volatile\s+)*(struct|union)\s+(\w+)\s*(\*?)", tv.c_type or "")
+        if bt is None or m is None or not m.group(3):
+            raise StapError(f"cannot follow members of '{e.name}' (type {tv.c_type or '?'})", e.loc, tok)
+        tid = bt.structs.get(m.group(2))
+        if tid is None:
+            raise StapError(f"unknown type 'struct {m.group(2)}' in this kernel's BTF", e.loc, tok)
+        saved_type, e.type = e.type, "long"
+        try:
+            val = self.read_target(e, tv)
+        finally:
+            e.type = saved_type
+        user = self.rp is not None and self.rp.family == "uprobe"
+        reader = "bpf_probe_read_user" if user else "bpf_probe_read_kernel"
+        state = ("ptr", val, tid)
+
+        def settle(addr, t):
+            t = bt.strip(t)
+            k = bt.kind(t)
+            if k in (KIND_STRUCT, KIND_UNION, KIND_ARRAY):
+                return ("obj", addr, t)
+            size = bt.size(t) if k in (KIND_INT, KIND_ENUM, KIND_ENUM64) else 8
+            size = size if size in (1, 2, 4, 8) else 8
+            signed = bt.signed(t) if k != KIND_PTR else False
+            ctype = f"{'s' if signed else 'u'}{size * 8}"
+            tmp = self.tmp()
+            self.emit(f"{{ {ctype} rv = 0; {reader}(&rv, {size}, (void *)({addr})); {tmp} = (s64)rv; }}")
+            if k == KIND_PTR:
+                return ("ptr", tmp, bt.strip(bt.target(t)))
+            return ("scalar", tmp, t)
+
+        for comp in e.components:
+            kind, expr, t = state
+            if comp.kind == "member":
+                if kind not in ("ptr", "obj") or bt.kind(t) not in (KIND_STRUCT, KIND_UNION):
+                    raise StapError(f"'{comp.name}' is not a member of a struct here", comp.loc or e.loc, tok)
+                r = bt.member(t, comp.name)
+                if r is None:
+                    raise StapError(f"unable to find member '{comp.name}'", comp.loc or e.loc, tok)
+                off, mt = r
+                state = settle(f"(u64){expr} + {off}", mt)
+            elif comp.kind == "index":
+                if comp.index is not None and isinstance(comp.index, ast.Expr):
+                    idx = self.expr(comp.index)
+                else:
+                    idx = c_long(int(comp.name or 0))
+                if kind == "ptr":
+                    elem = t
+                elif kind == "obj" and bt.kind(t) == KIND_ARRAY:
+                    elem = bt.strip(bt.target(t))
+                else:
+                    raise StapError("cannot index this target value", comp.loc or e.loc, tok)
+                state = settle(f"(u64){expr} + (u64)({idx}) * {bt.size(elem)}", elem)
+            else:
+                raise StapError("unsupported target variable access", comp.loc or e.loc, tok)
+        kind, expr, t = state
+        if (e.type or "long") == "string":
+            s = self.slot()
+            fn = "bpf_probe_read_user_str" if user else "bpf_probe_read_kernel_str"
+            self.emit(f"{s}[0] = 0; {fn}({s}, PYTAP_MSL, (void *)({expr}));")
+            return s
+        t2 = self.tmp()
+        self.emit(f"{t2} = (s64)({expr});")
+        return t2
 
     def _cast(self, tv) -> str:
         size = tv.size or 8

@@ -214,6 +214,11 @@ probe kernel.trace("sched:sched_process_exec") { foreach (k in a) println(k) }
 ''',
     "entry_kretprobe": r'''
 probe kernel.function("vfs_read").return { printf("%d %d %d\n", $return, $count, @entry(pid())) }''',
+    "member_chain_btf": r'''
+probe kernel.function("vfs_read") {
+  printf("%s %d %d %s\n", kernel_string($file->f_path->dentry->d_name->name), $file->f_inode->i_ino,
+         $file->f_inode->i_sb->s_id[1], kernel_string($file->f_inode->i_sb->s_id))
+}''',
     "kprobe_args": r'''
 probe kernel.function("vfs_read") { printf("%d %d\n", $count, pid()) }
 probe kernel.function("vfs_read").return { printf("%d\n", $return) }
@@ -305,3 +310,10 @@ def test_bpf_and_interpreter_print_the_same(name):
     assert (rc1, err1) == (0, "") or rc1 == rc2, err1
     assert out1 == out2, (out1, out2, err1, err2)
     assert out1
+
+
+def test_unknown_member_is_a_semantic_error():
+    from pytap.diagnostics import PassFailed
+    with pytest.raises(PassFailed) as ei:
+        gen('probe kernel.function("vfs_read") { println($file->no_such_member) }')
+    assert "unable to find member 'no_such_member'" in ei.value.diagnostics.render()
