@@ -354,8 +354,15 @@ class Session:
         if self.stop_reason is None:
             self.stop_reason = reason
             self.set_slot("state", STATE_STOPPING)
-        if self.dispatcher is not None:
-            self.dispatcher.stopped = True
+        self._stop_dispatch()
+
+    def _stop_dispatch(self) -> None:
+        """No more user-mode handlers; end the current poll batch now."""
+        d = self.dispatcher
+        if d is not None:
+            d.stopped = True
+            if d.budget_end is not None:
+                d.budget_end = 0.0
 
     def runtime_error(self, err) -> None:
         """stap: print the ERROR line at once, stop, run error probes later."""
@@ -366,8 +373,7 @@ class Session:
         self.exit_status = 1
         self.stop_reason = "error"
         self.set_slot("state", STATE_ERROR)
-        if self.dispatcher is not None:
-            self.dispatcher.stopped = True
+        self._stop_dispatch()
 
     # ---------------------------------------------------------- records
     def on_trigger(self, index: int, rec: dict) -> None:
@@ -494,6 +500,7 @@ class Session:
                 wait = POLL_MS
                 if deadline is not None:
                     wait = max(0, min(wait, int((deadline - time.monotonic()) * 1000) + 1))
+                self.dispatcher.budget_end = time.monotonic() + POLL_MS / 1000.0
                 self.bpf.ring_buffer_poll(wait)
                 self._check_pending()
             else:
@@ -525,7 +532,8 @@ class Session:
         """Everything already in the ring buffer, after detaching."""
         if not getattr(self, "has_ringbuf", False):
             return
-        for _ in range(1000):
+        self.dispatcher.budget_end = None
+        for _ in range(100000):
             before = self.dispatcher.records
             self.bpf.ring_buffer_consume()
             pending = self.dispatcher.pending

@@ -39,6 +39,65 @@ class Record:
     args: List[Any] = field(default_factory=list)
     fmt: Optional[RecordFormat] = None       # for output records
     trigger: Optional[Dict[str, Any]] = None  # for KIND_TRIGGER
+    fast: Optional[Callable[[List[Any]], str]] = None  # precompiled renderer
+
+
+def compile_renderer(f: RecordFormat) -> Optional[Callable[[List[Any]], str]]:
+    """A fast renderer for the common formats, built once per format:
+    printf with only bare %d %i %s %u %x %X %% conversions, and
+    print/println.  Anything else (flags, widths, precision, %c %p %b
+    %m...) returns None and goes through format.stap_sprintf."""
+    if f.kind in ("print", "println"):
+        nl = "\n" if f.kind == "println" else ""
+        return lambda args: "".join([a if isinstance(a, str) else str(a) for a in args]) + nl
+    if f.kind != "printf" or f.fmt is None:
+        return None
+    try:
+        from .format import parse_format
+        parts = parse_format(f.fmt)
+    except Exception:
+        return None
+    return _compile_printf(f, parts)
+
+
+_M64 = (1 << 64) - 1
+
+
+def _compile_printf(f: RecordFormat, parts) -> Optional[Callable[[List[Any]], str]]:
+    """str.format template for the bare conversions; %u/%x/%X mask to u64."""
+    pieces: List[str] = []
+    masked: List[int] = []
+    n = 0
+    for p in parts:
+        if p[0] == "lit":
+            pieces.append(p[1].replace("{", "{{").replace("}", "}}"))
+            continue
+        _, flags, width, prec, conv = p
+        if flags or width is not None or prec is not None or n >= len(f.arg_types):
+            return None
+        t = f.arg_types[n]
+        if conv in "di" and t == "long":
+            pieces.append("{%d}" % n)
+        elif conv == "s" and t == "string":
+            pieces.append("{%d}" % n)
+        elif conv in "uxX" and t == "long":
+            pieces.append("{%d:%s}" % (n, {"u": "d", "x": "x", "X": "X"}[conv]))
+            masked.append(n)
+        else:
+            return None
+        n += 1
+    if n != len(f.arg_types):
+        return None
+    template = "".join(pieces)
+    if not masked:
+        return lambda args: template.format(*args)
+
+    def render(args):
+        args = list(args)
+        for i in masked:
+            args[i] &= _M64
+        return template.format(*args)
+    return render
 
 
 class DecodeError(Exception):
@@ -51,7 +110,7 @@ class Decoder:
 
     def __init__(self, program: Program):
         self.program = program
-        self._structs: Dict[int, Tuple[struct.Struct, List[bool], RecordFormat]] = {}
+        self._structs: Dict[int, Tuple[struct.Struct, List[bool], RecordFormat, Any]] = {}
         for f in program.formats:
             self._structs[f.id] = self._build(f)
 
@@ -66,7 +125,7 @@ class Decoder:
             else:
                 parts.append("q")
                 is_str.append(False)
-        return struct.Struct("".join(parts)), is_str, f
+        return struct.Struct("".join(parts)), is_str, f, compile_renderer(f)
 
     def decode(self, data: bytes) -> Record:
         if len(data) < 8:
@@ -74,12 +133,12 @@ class Decoder:
         kind, cpu = _HEADER.unpack_from(data)
         entry = self._structs.get(kind)
         if entry is not None:
-            st, is_str, f = entry
+            st, is_str, f, fast = entry
             if len(data) < st.size:
                 raise DecodeError(f"record kind {kind}: {len(data)} bytes, expected {st.size}")
             vals = st.unpack_from(data)
             args = [cstring(v) if s else v for v, s in zip(vals[2:], is_str)]
-            return Record(kind, cpu, args, fmt=f)
+            return Record(kind, cpu, args, fmt=f, fast=fast)
         if kind == KIND_TRIGGER:
             if len(data) < _TRIGGER.size:
                 raise DecodeError(f"short trigger record ({len(data)} bytes)")
@@ -100,6 +159,8 @@ class Decoder:
 
 def render_output(rec: Record) -> str:
     """The text a print-family record prints."""
+    if rec.fast is not None:
+        return rec.fast(rec.args)
     f = rec.fmt
     kind = f.kind
     if kind == "printf":
@@ -126,6 +187,11 @@ def _print_value(v) -> str:
     except ImportError:
         return str(v)
     return print_value(v)
+
+
+def _now() -> float:
+    import time
+    return time.monotonic()
 
 
 def _string_at(data, size) -> bytes:
@@ -156,6 +222,8 @@ class Dispatcher:
         # After exit/error, further records are still decoded (BPF handlers
         # that were already running) but triggers no longer run.
         self.stopped = False
+        # monotonic time after which callback() ends the current poll
+        self.budget_end: Optional[float] = None
 
     def handle_bytes(self, data: bytes) -> None:
         rec = self.decoder.decode(data)
@@ -181,6 +249,11 @@ class Dispatcher:
             self.handle_bytes(_string_at(data, size))
         except BaseException as e:  # re-raised by check() in Python land
             self.pending = e
+            return -1
+        # Under a flood libbpf would keep calling us without ever returning
+        # from the poll: give control back when the batch's time is up or
+        # the session is stopping, so signals, -T and exit() are seen.
+        if self.budget_end is not None and _now() > self.budget_end:
             return -1
         return 0
 

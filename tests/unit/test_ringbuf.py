@@ -98,3 +98,31 @@ def test_dispatch_order_and_stashed_exceptions():
     with pytest.raises(Boom):
         disp.check()
     assert events[-1] == ("trigger", 5, "sh")
+
+
+@pytest.mark.parametrize("fmt,types,args", [
+    ("%d %s\n", ["long", "string"], [-5, "bash"]),
+    ("a{b}c %x %X %u %%\n", ["long", "long", "long"], [-1, 255, -2]),
+    ("%i|%s|%d", ["long", "string", "long"], [0, "", 9223372036854775807]),
+    ("%5d|%-3s|%c", ["long", "string", "long"], [1, "x", 65]),       # falls back
+    ("plain text\n", [], []),
+])
+def test_fast_renderer_matches_stap_sprintf(fmt, types, args):
+    from pytap.runtime.format import stap_sprintf
+    from pytap.runtime.ringbuf import Record, compile_renderer
+    f = RecordFormat(id=20, kind="printf", fmt=fmt, arg_types=types)
+    fast = compile_renderer(f)
+    assert render_output(Record(20, 0, args, fmt=f, fast=fast)) == stap_sprintf(fmt, args)
+    if "%5d" in fmt:
+        assert fast is None
+
+
+def test_callback_yields_when_budget_spent():
+    import ctypes
+    disp = Dispatcher(_prog(), lambda t: None, None, None, None)
+    raw = struct.pack("<IIq", 19, 0, 1)
+    buf = ctypes.create_string_buffer(raw, len(raw))
+    assert disp.callback(None, ctypes.addressof(buf), len(raw)) == 0
+    disp.budget_end = 0.0          # spent: libbpf must return after this record
+    assert disp.callback(None, ctypes.addressof(buf), len(raw)) == -1
+    assert disp.records == 2 and disp.pending is None
