@@ -165,3 +165,14 @@ def test_target_command_output_passes_through():
     assert r.returncode == 0, r.stderr
     assert sorted(r.stdout.splitlines()) == ["end", "hello from cmd", "target is 1"]
     assert r.stdout.index("target is 1") < r.stdout.index("end")
+
+
+def test_flood_still_stops_on_time():
+    """A probe firing on every syscall (our own writes included) floods
+    the ring buffer; -T must still end the run promptly."""
+    t0 = time.monotonic()
+    r = run_pytap(["-T", "1", "-e",
+                   'probe kernel.trace("raw_syscalls:sys_enter") { printf("%d %s\\n", $id, execname()) }'])
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.count("\n") > 100
+    assert time.monotonic() - t0 < 30
