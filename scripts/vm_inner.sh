@@ -27,7 +27,7 @@ cd "$repo" || exit 97
 if [ "${1:-}" = --exec ]; then
   bash -c "$2" >>"$results/output.log" 2>&1
 else
-  python -m pytest -m vm -p no:cacheprovider -rs "$@" >>"$results/output.log" 2>&1
+  python -m pytest -m vm -p no:cacheprovider -rs --durations=0 "$@" >>"$results/output.log" 2>&1
 fi
 rc=$?
 echo "$rc" >"$results/status"
