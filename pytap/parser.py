@@ -1713,12 +1713,26 @@ def _get_parser(options=None):
               errorlog=yacc.NullLogger(), optimize=True)
     try:
         if pickle is not None:
+            fresh = not os.path.exists(pickle)
             _PARSER = yacc.yacc(picklefile=pickle, write_tables=True, **kw)
+            if fresh:
+                _drop_stale_tables(os.path.dirname(pickle), os.path.basename(pickle))
         else:
             raise OSError
     except Exception:
+        # unwritable cache or a half-written table: build in memory
         _PARSER = yacc.yacc(write_tables=False, **kw)
     return _PARSER
+
+
+def _drop_stale_tables(cache: str, keep: str) -> None:
+    """Tables of older grammars are never read again."""
+    try:
+        for name in os.listdir(cache):
+            if name.startswith("parsetab-") and name.endswith(".pickle") and name != keep:
+                os.unlink(os.path.join(cache, name))
+    except OSError:
+        pass
 
 
 class _TokenFeed:
