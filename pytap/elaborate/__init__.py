@@ -101,6 +101,8 @@ def _elaborate(script, opts, library, rep) -> Session:
     if not session.probes:
         _fail(rep, [StapError("no probes found")])
 
+    from .targets import check_targets
+    check_targets(session, errors)       # errors here still get type errors
     infer_types(session, errors)
     if errors:
         _fail(rep, errors)
@@ -255,3 +257,19 @@ def _resolve_begin(point):
     except Exception:
         pass
     return FallbackResolvedPoint("begin", point)
+
+
+# `pytap.elaborate(source, ...)` is the library entry (pytap/__init__.py),
+# but importing this subpackage rebinds the name `pytap.elaborate` to the
+# module.  Make the module itself callable with the same signature so both
+# spellings keep working.
+import types as _types  # noqa: E402
+
+
+class _CallableModule(_types.ModuleType):
+    def __call__(self, source, tapset_dirs=None, options=None, filename="<input>"):
+        return elaborate_source(source, tapset_dirs=tapset_dirs, options=options,
+                                filename=filename)
+
+
+sys.modules[__name__].__class__ = _CallableModule

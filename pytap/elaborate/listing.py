@@ -64,7 +64,8 @@ def list_probes(pattern: str, opts: Options, with_vars: bool) -> List[str]:
         rp = dp.resolved
         if len(dp.derivation) == 1 and hasattr(rp, "variables"):
             try:
-                for tv in rp.variables():
+                tvs = rp.listing_variables() if hasattr(rp, "listing_variables") else rp.variables()
+                for tv in tvs:
                     parts.append(f"${tv.name}:{tv.c_type}")
             except Exception:
                 pass

@@ -49,6 +49,8 @@ def tok(node) -> str:
         return f"identifier '{node.name}'"
     if isinstance(node, ast.FunctionCall):
         return f"identifier '{node.name}'"
+    if isinstance(node, ast.TargetSymbol):
+        return f"identifier '{node.name}'"
     return ""
 
 
@@ -344,6 +346,10 @@ class TypeInference(ast.Visitor):
         return self._settype(n, LONG)
 
     def expr_TargetSymbol(self, n, t):
+        if getattr(n, "_unresolved", False):
+            if self.report:
+                self.errors.append(StapError("unresolved type ", n.loc, tok(n)))
+            return None
         for c in n.components:
             if c.index is not None:
                 self.expect(c.index, LONG)
@@ -475,7 +481,8 @@ class _Param(ast.VarDecl):
 _DECLARED = {"long": LONG, "string": STRING}
 
 
-def infer_types(session, errors: List[StapError], max_rounds: int = 50) -> None:
+def infer_types(session, errors: List[StapError], max_rounds: int = 50,
+                report_anyway: bool = False) -> None:
     ti = TypeInference(errors)
     for f in session.functions:
         if f.declared_type and f.type is None:
@@ -499,12 +506,13 @@ def infer_types(session, errors: List[StapError], max_rounds: int = 50) -> None:
                 ti.expect(p.condition, LONG)
             ti.visit(p.body)
 
+    nerr = len(errors)
     for _ in range(max_rounds):
         ti.changed = False
         one_round()
-        if not ti.changed or errors:
+        if not ti.changed or len(errors) > nerr:
             break
-    if not errors:
+    if len(errors) == nerr:
         ti.report = True
         one_round()
         seen = set()
