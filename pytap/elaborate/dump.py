@@ -81,6 +81,12 @@ def probe_signature(dp, session=None) -> str:
         sym = (getattr(rp, "spec", None) or {}).get("symbol")
         if sym:
             out += f" /*  name = {sym}*/"
+    dpoint = getattr(rp, "derivation_point", None)
+    if dpoint is not None:
+        # points stap itself implements as an alias of another family
+        # (timer.profile, perf.sw.*) show only that family's point
+        out += " /* <- " + point_text(dpoint) + " */"
+        return out
     direct = len(dp.derivation) == 1
     out += " /* <- " + " <- ".join(derivation_item(d, session if direct else None)
                                    for d in dp.derivation) + " */"
