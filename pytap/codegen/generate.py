@@ -423,6 +423,19 @@ class Generator:
 
     max_probe_slots = 0
 
+    def _trigger_condition(self, p):
+        """A user-mode probe's `if (cond)` evaluated in BPF, so the kernel
+        only wakes user space when the handler will run; None when the
+        condition itself needs user space (the interpreter checks it then)."""
+        if p.condition is None:
+            return None
+        low = Lowerer(self, probe=p)
+        try:
+            c = low.cond(p.condition)
+        except Unsupported:
+            return None
+        return low, c
+
     def _entry_saver(self, p, low) -> str:
         """A hidden program on the function's entry that saves the @entry
         values of return probe p in a per-thread map; p's handler reads
@@ -478,7 +491,21 @@ class Generator:
             low, why = lowered[p.index]
             body.append(f"\t/* probe {p.index}: {self.pp_text(p)} */")
             if low is None:
-                body.append(f"\tpytap_trigger({p.index});   /* runs in user space: {why.reason} */")
+                body.append(f"\t/* runs in user space: {why.reason} */")
+                cond = self._trigger_condition(p)
+                if cond is not None:
+                    clow, c = cond
+                    need_frame = need_frame or clow.uses_frame or self._frame_needed(clow.calls)
+                    self.max_probe_slots = max(self.max_probe_slots, clow.nslots)
+                    body.append("\t{")
+                    body.append(f"\tE->probe = {p.index}; E->actions = 0;")
+                    body += ["\t" + d for d in clow.decls]
+                    body += clow.lines
+                    body.append(f"\tif ({c}) pytap_trigger({p.index});")
+                    body.append("\t}")
+                else:
+                    body.append(f"\tpytap_trigger({p.index});")
+                body.append(f"pytap_end_{p.index}: __attribute__((unused));")
                 body.append(f"\tif (*pytap_st != 0) return 0;")
                 continue
             self.max_probe_slots = max(self.max_probe_slots, low.nslots)
