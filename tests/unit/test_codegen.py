@@ -285,6 +285,8 @@ SAME_OUTPUT = {
     "globals": r'''g = "a"; g .= "b"; arr[g, 2] = g . "y"; cnt[g] += 5; cnt[g]--
     printf("%s %s %d %d\n", g, arr["ab", 2], cnt["ab"], ["ab", 2] in arr)
     delete arr["ab", 2]; println(["ab", 2] in arr)''',
+    "functions": r'''println(f(3), " ", f(9), " ", g("ab"), " ", g(g("x")))
+    k[sprintf("%s-%d", "ab", 5)] = 7; println(k["ab-5"])''',
     "control": r'''s = 0
     for (i = 0; i < 20; i++) { if (i % 2) continue; if (i > 12) break; s += i }
     while (s > 10) s -= 7
@@ -304,7 +306,11 @@ def _run_pytap(script):
 def test_bpf_and_interpreter_print_the_same(name):
     _bcc()
     body = SAME_OUTPUT[name]
-    decl = "global g, arr, cnt\n" if name == "globals" else ""
+    decl = {"globals": "global g, arr, cnt\n",
+            "functions": "global k\n"
+                         "function f:long (x:long) { if (x > 5) return -1; return x * 2 }\n"
+                         "function g:string (s:string) { s = s . \"!\"; return s . sprintf(\"%d\", strlen(s)) }\n",
+            }.get(name, "")
     rc1, out1, err1 = _run_pytap(decl + "probe timer.ms(5) {\n    " + body + "\n    exit()\n}")
     rc2, out2, err2 = _run_pytap(decl + "probe begin {\n    " + body + "\n    exit()\n}")
     assert (rc1, err1) == (0, "") or rc1 == rc2, err1
