@@ -134,15 +134,14 @@ def p_probe_decl(p):
 
 
 def _check_probe_body(body):
-    """stap's parser rejects `return` in a probe handler."""
-    class _Find(ast.Visitor):
-        def visit_ReturnStatement(self, n):
-            raise ParseAbort(StapError("found 'return' not in function context", n.loc,
-                                       tok_desc="keyword", kind="parse"))
-
-        def visit_Expr(self, n):
-            pass
-    _Find().visit(body)
+    """stap's parser rejects `return` in a probe handler.  Return statements
+    are noted as they are built (see p_simple_return*); declarations reduce
+    in order, so the ones pending now are this probe's."""
+    pending, _state.returns = _state.returns, []
+    if pending:
+        n = pending[0]
+        raise ParseAbort(StapError("found 'return' not in function context", n.loc,
+                                   tok_desc="keyword", kind="parse"))
 
 
 def p_probe_alias(p):
@@ -162,6 +161,7 @@ def p_probe_alias_combined(p):
                               _tok(p, 6)))
     node = _mk(ast.ProbeAlias, _tok(p, 1), p[2], p[4], p[5], privileged=_state.privileged)
     node.epilogue_body = p[7]
+    _check_probe_body(p[5])
     p[0] = [node]
 
 
@@ -308,6 +308,7 @@ def p_function_decl(p):
     """function_decl : FUNCTION IDENT opt_type LPAREN opt_params RPAREN function_body"""
     t = _tok(p, 2)
     fd = _mk(ast.FunctionDecl, t, t.value, p[5], p[7], type=p[3], declared_type=p[3])
+    _state.returns = []
     p[0] = [fd]
 
 
@@ -415,11 +416,13 @@ def p_simple_expr(p):
 def p_simple_return(p):
     """simple : RETURN"""
     p[0] = _mk(ast.ReturnStatement, _tok(p, 1))
+    _state.returns.append(p[0])
 
 
 def p_simple_return_value(p):
     """simple : RETURN expr"""
     p[0] = _mk(ast.ReturnStatement, _tok(p, 1), p[2])
+    _state.returns.append(p[0])
 
 
 def p_simple_delete(p):
@@ -1451,6 +1454,7 @@ class _State:
         self.guru = False
         self.errors: List[StapError] = []
         self.hists = []
+        self.returns = []
         self.parser = None
         self.toks: List[Token] = []
         self.index = {}
@@ -1829,6 +1833,7 @@ def _parse_tokens(toks, privileged, guru, errors) -> List[ast.Node]:
     while True:
         _state.errors = errors
         _state.hists = []
+        _state.returns = []
         feed = _TokenFeed(toks, start)
         try:
             items.extend(parser.parse(lexer=feed))
