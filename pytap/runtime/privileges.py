@@ -39,8 +39,28 @@ def import_bcc():
                 "(Debian/Ubuntu: `apt-get install python3-bpfcc bpfcc-tools`; Fedora: "
                 "`dnf install python3-bcc`), and if pytap runs from a virtualenv, create it "
                 "with --system-site-packages so `import bcc` works.", 5) from None
+        _fix_bcc_argtypes()
         _BCC = BPF
     return _BCC
+
+
+def _fix_bcc_argtypes() -> None:
+    """BCC 0.26's libbcc.py declares bpf_attach_perf_event's prototype as
+    `.argtype` (sic), so ctypes passes Python ints as C int: a sample period
+    of 2^31 ns (timer.s(3)) or more reaches the kernel truncated and
+    perf_event_open fails with EINVAL.  Declare the real prototype."""
+    try:
+        import ctypes as ct
+        from bcc.libbcc import lib
+        f = lib.bpf_attach_perf_event
+        if getattr(f, "argtypes", None) is None:
+            f.argtypes = [ct.c_int, ct.c_uint, ct.c_uint, ct.c_ulonglong, ct.c_ulonglong,
+                          ct.c_int, ct.c_int, ct.c_int]
+        g = lib.bpf_close_perf_event_fd
+        if getattr(g, "argtypes", None) is None:
+            g.argtypes = [ct.c_int]
+    except Exception:
+        pass
 
 
 def check_headers(pass_no: int = 5) -> None:
