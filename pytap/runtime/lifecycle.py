@@ -570,9 +570,10 @@ class Session:
             elif self.error is not None:
                 self._run_final("error")
         self.out.flush()
-        # The elaborator may already print write-only globals through
-        # synthetic end probes (as stap's -p2 shows); then we must not.
-        synthetic = any(getattr(p, "synthetic", False)
+        # Our elaborator prints write-only globals itself, through synthetic
+        # end probes (as stap's -p2 shows); a session from it (its probes
+        # carry `synthetic`) needs nothing more from us.
+        synthetic = any(hasattr(p, "synthetic")
                         for p in getattr(self.session, "probes", []) or [])
         if self.store is not None and self.session is not None and not synthetic \
                 and self.error is None and not getattr(self, "attach_error", False):
