@@ -176,3 +176,26 @@ def test_flood_still_stops_on_time():
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.count("\n") > 100
     assert time.monotonic() - t0 < 30
+
+
+def test_p4_loads_kprobe_programs_without_attaching():
+    """-p4 verifies every handler, kprobes included, even on a kernel
+    without kprobes: nothing is attached."""
+    r = run_pytap(["-p4", "-e", 'probe kernel.function("vfs_read") { printf("%d\\n", $count) } '
+                                'probe timer.ms(100) { println("x") }'])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == ""
+
+
+def test_not_root_is_one_paragraph(tmp_path):
+    import shutil
+    if shutil.which("setpriv") is None:
+        pytest.skip("setpriv (util-linux) not installed: cannot drop root for the test")
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path), PYTHONPATH=str(REPO))
+    os.chmod(tmp_path, 0o777)
+    r = subprocess.run(["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
+                        sys.executable, "-m", "pytap", "-e", "probe begin { exit() }"],
+                       cwd="/", capture_output=True, text=True, timeout=TIMEOUT, env=env)
+    assert r.returncode == 1
+    assert "needs root privileges" in r.stderr and "Traceback" not in r.stderr
+    assert r.stderr.rstrip().endswith("Pass 5: run failed.  [man error::pass5]")
