@@ -39,7 +39,7 @@ _PROG_TYPES = {
     "socket_filter": "SOCKET_FILTER",
 }
 
-_MARKER = re.compile(r"/\*\s*(?P<file>[^*\s][^*]*?):(?P<line>\d+):(?P<col>\d+)\s*\*/")
+_MARKER = re.compile(r"/\*\s*@?(?P<file>[^*\s][^*]*?):(?P<line>\d+):(?P<col>\d+)\s*\*/")
 _LINE_DIRECTIVE = re.compile(r'^\s*#\s*(?:line\s+)?(?P<line>\d+)\s+"(?P<file>[^"]*)"')
 _CLANG_DIAG = re.compile(r"^(?P<file>[^:\s]+):(?P<line>\d+):(?P<col>\d+): (?P<sev>error|fatal error|warning|note): (?P<msg>.*)$")
 
