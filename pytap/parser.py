@@ -1786,11 +1786,17 @@ def parse(text: str, filename: str = "<input>", options=None, privileged: bool =
     except ParseAbort as e:
         errors.append(e.err)
         toks = None
-    if toks is not None and not errors and len(toks) == 1:
+    if toks is not None and len(toks) == 1:
         raw_empty = all(t.type == "EOF" for t in tokenize(text, filename))
         what = "empty." if raw_empty else "empty after preprocessing."
-        raise PassFailed(f"Input file '{filename}' is {what}\n{PASS1_FOOTER}")
-    if toks is not None:
+        if not errors:
+            raise PassFailed(f"Input file '{filename}' is {what}\n{PASS1_FOOTER}")
+        if any(getattr(e, "no_count", False) for e in errors):
+            f = _failure(errors, getattr(options, "verbose", 0))
+            f.footer = f"Input file '{filename}' is {what}\n{PASS1_FOOTER}"
+            raise f
+    if toks is not None and not errors:
+        # (after preprocessor errors stap reports nothing more for the file)
         items = _parse_tokens(toks, privileged, guru, errors)
     if errors:
         raise _failure(errors, getattr(options, "verbose", 0))

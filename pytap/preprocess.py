@@ -197,7 +197,15 @@ class Preprocessor:
         while i < n:
             t = toks[i]
             if t.type == "ATWORD" and t.value == "@define":
-                i = self._parse_define(toks, i, table)
+                try:
+                    i = self._parse_define(toks, i, table)
+                except StapError as e:
+                    if not getattr(e, "no_count", False):
+                        raise
+                    # reported; the rest of the file is given up
+                    self.errors.append(e)
+                    out.append(toks[-1])
+                    return out
                 continue
             out.append(t)
             i += 1
