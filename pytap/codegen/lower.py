@@ -653,6 +653,9 @@ class Lowerer:
             if kind[0] != "global":
                 raise Unsupported("local array", e)
             return self.assign_global(e, kind[1], lhs.indexes, want)
+        if isinstance(lhs, ast.TargetSymbol):
+            raise StapError("writing target variables is not supported by the BPF runtime",
+                            lhs.loc, _tok(lhs, f"identifier '{lhs.name}'"))
         raise Unsupported("assignment target", e)
 
     def combine(self, op: str, cur: str, val: str, node) -> str:
@@ -822,6 +825,9 @@ class Lowerer:
     def _crement(self, e, want, post):
         delta = "+=" if e.op == "++" else "-="
         target = e.operand
+        if isinstance(target, ast.TargetSymbol):
+            raise StapError("writing target variables is not supported by the BPF runtime",
+                            target.loc, _tok(target, f"identifier '{target.name}'"))
         one = "1LL"
         if isinstance(target, ast.Symbol):
             kind = self.var_of(target)
