@@ -878,6 +878,7 @@ def p_string(p):
     """string : STRING"""
     t = _tok(p, 1)
     p[0] = _mk(ast.String, t, t.value)
+    p[0]._tok = t     # for errors about what follows it (print formats)
 
 
 def p_primary_paren(p):
@@ -913,7 +914,7 @@ def p_primary_hist_index(p):
 def p_primary_call(p):
     """primary_plain : IDENT LPAREN opt_args RPAREN"""
     t = _tok(p, 1)
-    p[0] = _call(t, p[3])
+    p[0] = _call(t, p[3], _tok(p, 2), _tok(p, 4))
 
 
 def p_opt_args_none(p):
@@ -1184,33 +1185,89 @@ def _split_pretty(t: Token):
     return name, comps
 
 
-def _call(t: Token, args):
+def _next_tok(tok: Token) -> Token:
+    i = _state.index.get(id(tok))
+    if i is None or i + 1 >= len(_state.toks):
+        return tok
+    return _state.toks[i + 1]
+
+
+def _call(t: Token, args, lparen: Token, rparen: Token):
     name = t.value
     if name not in PRINT_NAMES:
         return _mk(ast.FunctionCall, t, name, args)
     node = _mk(ast.PrintFormat, t, name, list(args))
-    if node.is_format:
-        if not args or not isinstance(args[0], ast.String):
-            bad = args[0] if args else None
-            raise ParseAbort(StapError("expected literal string", bad.loc if bad else t.loc,
-                                       tok_desc=bad.tok_desc if bad else t.desc(),
-                                       kind="parse"))
-        node.fmt = args[0].value
+    if node.is_format or node.is_delim:
+        first = args[0] if args else None
+        if not isinstance(first, ast.String):
+            where = _next_tok(lparen)
+            raise ParseAbort(perr("expected literal string", where))
+        if node.is_format:
+            node.fmt = first.value
+            msg = check_format(first.value)
+            if msg:
+                raise ParseAbort(perr(msg, _next_tok(first._tok)))
+        else:
+            node.delimiter = first.value
         node.args = list(args[1:])
-    elif node.is_delim:
-        if not args or not isinstance(args[0], ast.String):
-            bad = args[0] if args else None
-            raise ParseAbort(StapError("expected literal string", bad.loc if bad else t.loc,
-                                       tok_desc=bad.tok_desc if bad else t.desc(),
-                                       kind="parse"))
-        node.delimiter = args[0].value
-        node.args = list(args[1:])
+        if node.is_delim and len(node.args) < 2:
+            raise ParseAbort(perr("expected literal string or number", _next_tok(rparen)))
+    elif not args and name in ("print", "sprint"):
+        raise ParseAbort(perr("expected literal string or number", rparen))
     if len(node.args) == 1 and isinstance(node.args[0], ast.HistOp) and not node.is_format \
             and not node.is_delim:
         node.hist = node.args[0]
         node.hist._ok = True
         node.args = []
     return node
+
+
+_FMT_CONVERSIONS = set("diuoxXpscbmM")
+
+
+def check_format(raw: str) -> Optional[str]:
+    """stap checks *printf formats at parse time: flags, width, precision,
+    an optional `l`, then one of its conversions.  Returns stap's message
+    for a bad one, else None."""
+    i, n = 0, len(raw)
+    while i < n:
+        c = raw[i]
+        if c == "\\":
+            i += 2
+            continue
+        i += 1
+        if c != "%":
+            continue
+        if i < n and raw[i] == "%":
+            i += 1
+            continue
+        start = i
+        while i < n and raw[i] in "-+ #0":
+            i += 1
+        if i < n and raw[i] == "*":
+            i += 1
+        else:
+            while i < n and raw[i].isdigit():
+                i += 1
+        if i < n and raw[i] == ".":
+            i += 1
+            if i < n and raw[i] == "*":
+                i += 1
+            else:
+                while i < n and raw[i].isdigit():
+                    i += 1
+        spec_started = i > start
+        if i < n and raw[i] == "l":
+            i += 1
+            if i >= n:
+                return "trailing incomplete print format conversion" if spec_started else None
+        if i >= n:
+            return "trailing incomplete print format conversion" if spec_started \
+                else "invalid or missing conversion specifier"
+        if raw[i] not in _FMT_CONVERSIONS:
+            return "invalid or missing conversion specifier"
+        i += 1
+    return None
 
 
 # ================================================================ token pass
