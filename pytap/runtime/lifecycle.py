@@ -20,12 +20,13 @@ Order of events (stap's):
      printed, lost records reported, BPF objects closed.
 Exit status as stap's: 0, or 1 after a run-time error.
 
-Run-state map (Program.state_map, a BPF array of s64 indexed by slot):
-  slot 0  run state: 0 running, 1 stopping, 2 error     (we write; BPF reads/writes)
-  slot 1  target() pid                                   (we write; BPF reads)
-  slot 2  ring-buffer records dropped (reserve failed)   (BPF increments; we report)
-Codegen may override the slot numbers with a `Program.state_slots` dict
-{"state": i, "target": j, "dropped": k}.
+Run-state map (Program.state_map, a BPF array of s64 indexed by slot;
+numbers from Program.state_slots, defaults codegen.program.STATE_SLOT_*):
+  state     0 running, 1 stopping, 2 error     (we write; BPF reads/writes)
+  target    target() pid                        (we write; BPF reads)
+  dropped   records lost (reserve failed)       (BPF increments; we report)
+  stp_pid   stp_pid(): our own pid              (we write, if the slot exists)
+  realtime  CLOCK_REALTIME - CLOCK_MONOTONIC    (we write; gettimeofday_*())
 """
 from __future__ import annotations
 
