@@ -108,12 +108,44 @@ def _start(script, extra=()):
                             text=True, env=env)
 
 
+def _bpf_prog_ids(pid):
+    """BPF program ids held open by a process (its fdinfo `prog_id:` lines)."""
+    ids = set()
+    fd_dir = f"/proc/{pid}/fdinfo"
+    for name in os.listdir(fd_dir):
+        try:
+            with open(os.path.join(fd_dir, name)) as f:
+                for line in f:
+                    if line.startswith("prog_id:"):
+                        ids.add(int(line.split()[1]))
+        except OSError:
+            pass
+    return ids
+
+
+def _prog_exists(prog_id):
+    """bpf(BPF_PROG_GET_FD_BY_ID): does the kernel still hold this program?"""
+    import ctypes
+    import errno
+    libc = ctypes.CDLL(None, use_errno=True)
+    attr = (ctypes.c_uint32 * 32)()
+    attr[0] = prog_id
+    fd = libc.syscall(321, 13, ctypes.byref(attr), ctypes.sizeof(attr))  # x86-64 bpf()
+    if fd >= 0:
+        os.close(fd)
+        return True
+    return ctypes.get_errno() != errno.ENOENT
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_signal_runs_end_probes(sig):
     p = _start(SLOW_SCRIPT)
     try:
         assert p.stdout.readline() == "started\n"
         time.sleep(0.5)          # begin ran; probes are armed right after
+        progs = _bpf_prog_ids(p.pid)
+        if os.uname().machine == "x86_64":
+            assert all(_prog_exists(i) for i in progs)   # the check itself works
         p.send_signal(sig)
         out, err = p.communicate(timeout=TIMEOUT)
     finally:
@@ -122,6 +154,9 @@ def test_signal_runs_end_probes(sig):
     assert p.returncode == 0, err
     assert out == "end ran, ticks>0: 1\n", err
     assert "Traceback" not in err
+    assert progs, "the timer handler was not loaded"
+    if os.uname().machine == "x86_64":
+        assert not [i for i in progs if _prog_exists(i)], "BPF programs outlived pytap"
 
 
 def test_output_file(tmp_path):
