@@ -40,6 +40,8 @@ _PROG_TYPES = {
 }
 
 _MARKER = re.compile(r"/\*\s*@?(?P<file>[^*\s][^*]*?):(?P<line>\d+):(?P<col>\d+)\s*\*/")
+# a declaration's comment naming where it came from: /* f: native (t.stp:1:10) */
+_DECL_MARKER = re.compile(r"/\*[^*]*\((?P<file>[^()\s]+):(?P<line>\d+):(?P<col>\d+)\)[^*]*\*/")
 _LINE_DIRECTIVE = re.compile(r'^\s*#\s*(?:line\s+)?(?P<line>\d+)\s+"(?P<file>[^"]*)"')
 _CLANG_DIAG = re.compile(r"^(?P<file>[^:\s]+):(?P<line>\d+):(?P<col>\d+): (?P<sev>error|fatal error|warning|note): (?P<msg>.*)$")
 
@@ -131,21 +133,14 @@ def script_loc_for_c_line(program, c_line: int) -> Optional[Loc]:
     """The script location a line of the generated C came from: an explicit
     Program.line_map entry, else the nearest `/* FILE:L:C */` marker or
     `#line` directive at or above that line."""
-    table = getattr(program, "line_map", None)
-    if table:
-        best = None
-        for ln in sorted(table):
-            if ln <= c_line:
-                best = table[ln]
-            else:
-                break
-        if best is not None:
-            return _as_loc(best)
     lines = program.c_source.split("\n")
+    table = getattr(program, "line_map", None) or {}
     i = min(c_line, len(lines)) - 1
     while i >= 0:
+        if (i + 1) in table:
+            return _as_loc(table[i + 1])
         text = lines[i]
-        found = list(_MARKER.finditer(text))
+        found = list(_MARKER.finditer(text)) or list(_DECL_MARKER.finditer(text))
         if found:
             m = found[-1]
             return Loc(m.group("file"), int(m.group("line")), int(m.group("col")))

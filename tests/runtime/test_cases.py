@@ -234,3 +234,16 @@ def test_not_root_is_one_paragraph(tmp_path):
     assert r.returncode == 1
     assert "needs root privileges" in r.stderr and "Traceback" not in r.stderr
     assert r.stderr.rstrip().endswith("Pass 5: run failed.  [man error::pass5]")
+
+
+def test_compile_error_names_the_script_line(tmp_path):
+    script = tmp_path / "bad.stp"
+    script.write_text('function f:long () %{ /* bpf */ STAP_RETURN(undefined_xyz); %}\n'
+                      'probe timer.ms(1) {\n  x = f()\n  println(x)\n}\n')
+    r = run_pytap(["-g", "-p4", str(script)])
+    assert r.returncode == 1
+    assert "undeclared identifier 'undefined_xyz'" in r.stderr
+    assert f"at {script}:1:10" in r.stderr
+    assert "source: function f:long ()" in r.stderr
+    assert r.stderr.rstrip().endswith("Pass 4: compilation failed.  [man error::pass4]")
+    assert "Traceback" not in r.stderr
