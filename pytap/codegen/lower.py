@@ -311,7 +311,7 @@ class Lowerer:
             if any(i is None for i in v.indexes):
                 raise Unsupported("delete with wildcard", s)
             k = self.key(lay, v.indexes)
-            self.emit(f"{lay.map_name}.delete(&{k});")
+            self.emit(f"{lay.map_name}.delete(&(*{k}));")
             self.emit("}")
             return
         if isinstance(v, ast.Symbol):
@@ -584,14 +584,24 @@ class Lowerer:
                 vals.append(e)
         k = f"k{self.nlabels + 1}"
         self.nlabels += 1
+        kt = f"struct {key_struct_name(lay)}"
+        ksize = sum(8 if t == "long" else lay.key_string_size for t in lay.key_types)
         self.emit("{")
-        self.emit(f"struct {key_struct_name(lay)} {k};")
-        self.emit(f"__builtin_memset(&{k}, 0, sizeof({k}));")
+        if ksize <= 128:
+            self.emit(f"{kt} {k}_s;")
+            self.emit(f"{kt} *{k} = &{k}_s;")
+        else:
+            # big keys live in frame slots: the BPF stack has only 512 bytes
+            first = self.slot()
+            for _ in range(1, -(-ksize // self.gen.msl)):
+                self.slot()
+            self.emit(f"{kt} *{k} = ({kt} *){first};")
+        self.emit(f"__builtin_memset({k}, 0, sizeof(*{k}));")
         for i, (v, t) in enumerate(zip(vals, lay.key_types)):
             if t == "long":
-                self.emit(f"{k}.k{i} = {v};")
+                self.emit(f"{k}->k{i} = {v};")
             else:
-                self.str_into(v, f"{k}.k{i}", str(lay.key_string_size))
+                self.str_into(v, f"{k}->k{i}", str(lay.key_string_size))
         return k
 
     def overflow(self, lay, node):
@@ -611,13 +621,13 @@ class Lowerer:
         if lay.value_type == "string":
             s = self.slot()
             k = self.key(lay, e.indexes)
-            self.emit(f"struct pytap_str *p{k} = {lay.map_name}.lookup(&{k});")
+            self.emit(f"struct pytap_str *p{k} = {lay.map_name}.lookup(&(*{k}));")
             self.emit(f"{s}[0] = 0; if (p{k}) pytap_strcpy({s}, PYTAP_MSL, p{k}->s);")
             self.emit("}")
             return s
         t = self.tmp()
         k = self.key(lay, e.indexes)
-        self.emit(f"s64 *p{k} = {lay.map_name}.lookup(&{k});")
+        self.emit(f"s64 *p{k} = {lay.map_name}.lookup(&(*{k}));")
         self.emit(f"{t} = p{k} ? *p{k} : 0;")
         self.emit("}")
         return t
@@ -632,7 +642,7 @@ class Lowerer:
         lay = kind[1]
         t = self.tmp()
         k = self.key(lay, op.indexes)
-        self.emit(f"{t} = {lay.map_name}.lookup(&{k}) != 0;")
+        self.emit(f"{t} = {lay.map_name}.lookup(&(*{k})) != 0;")
         self.emit("}")
         return t
 
@@ -740,7 +750,7 @@ class Lowerer:
             else:
                 raise Unsupported(f"string {op}", e)
             k = self.key(lay, indexes)
-            self.emit(f"int rc{k} = {lay.map_name}.update(&{k}, (struct pytap_str *){val});")
+            self.emit(f"int rc{k} = {lay.map_name}.update(&(*{k}), (struct pytap_str *){val});")
             self.emit(f"if (rc{k} == -7) {{")
             self.ind += 1
             self.overflow(lay, e.left.base if isinstance(e.left, ast.ArrayIndex) else e.left)
@@ -775,7 +785,7 @@ class Lowerer:
         m = lay.map_name
         if op == "=":
             self.emit(f"s64 v{k} = {v};")
-            self.emit(f"int rc{k} = {m}.update(&{k}, &v{k});")
+            self.emit(f"int rc{k} = {m}.update(&(*{k}), &v{k});")
             self.emit(f"if (rc{k} == -7) {{")
             self.ind += 1
             self.overflow(lay, base_node)
@@ -784,7 +794,7 @@ class Lowerer:
             self.emit(f"{t} = {v};")
             self.emit("}")
             return t
-        self.emit(f"s64 *p{k} = {m}.lookup(&{k});")
+        self.emit(f"s64 *p{k} = {m}.lookup(&(*{k}));")
         if op in ("+=", "-=") and not want:
             sign = "" if op == "+=" else "-"
             # the hot path of `c[k]++`: one lookup and an atomic add
@@ -793,8 +803,8 @@ class Lowerer:
             self.emit("} else {")
             self.ind += 1
             self.emit(f"s64 v{k} = {sign}{v};")
-            self.emit(f"int rc{k} = {m}.insert(&{k}, &v{k});")
-            self.emit(f"if (rc{k} == -17) {{ p{k} = {m}.lookup(&{k}); if (p{k}) __sync_fetch_and_add(p{k}, {sign}{v}); }}")
+            self.emit(f"int rc{k} = {m}.insert(&(*{k}), &v{k});")
+            self.emit(f"if (rc{k} == -17) {{ p{k} = {m}.lookup(&(*{k})); if (p{k}) __sync_fetch_and_add(p{k}, {sign}{v}); }}")
             self.emit(f"else if (rc{k} == -7) {{")
             self.ind += 1
             self.overflow(lay, base_node)
@@ -810,7 +820,7 @@ class Lowerer:
         self.emit(f"if (p{k}) {{ *p{k} = {r}; }} else {{")
         self.ind += 1
         self.emit(f"s64 v{k} = {r};")
-        self.emit(f"int rc{k} = {m}.update(&{k}, &v{k});")
+        self.emit(f"int rc{k} = {m}.update(&(*{k}), &v{k});")
         self.emit(f"if (rc{k} == -7) {{")
         self.ind += 1
         self.overflow(lay, base_node)
@@ -888,16 +898,16 @@ class Lowerer:
             self.emit(f"{st} *sp = {lay.map_name}.lookup(&pytap_z);")
         else:
             k = self.key(lay, indexes)
-            self.emit(f"{st} *sp = {lay.map_name}.lookup(&{k});")
+            self.emit(f"{st} *sp = {lay.map_name}.lookup(&(*{k}));")
             self.emit("if (!sp) {")
             self.ind += 1
             self.emit("struct pytap_zero_t *zp = pytap_zero.lookup(&pytap_z);")
-            self.emit(f"if (zp) {{ int rc = {lay.map_name}.insert(&{k}, ({st} *)zp); if (rc == -7) {{")
+            self.emit(f"if (zp) {{ int rc = {lay.map_name}.insert(&(*{k}), ({st} *)zp); if (rc == -7) {{")
             self.ind += 1
             self.overflow(lay, base)
             self.ind -= 1
             self.emit("} }")
-            self.emit(f"sp = {lay.map_name}.lookup(&{k});")
+            self.emit(f"sp = {lay.map_name}.lookup(&(*{k}));")
             self.ind -= 1
             self.emit("}")
         self.emit("if (sp) {")

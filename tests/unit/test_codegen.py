@@ -323,3 +323,11 @@ def test_unknown_member_is_a_semantic_error():
     with pytest.raises(PassFailed) as ei:
         gen('probe kernel.function("vfs_read") { println($file->no_such_member) }')
     assert "unable to find member 'no_such_member'" in ei.value.diagnostics.render()
+
+
+def test_big_string_keys_live_in_the_frame_not_on_the_stack():
+    text = ('global a; probe timer.ms(10) { s = execname() . "-" . sprintf("%d", pid()); '
+            'a[s, s] = strlen(s) }')
+    p = gen(text, MAXSTRINGLEN=512)
+    assert "struct g_a_key *k1 = (struct g_a_key *)F->s[" in p.c_source
+    assert load(p)
