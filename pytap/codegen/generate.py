@@ -410,6 +410,7 @@ class Generator:
             kind_trigger=KIND_TRIGGER, fn_slots=self.fn_slot_total, nslots=nslots,
             state_map="pytap_state", ringbuf=self.ringbuf, ringbuf_pages=64,
             zero_size=round8(self.zero_size), task_offsets=task_offsets(),
+            frame_percpu=(nslots + 1) * self.msl + 4 * self.msl <= 32000, ncpus=_possible_cpus(),
             globals=self.layouts, records=records,
             functions=self.native_src + [i["src"] for i in self.fn_order], handlers=handlers)
         prog = Program(c_source=text, probes=probes_out, formats=self.formats, errors=self.errors,
@@ -525,7 +526,7 @@ class Generator:
                "\tstruct pytap_env pytap_env = {};", "\tstruct pytap_env *E = &pytap_env;",
                "\tE->ctx = ctx;"]
         if need_frame:
-            out += ["\tstruct pytap_frame *F = pytap_frame.lookup(&pytap_z);", "\tif (!F)", "\t\treturn 0;",
+            out += ["\tstruct pytap_frame *F = PYTAP_FRAME_LOOKUP();", "\tif (!F)", "\t\treturn 0;",
                     "\tE->F = F;"]
         out += body
         out += ["\treturn 0;", "pytap_fail: __attribute__((unused));", "\tpytap_report_error(E);",
@@ -571,6 +572,16 @@ def _line_map(text: str):
 
 
 _TASK_OFFSETS = None
+
+
+def _possible_cpus() -> int:
+    """Number of possible CPU ids (0..N-1), as the kernel numbers them."""
+    try:
+        with open("/sys/devices/system/cpu/possible") as f:
+            text = f.read().strip()
+        return max(int(part.split("-")[-1]) for part in text.split(",")) + 1
+    except (OSError, ValueError):
+        return os.cpu_count() or 1
 
 
 def task_offsets():
