@@ -312,12 +312,19 @@ def _disassembly_sources(text: str, fn_name: str) -> Dict[int, str]:
 def load(program, opts, on_loaded: Optional[Callable] = None):
     """Compile and verifier-load every BPF function; return the bcc.BPF.
     The caller owns the returned object and must `cleanup()` it."""
-    from .privileges import import_bcc
+    from . import objcache
     clock = PassClock()
-    BPF = import_bcc()
     text = program.c_source
     flags = cflags_for(program, opts)
     debug = int(os.environ.get("PYTAP_BCC_DEBUG", "0") or 0)
+    cache_path = None
+    if not debug and objcache.enabled(opts) and objcache.cacheable(program):
+        cache_path = objcache.cache_path(opts, objcache.cache_key(text, flags))
+        bpf = _load_cached(program, opts, cache_path, clock)
+        if bpf is not None:
+            return bpf
+    from .privileges import import_bcc
+    BPF = import_bcc()
     cap = FdCapture()
     try:
         with cap:
@@ -341,9 +348,37 @@ def load(program, opts, on_loaded: Optional[Callable] = None):
         except Exception:
             pass
         raise
+    if cache_path is not None:
+        loaded = [(fn, bcc_prog_type(BPF, ptype)) for fn, ptype in functions_to_load(program)]
+        entry = objcache.capture(bpf, program, loaded)
+        if entry is not None:
+            objcache.save(cache_path, entry)
     if opts is not None and getattr(opts, "verbose", 0):
         n = len(functions_to_load(program))
         sys.stderr.write(f"Pass 4: compiled and verified {n} BPF function(s) in {clock}.\n")
+    return bpf
+
+
+def _load_cached(program, opts, path, clock):
+    """A warm run: the programs BCC compiled last time, replayed without
+    clang (runtime/objcache.py).  None when there is no usable entry; a
+    broken one is forgotten and the caller compiles afresh."""
+    from . import objcache
+    entry = objcache.lookup(path)
+    if entry is None:
+        return None
+    want = [fn for fn, _ in functions_to_load(program)]
+    if [p["name"] for p in entry.get("progs", [])] != want:
+        return None
+    try:
+        bpf = objcache.CachedBPF(entry)
+    except Exception as e:
+        objcache._debug(f"replay of {path} failed ({e}); compiling")
+        objcache.forget(path)
+        return None
+    if opts is not None and getattr(opts, "verbose", 0):
+        sys.stderr.write(f"Pass 4: using cached {path}\n")
+        sys.stderr.write(f"Pass 4: loaded {len(want)} cached BPF function(s) in {clock}.\n")
     return bpf
 
 
