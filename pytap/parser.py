@@ -147,6 +147,7 @@ def _check_probe_body(body):
 def p_probe_alias(p):
     """probe_decl : PROBE pp_list ASSIGN pp_list block
                   | PROBE pp_list PLUSEQ pp_list block"""
+    _single_alias_name(p)
     node = _mk(ast.ProbeAlias, _tok(p, 1), p[2], p[4], p[5],
                epilogue=(p.slice[3].type == "PLUSEQ"), privileged=_state.privileged)
     _check_probe_body(p[5])
@@ -159,10 +160,17 @@ def p_probe_alias_combined(p):
     if p.slice[3].type == "PLUSEQ":
         raise ParseAbort(perr("Combined prologue and epilogue cannot be defined with '+='",
                               _tok(p, 6)))
+    _single_alias_name(p)
     node = _mk(ast.ProbeAlias, _tok(p, 1), p[2], p[4], p[5], privileged=_state.privileged)
     node.epilogue_body = p[7]
     _check_probe_body(p[5])
     p[0] = [node]
+
+
+def _single_alias_name(p):
+    """An alias defines one name: `probe a, b = c` is rejected at the '='."""
+    if len(p[2]) != 1:
+        raise ParseAbort(perr("expected probe point specifier", _tok(p, 3)))
 
 
 def p_pp_list_one(p):
@@ -962,6 +970,11 @@ def p_primary_plain(p):
 def p_arrow_components(p):
     """arrow_components : ARROW member_name"""
     p[0] = _member(p, 2)
+
+
+def p_arrow_components_index(p):
+    """arrow_components : LBRACKET expr RBRACKET"""
+    p[0] = [_mk(ast.TargetComponent, _tok(p, 1), "index", index=p[2])]
 
 
 def p_arrow_components_more(p):
