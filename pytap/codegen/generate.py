@@ -526,7 +526,7 @@ class Generator:
                "\tstruct pytap_env pytap_env = {};", "\tstruct pytap_env *E = &pytap_env;",
                "\tE->ctx = ctx;"]
         if need_frame:
-            out += ["\tstruct pytap_frame *F = PYTAP_FRAME_LOOKUP();", "\tif (!F)", "\t\treturn 0;",
+            out += ["\tstruct pytap_frame *F = pytap_frame_get();", "\tif (!F)", "\t\treturn 0;",
                     "\tE->F = F;"]
         out += body
         out += ["\treturn 0;", "pytap_fail: __attribute__((unused));", "\tpytap_report_error(E);",
