@@ -117,6 +117,8 @@ def _elaborate(script, opts, library, rep) -> Session:
                 prune_locals(f)
         opt.elide_empty_probes()
         _prune_functions(session)
+        from .dedup import merge_duplicate_functions
+        merge_duplicate_functions(session)
         _collect_globals(session, syms)
     if not session.probes:
         _fail(rep, [StapError("no probes found")])
@@ -183,7 +185,17 @@ def _collect_globals(session: Session, syms) -> None:
             V().visit(f.body)
     for g in syms.global_order:
         g._is_global = True
-    session.globals = [g for g in syms.global_order if id(g) in used]
+    script = session.script
+    own = [g for g in script.globals] if script is not None else []
+    own_ids = {id(g) for g in own}
+    order = own + [g for g in syms.ref_order if id(g) not in own_ids] + \
+        [g for g in syms.global_order if id(g) not in own_ids]
+    seen, out = set(), []
+    for g in order:
+        if id(g) in used and id(g) not in seen:
+            seen.add(id(g))
+            out.append(g)
+    session.globals = out
 
 
 def _warn_never_assigned(session: Session, syms, rep) -> None:

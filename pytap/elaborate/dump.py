@@ -174,11 +174,11 @@ def _memo_keep_decls(body) -> dict:
     return memo
 
 
-def global_text(g: ast.VarDecl) -> str:
+def global_text(g: ast.VarDecl, verbose: int = 1) -> str:
     out = var_text(g)
     if g.maxsize is not None:
         out = out.replace(f"{g.name}:", f"{g.name}[{g.maxsize}]:", 1)
-    if g.init is not None:
+    if g.init is not None and verbose:
         out += " = " + print_expr(g.init)
     return out
 
@@ -197,7 +197,7 @@ def dump_session(session, verbose: int = 0) -> str:
     if session.globals:
         out.append("# globals\n")
         for g in session.globals:
-            out.append(global_text(g) + "\n")
+            out.append(global_text(g, verbose) + "\n")
     if session.functions:
         out.append("# functions\n")
         for f in sorted(session.functions,

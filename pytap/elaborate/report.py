@@ -92,7 +92,7 @@ class Reporter:
             if getattr(e, "verbose_only", False) and not self.opts.verbose:
                 continue
             # stap's "similar" errors: same message raised the same way
-            key = (e.message, tuple(c.message for c in e.chain))
+            key = (_dedup_key(e.message), tuple(_dedup_key(c.message) for c in e.chain))
             if not self.opts.verbose and key in seen:
                 d.suppressed += 1
                 continue
@@ -120,3 +120,11 @@ def footer_for(diags: "Pass2Diagnostics", footer: str) -> str:
         footer += (f"\nNumber of similar error messages suppressed: {diags.suppressed}.\n"
                    "Rerun with -v to see them.")
     return footer
+
+
+def _dedup_key(message: str) -> str:
+    """stap counts errors raised by the same check as similar, whatever
+    names they mention."""
+    if message.startswith("unresolved function "):
+        return "unresolved function"
+    return message

@@ -43,6 +43,10 @@ class SymbolTable:
         self.global_order: List[ast.VarDecl] = []
         self.functions: Dict[str, List[ast.FunctionDecl]] = {}
         self.used_functions: List[ast.FunctionDecl] = []
+        # globals in the order symbol resolution first met them (stap lists
+        # library globals that way, after the script's own)
+        self.ref_order: List[ast.VarDecl] = []
+        self._ref_ids = set()
         self._used_ids = set()
         self._add_file_decls(script)
 
@@ -64,6 +68,13 @@ class SymbolTable:
         self._add_file_decls(f)
 
     def find_global(self, name: str) -> Optional[ast.VarDecl]:
+        g = self._find_global(name)
+        if g is not None and id(g) not in self._ref_ids:
+            self._ref_ids.add(id(g))
+            self.ref_order.append(g)
+        return g
+
+    def _find_global(self, name: str) -> Optional[ast.VarDecl]:
         g = self.globals.get(name)
         if g is None and self.library is not None:
             for f in self.library.files_defining_global(name):
