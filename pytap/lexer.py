@@ -81,7 +81,7 @@ class Token:
     point components are glued from adjacent tokens only).  `file`/`col`
     give stap's coordinates; `lineno`/`lexpos` satisfy PLY."""
     __slots__ = ("type", "value", "lineno", "lexpos", "col", "file", "ws_before",
-                 "text", "expanded_from", "macro_depth", "lexer")
+                 "text", "expanded_from", "macro_depth", "lexer", "orig_type")
 
     def __init__(self, type_, value, line, col, file, pos=0, ws_before=False, text=None):
         self.type = type_
@@ -94,6 +94,7 @@ class Token:
         self.text = value if text is None else text   # source text as written
         self.expanded_from = None
         self.macro_depth = 0
+        self.orig_type = None
 
     @property
     def loc(self) -> Loc:
@@ -104,6 +105,7 @@ class Token:
                   self.ws_before, self.text)
         t.expanded_from = self.expanded_from
         t.macro_depth = self.macro_depth
+        t.orig_type = self.orig_type
         return t
 
     def desc(self) -> str:
@@ -113,6 +115,17 @@ class Token:
             return f"{self.file} EOF"
         if t in ("IDENT", "TARGET"):
             return f"identifier '{self.text}'"
+        if t == "PPFUNCTOR":
+            # glued probe point component: stap keeps the first token's kind
+            # with the whole text
+            t = self.orig_type or "IDENT"
+            if t in ("IDENT", "TARGET"):
+                return f"identifier '{self.text}'"
+            if t == "NUMBER":
+                return f"number '{self.text}'"
+            if t in KEYWORD_TYPES:
+                return "keyword"
+            return f"operator '{self.text}'"
         if t == "NUMBER":
             return f"number '{self.text}'"
         if t == "STRING":

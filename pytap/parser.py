@@ -1497,6 +1497,7 @@ def _glue(raw: List[Token]) -> List[Token]:
                 text += raw[j].value
                 j += 1
             g = t.copy()
+            g.orig_type = t.type
             g.type, g.value, g.text = "PPFUNCTOR", text, text
             out.append(g)
             i = j
