@@ -353,6 +353,9 @@ def load(program, opts, on_loaded: Optional[Callable] = None):
         entry = objcache.capture(bpf, program, loaded)
         if entry is not None:
             objcache.save(cache_path, entry)
+            objcache.note("stored", cache_path)
+        else:
+            objcache.note("uncacheable", cache_path)
     if opts is not None and getattr(opts, "verbose", 0):
         n = len(functions_to_load(program))
         sys.stderr.write(f"Pass 4: compiled and verified {n} BPF function(s) in {clock}.\n")
@@ -365,17 +368,18 @@ def _load_cached(program, opts, path, clock):
     broken one is forgotten and the caller compiles afresh."""
     from . import objcache
     entry = objcache.lookup(path)
-    if entry is None:
-        return None
     want = [fn for fn, _ in functions_to_load(program)]
-    if [p["name"] for p in entry.get("progs", [])] != want:
+    if entry is None or [p["name"] for p in entry.get("progs", [])] != want:
+        objcache.note("miss", path)
         return None
     try:
         bpf = objcache.CachedBPF(entry)
     except Exception as e:
         objcache._debug(f"replay of {path} failed ({e}); compiling")
+        objcache.note(f"replay-failed({e})", path)
         objcache.forget(path)
         return None
+    objcache.note("hit", path)
     if opts is not None and getattr(opts, "verbose", 0):
         sys.stderr.write(f"Pass 4: using cached {path}\n")
         sys.stderr.write(f"Pass 4: loaded {len(want)} cached BPF function(s) in {clock}.\n")

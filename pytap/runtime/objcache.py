@@ -43,6 +43,18 @@ def _debug(msg: str) -> None:
         sys.stderr.write(f"pytap objcache: {msg}\n")
 
 
+def note(event: str, path) -> None:
+    """PYTAP_OBJCACHE_LOG=FILE: one line per lookup (hit / miss / stored /
+    replay-failed), so a test suite can check its warm run never compiled."""
+    log = os.environ.get("PYTAP_OBJCACHE_LOG")
+    if log:
+        try:
+            with open(log, "a") as f:
+                f.write(f"{event} {path}\n")
+        except OSError:
+            pass
+
+
 def enabled(opts) -> bool:
     if os.environ.get("PYTAP_NO_OBJCACHE") or os.environ.get("PYTAP_NO_CACHE"):
         return False
@@ -258,7 +270,12 @@ class BpfTable:
             elif self.sLeaf in (ct.c_uint, ct.c_int):
                 self.Leaf = (ct.c_uint64 if self.sLeaf == ct.c_uint else ct.c_int64) * self.total_cpu
             else:
-                raise IndexError("Leaf must be aligned to 8 bytes")
+                # BCC refuses such a table only when it is used; the kernel
+                # spaces per-CPU values 8 bytes apart, so pad each slot
+                pad = -ct.sizeof(self.sLeaf) % 8
+                slot = type("padded_leaf", (ct.Structure,),
+                            {"_fields_": [("v", self.sLeaf), ("__pad", ct.c_char * pad)]})
+                self.Leaf = slot * self.total_cpu
 
     def _types_from(self, info):
         kd, ld = info.get("key_desc"), info.get("leaf_desc")
