@@ -72,7 +72,9 @@ def _caret_block(label: str, indent_to: int, loc: Loc) -> str:
     pad = " " * (indent_to - len(label) - 1)
     head = f"{pad}{label}: "
     # stap expands tabs in the caret line so it stays under the column
-    caret_pad = "".join("\t" if ch == "\t" else " " for ch in src[: loc.col - 1])
+    # columns count bytes (as stap's do): one pad character per byte
+    raw = src.encode("utf-8", "surrogateescape")[: loc.col - 1]
+    caret_pad = "".join("\t" if b == 9 else " " for b in raw)
     return f"{head}{src}\n{' ' * len(head)}{caret_pad}^\n"
 
 
@@ -124,7 +126,17 @@ class Diagnostics:
         return "".join(format_error(e, self._seen_files) for e in self.errors)
 
     def print(self, stream=None) -> None:
-        (stream or sys.stderr).write(self.render())
+        stream = stream or sys.stderr
+        text = self.render()
+        buf = getattr(stream, "buffer", None)
+        if buf is not None:
+            # source lines may hold undecodable bytes (read with
+            # surrogateescape): give them back as they were, like stap
+            stream.flush()
+            buf.write(text.encode(getattr(stream, "encoding", None) or "utf-8", "surrogateescape"))
+            buf.flush()
+        else:
+            stream.write(text)
 
     def __bool__(self) -> bool:
         return bool(self.errors)

@@ -133,8 +133,12 @@ class Token:
         if t == "EMBEDDED":
             return "embedded-code"
         if t == "JUNK":
-            # stap's lexer makes any stray character a one-char operator
-            return f"operator '{self.text}'"
+            # stap's lexer makes a stray ASCII character a one-char operator;
+            # other bytes are junk, shown escaped
+            if self.text.isascii():
+                return f"operator '{self.text}'"
+            raw = self.text.encode("utf-8", "surrogateescape")
+            return "junk '" + "".join(f"\\x{b:02x}" for b in raw) + "'"
         if t in KEYWORD_TYPES and self.text in KEYWORDS:
             return "keyword"
         return f"operator '{self.text}'"
@@ -157,6 +161,7 @@ def tokenize(text: str, file: str, errors: Optional[list] = None) -> List[Token]
     parser reports it when it gets there, as stap does); with `errors`
     given it is also appended there."""
     toks: List[Token] = []
+    ascii_text = text.isascii()
     pos = 0
     n = len(text)
     line = 1
@@ -166,7 +171,8 @@ def tokenize(text: str, file: str, errors: Optional[list] = None) -> List[Token]
     try:
         while pos < n:
             m = match(text, pos)
-            col = pos - line_start + 1
+            # stap counts columns in bytes
+            col = pos - line_start + 1 if ascii_text else _byte_col(text, line_start, pos)
             if m is None:
                 # a character no token starts with: a JUNK token the parser rejects
                 toks.append(Token("JUNK", text[pos], line, col, file, pos, ws))
@@ -259,6 +265,10 @@ def tokenize(text: str, file: str, errors: Optional[list] = None) -> List[Token]
         return toks
     toks.append(Token("EOF", "", line, pos - line_start + 1, file, pos, True))
     return toks
+
+
+def _byte_col(text: str, line_start: int, pos: int) -> int:
+    return len(text[line_start:pos].encode("utf-8", "surrogateescape")) + 1
 
 
 def _junk(text, pos, file, line, col):

@@ -1685,7 +1685,9 @@ def _describe_expected(expected: set, tok: Optional[Token], stack=()) -> str:
     e = expected
     eof = tok is None
     ctx = _context(stack)
-    is_kw = tok is not None and tok.type in KEYWORD_TYPES
+    # keywords (and non-ASCII junk) cannot start an expression statement
+    is_kw = tok is not None and (tok.type in KEYWORD_TYPES or
+                                 tok.type == "JUNK" and not tok.text.isascii())
     if ctx == "body" and stack and stack[-1] in _COMPLETE:
         return _after_expression(stack, tok, is_kw)
     if stack and stack[-1] == "PRIVATE":
