@@ -58,6 +58,7 @@ class SymbolTable:
                 self.globals[g.name] = g
                 self.global_order.append(g)
         for fn in f.functions:
+            fn._library = bool(f.privileged)
             self.functions.setdefault(fn.name, []).append(fn)
 
     def pull(self, f: ast.StapFile) -> None:
