@@ -75,8 +75,10 @@ class _Hoister:
         return T().visit(e) if e is not None else None
 
     def _assigns(self, found) -> List[ast.Stmt]:
+        """stap inserts each hoisted call at the block's start as it finds
+        it, so the last one found comes first."""
         out = []
-        for f in found:
+        for f in reversed(found):
             v = self._local(f)
             call = ast.FunctionCall(f.name, [], referents=[f], type=f.type, loc=f.loc)
             lhs = ast.Symbol(v.name, referent=v, type=v.type, loc=f.loc)
