@@ -286,6 +286,16 @@ class Generator:
             # lowered meanwhile may refer to them
             return None, u
 
+    def tracepoint_field_offset(self, rp, name):
+        try:
+            from ..probes import process as pproc
+            for f in pproc.tracepoint_fields(rp):
+                if f.name == name:
+                    return f.offset
+        except Exception:
+            return None
+        return None
+
     def _process_filters(self, low, p):
         rp = p.resolved
         if getattr(rp, "family", "") != "process":
@@ -334,8 +344,7 @@ class Generator:
                 parts = [f"cm[{i}] == {c}" for i, c in enumerate(text)] + [f"cm[{len(text)}] == 0"]
                 low.emit(f"  if (!({' && '.join(parts)})) {end} }}")
             elif k == "target_hierarchy":
-                low.emit("{ s64 tg = pytap_config(PYTAP_CFG_TARGET);")
-                low.emit(f"  if (tg && (s64)(bpf_get_current_pid_tgid() >> 32) != tg) {end} }}")
+                low.emit(f"if (!pytap_in_target_tree()) {end}")
 
     def generate(self) -> Program:
         session = self.session

@@ -1085,10 +1085,31 @@ class Lowerer:
         raise Unsupported(f"target variable source {src}", e)
 
     # --- calls
+    def subject_override(self, name):
+        """process.begin fires in the parent (task_newtask): pid()/tid()
+        name the new task from the record, ppid() the current process."""
+        if self.probe is None or self.rp is None or self.rp.family != "process":
+            return None
+        field = self.rp.spec.get("subject_pid_field")
+        if not field or name not in ("pid", "tid", "ppid"):
+            return None
+        if name == "ppid":
+            return "(s64)(bpf_get_current_pid_tgid() >> 32)"
+        off = self.gen.tracepoint_field_offset(self.rp, field)
+        if off is None:
+            return None
+        return f"(s64)*(s32 *)((char *)ctx + {off})"
+
     def e_FunctionCall(self, e, want=True):
         if not e.referents:
             raise Unsupported(f"unresolved function {e.name}", e)
         decl = e.referents[0]
+        if not e.args:
+            sub = self.subject_override(decl.name)
+            if sub is not None:
+                t = self.tmp()
+                self.emit(f"{t} = {sub};")
+                return t
         if is_native(decl):
             kind = native_kind(decl)
             if kind == "intrinsic":
