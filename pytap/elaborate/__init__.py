@@ -102,11 +102,10 @@ def _elaborate(script, opts, library, rep) -> Session:
         _fail(rep, [StapError("no probes found")])
 
     from .targets import check_targets
-    check_targets(session, errors)       # errors here still get type errors
-    infer_types(session, errors)
-    if errors:
-        _fail(rep, errors)
+    check_targets(session, errors)       # reported with the type errors
 
+    # stap optimizes before it checks types: what it elides is never
+    # type-checked, and its warnings come first
     if not opts.unoptimized:
         opt = Optimizer(session, rep.warn)
         opt.run()
@@ -117,11 +116,17 @@ def _elaborate(script, opts, library, rep) -> Session:
                 prune_locals(f)
         opt.elide_empty_probes()
         _prune_functions(session)
-        from .dedup import merge_duplicate_functions
-        merge_duplicate_functions(session)
         _collect_globals(session, syms)
     if not session.probes:
         _fail(rep, [StapError("no probes found")])
+
+    infer_types(session, errors)
+    if errors:
+        _fail(rep, errors)
+    if not opts.unoptimized:
+        from .dedup import merge_duplicate_functions
+        merge_duplicate_functions(session)
+        _collect_globals(session, syms)
 
     _add_condition_begin(session, opts)
     if not opts.unoptimized:

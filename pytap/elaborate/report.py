@@ -125,6 +125,7 @@ def footer_for(diags: "Pass2Diagnostics", footer: str) -> str:
 def _dedup_key(message: str) -> str:
     """stap counts errors raised by the same check as similar, whatever
     names they mention."""
-    if message.startswith("unresolved function "):
-        return "unresolved function"
+    for prefix in ("unresolved function ", "type mismatch: expected "):
+        if message.startswith(prefix):
+            return prefix
     return message

@@ -106,8 +106,10 @@ class TypeInference(ast.Visitor):
                 self.changed = True
         return node.type
 
-    def expect(self, node: Optional[ast.Expr], t: Optional[str]) -> Optional[str]:
-        """Infer node with an expected type t (None: any)."""
+    def expect(self, node: Optional[ast.Expr], t: Optional[str],
+               index: bool = False, swap: bool = False) -> Optional[str]:
+        """Infer node with an expected type t (None: any).  index: node is
+        an array index (stap then shows its own index message)."""
         if node is None:
             return None
         got = self.visit_expr(node, t)
@@ -118,8 +120,11 @@ class TypeInference(ast.Visitor):
                     and node.base.referent is not None:
                 self._set_decl_type(node.base.referent, t, node.base)
             else:
-                e = StapError(f"type mismatch: expected {t} but found {got}", node.loc, tok(node))
-                e.verbose_only = True      # stap shows this one only with -v
+                want, found = (got, t) if swap else (t, got)   # stap words args the other way
+                e = StapError(f"type mismatch: expected {want} but found {found}", node.loc, tok(node))
+                # for an index stap's own "index N type mismatch" follows;
+                # this one then shows only with -v
+                e.verbose_only = index
                 self._err(e)
         return got
 
@@ -179,7 +184,7 @@ class TypeInference(ast.Visitor):
         for k, i in enumerate(indexes):
             if i is None:
                 continue
-            it = self.expect(i, decl.index_types[k])
+            it = self.expect(i, decl.index_types[k], index=True)
             if it is None:
                 continue
             if decl.index_types[k] is None:
@@ -304,7 +309,7 @@ class TypeInference(ast.Visitor):
                 if k < len(f.formal_args) and f.formal_args[k].type:
                     want = f.formal_args[k].type
                     break
-            got = self.expect(a, want)
+            got = self.expect(a, want, swap=True)
             if want is None and got is not None:
                 for f in fns:
                     if k < len(f.formal_args):
@@ -437,8 +442,9 @@ class TypeInference(ast.Visitor):
         f = self.current_function
         if s.value is None:
             return
-        want = f.type if f is not None else None
-        got = self.expect(s.value, want)
+        got = self.expect(s.value, None)
+        if got is None and f is not None and f.type is not None:
+            got = self.expect(s.value, f.type)
         if f is not None and f.type is None and got is not None:
             f.type = got
             f._type_site = (tok(s.value), s.value.loc)
