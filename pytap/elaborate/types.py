@@ -336,8 +336,13 @@ class TypeInference(ast.Visitor):
         wants = printf_arg_types(n.fmt) if n.is_format and n.fmt is not None else []
         untyped = False
         for k, a in enumerate(n.args):
+            nerr = len(self.errors)
             if self.expect(a, wants[k] if k < len(wants) else None) is None:
                 untyped = True
+            if len(self.errors) == nerr + 1 and self.errors[-1].message.startswith(
+                    "type mismatch: expected"):
+                # stap checks format arguments twice and says so twice
+                self.errors.append(self.errors[-1])
         if self.report and untyped:
             self.errors.append(StapError("unresolved type ", n.loc, f"identifier '{n.print_name}'"))
         return self._settype(n, STRING if not n.to_stream else LONG)
