@@ -339,8 +339,8 @@ class TypeInference(ast.Visitor):
             nerr = len(self.errors)
             if self.expect(a, wants[k] if k < len(wants) else None) is None:
                 untyped = True
-            if len(self.errors) == nerr + 1 and self.errors[-1].message.startswith(
-                    "type mismatch: expected"):
+            if len(self.errors) == nerr + 1 and self.errors[-1].loc == a.loc and \
+                    self.errors[-1].message.startswith("type mismatch: expected"):
                 # stap checks format arguments twice and says so twice
                 self.errors.append(self.errors[-1])
         if self.report and untyped:
