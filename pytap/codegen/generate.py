@@ -87,6 +87,8 @@ class Generator:
         self.errors: List[RuntimeErrorSite] = []
         self.formats: List[RecordFormat] = []
         self._fmt_keys: Dict[tuple, RecordFormat] = {}
+        from .layout import STABLE_STRING_CALLS
+        STABLE_STRING_CALLS.clear()
         self.layouts, self._by_decl, self.zero_size = build_layouts(session, self.msl, self.maxentries)
         self.has_try = self._scan_try()
         self.natives: Dict[int, str] = {}

@@ -32,8 +32,27 @@ def _native_size(decl) -> Optional[int]:
     return None
 
 
+# Locals the elaborator introduced for hoisted "stable" calls
+# (`__stable_..._value = execname()`), by id(VarDecl) -> the FunctionCall.
+STABLE_STRING_CALLS: Dict[int, "ast.FunctionCall"] = {}
+
+
+def stable_string_call(stmt):
+    """The (local, call) of a hoisted stable string call statement, else None."""
+    if isinstance(stmt, ast.ExprStatement):
+        a = stmt.value
+        if isinstance(a, ast.Assignment) and a.op == "=" and isinstance(a.left, ast.Symbol) \
+                and a.left.name.startswith("__stable_") and isinstance(a.right, ast.FunctionCall) \
+                and not a.right.args and (a.right.type or a.left.type) == "string" \
+                and a.left.referent is not None:
+            return a.left.referent, a.right
+    return None
+
+
 def string_size(e, msl: int) -> int:
     """Upper bound of the bytes (NUL included) a string expression yields."""
+    if isinstance(e, ast.Symbol) and e.referent is not None and id(e.referent) in STABLE_STRING_CALLS:
+        e = STABLE_STRING_CALLS[id(e.referent)]
     if isinstance(e, ast.String):
         return min(len(unescape(e.value).encode("latin-1", "replace")) + 1, msl)
     if isinstance(e, ast.FunctionCall) and e.referents:
@@ -51,6 +70,12 @@ class _IndexScan(ast.Visitor):
     def __init__(self):
         self.indexes: Dict[int, List[List]] = {}
         self.hists: Dict[int, List[ast.HistOp]] = {}
+
+    def visit_ExprStatement(self, n):
+        sc = stable_string_call(n)
+        if sc is not None:
+            STABLE_STRING_CALLS[id(sc[0])] = sc[1]
+        self.generic_visit(n)
 
     def visit_ArrayIndex(self, n):
         base = n.base

@@ -22,6 +22,7 @@ from typing import Dict, List, Optional
 from .. import ast
 from ..diagnostics import StapError
 from .cutil import c_ident, c_long, c_string, printf_escape, round8, unescape
+from .layout import STABLE_STRING_CALLS, stable_string_call
 from .layout import LOG_BUCKETS, key_struct_name, linear_buckets, linear_pow2, string_size, value_c_type
 from .program import RecordFormat
 
@@ -181,7 +182,7 @@ class Lowerer:
 
     # ------------------------------------------------------------ variables
     def declare_local(self, v: ast.VarDecl):
-        if id(v) in self.vars:
+        if id(v) in self.vars or id(v) in STABLE_STRING_CALLS:
             return
         name = "l_" + c_ident(v.name)
         if (v.type or "long") == "string":
@@ -222,6 +223,11 @@ class Lowerer:
         pass
 
     def s_ExprStatement(self, s):
+        if stable_string_call(s) is not None:
+            # `__stable_x_value = execname()`: the elaborator hoists stable
+            # calls; for strings we re-evaluate the call where it is used
+            # (straight into a map key or record) instead of keeping a copy
+            return
         self.mark(s)
         self.expr(s.value, want=False)
 
@@ -391,6 +397,8 @@ class Lowerer:
         return b.decode("latin-1")
 
     def e_Symbol(self, e):
+        if e.referent is not None and id(e.referent) in STABLE_STRING_CALLS:
+            return self.expr(STABLE_STRING_CALLS[id(e.referent)])
         kind = self.var_of(e)
         if kind[0] == "local":
             return kind[2]
@@ -560,6 +568,8 @@ class Lowerer:
     # --- strings written straight into a destination buffer
     def str_into(self, e, dst: str, size: str):
         """Evaluate string expression e into buffer dst of `size` bytes."""
+        if isinstance(e, ast.Symbol) and e.referent is not None and id(e.referent) in STABLE_STRING_CALLS:
+            e = STABLE_STRING_CALLS[id(e.referent)]
         if isinstance(e, ast.String):
             text = self.lit_text(e)
             self.emit(f"PYTAP_LIT({dst}, {c_string(text)});")
@@ -1317,6 +1327,8 @@ class Lowerer:
         sizes = [string_size(a, self.gen.msl) for a, t in parts if t == "string"]
         ssize = round8(max(sizes)) if sizes else round8(self.gen.msl)
         for a, t in parts:
+            if isinstance(a, ast.Symbol) and a.referent is not None and id(a.referent) in STABLE_STRING_CALLS:
+                a = STABLE_STRING_CALLS[id(a.referent)]
             if t == "string" and isinstance(a, ast.FunctionCall) and a.referents \
                     and is_native(a.referents[0]) and native_kind(a.referents[0]) == "bpf" \
                     and "STAP_ERROR" not in native_code(a.referents[0]) and not a.args:
