@@ -53,6 +53,11 @@ def similar_names(target: str, names, max_out: int = 5, threshold: Optional[int]
     return sorted(best, key=lambda n: (n.startswith("_"), n))
 
 
+def _bare(p: ast.ProbePoint) -> str:
+    from ..printer import probe_point_text
+    return probe_point_text(p, with_flags=False)
+
+
 def _comp_text(c: ast.ProbePointComponent) -> str:
     from ..printer import print_expr
     return c.functor if c.arg is None else f"{c.functor}({print_expr(c.arg)})"
@@ -210,7 +215,8 @@ class Deriver:
                 break
         return out
 
-    def _expand(self, point, layers, chain, cond, optional, probe, depth=0, listing=None):
+    def _expand(self, point, layers, chain, cond, optional, probe, depth=0, listing=None,
+                path=()):
         """layers: alias definitions applied so far (outermost first)."""
         if depth > 50:
             self.errors.append(StapError("recursive loop in alias expansion",
@@ -226,6 +232,17 @@ class Deriver:
             nerr = len(self.errors)
             for d, suffix in matches:
                 alias = d.alias
+                # stap: an alias whose locations lead back to a point already
+                # on the way here recurses forever
+                looping = any(a is alias for a in layers) or (depth >= 1 and any(
+                    _bare(al) in path for al in alias.locations))
+                if looping:
+                    if not optional:
+                        loc = point.components[0].loc
+                        self.errors.append(_while_resolving(point, StapError(
+                            f"recursive loop in alias expansion of {point.text()} at "
+                            f"{loc.file}:{loc.line}:{loc.col}")))
+                    continue
                 for aloc in alias.locations:
                     newp = copy.deepcopy(aloc)
                     newp.components = newp.components + copy.deepcopy(list(suffix))
@@ -238,7 +255,7 @@ class Deriver:
                         lst = ".".join([_comp_text(c) for c in d.name.components] +
                                        [_comp_text(c) for c in suffix])
                     got = self._expand(newp, layers + [alias], [alias] + chain, cond,
-                                       opt2, probe, depth + 1, lst)
+                                       opt2, probe, depth + 1, lst, path + (_bare(point),))
                     if opt2:
                         del self.errors[nerr2:]
                     elif suffix:
@@ -247,7 +264,7 @@ class Deriver:
                     if aloc.sufficient and got:
                         break
             if not out and not optional and not any(
-                    e.loc == point.components[0].loc for e in self.errors[nerr:]):
+                    getattr(e, "_suffix_blame", False) for e in self.errors[nerr:]):
                 self.errors.append(_while_resolving(point, StapError("no match")))
             return out
         # concrete family
@@ -301,6 +318,7 @@ class Deriver:
             if e.message == "while resolving probe point" and e.chain and e.chain[0].loc in locs:
                 c0 = point.components[0]
                 e.loc, e.tok_desc = c0.loc, f"identifier '{c0.functor}'"
+                e._suffix_blame = True
 
     def _mismatch(self, point: ast.ProbePoint) -> StapError:
         c0 = point.components[0]

@@ -268,12 +268,16 @@ def _reads_writes(node, reads: Set[int], writes: Set[int]) -> None:
         visit_PostCrement = visit_PreCrement
 
         def visit_DeleteStatement(self, n):
+            # stap counts a delete as a use: a deleted global is not
+            # printed at exit
             v = n.value
             if isinstance(v, ast.Symbol) and v.referent is not None:
                 writes.add(id(v.referent))
+                reads.add(id(v.referent))
             elif isinstance(v, ast.ArrayIndex) and isinstance(v.base, ast.Symbol) \
                     and v.base.referent is not None:
                 writes.add(id(v.base.referent))
+                reads.add(id(v.base.referent))
                 for i in v.indexes:
                     if i is not None:
                         self.visit(i)

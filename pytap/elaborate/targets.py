@@ -63,6 +63,16 @@ def check_targets(session, errors: List[StapError]) -> None:
                                       tok_desc=f"number '{val}'")
                 return ast.Number(1, "1", loc=n.loc, type="long", tok_desc="number '1'")
 
+            def visit_EntryOp(self, n):
+                self.generic_visit(n)
+                spec = getattr(dp.resolved, "spec", None) or {}
+                if not spec.get("return"):
+                    err = StapError(f"while processing probe {dp.point.text()}")
+                    err.chain = [StapError("internal error: @entry is only valid in .return probes",
+                                           n.loc, n.tok_desc or "operator '@entry'")]
+                    errors.append(err)
+                return n
+
             def visit_TargetSymbol(self, n):
                 self.generic_visit(n)
                 if not _ok(n, names, family):
