@@ -1576,10 +1576,14 @@ class _State:
                 return perr("not more than 1 parameter allowed", syms[-2], label="at")
             return perr("not more than 2 parameters allowed", tok, label="at")
         msg = self._expected(tok, eof)
+        site = _context(types)
         if eof:
             # stap names the file's end without a position or source line
-            return StapError(msg, None, tok_desc=f"{tok.file} EOF", kind="parse")
-        return perr(msg, tok)
+            e = StapError(msg, None, tok_desc=f"{tok.file} EOF", kind="parse")
+        else:
+            e = perr(msg, tok)
+        e.site = site
+        return e
 
     def _expected(self, tok: Token, eof: bool) -> str:
         if not eof and tok.type == "ATWORD":
@@ -1828,6 +1832,14 @@ class _TokenFeed:
         if t.type == "LEXERR":
             # a lexical error ends the file for stap's parser
             raise ParseAbort(t.value, resume=len(self.toks))
+        if t.type == "ARGERR":
+            # $N out of range: an error where the parser meets it
+            stack = [getattr(x, "type", "") for x in _state.parser.symstack]
+            if t.text.startswith("$") and "PROBE" in stack and "LBRACE" not in stack:
+                t.value.site = "point-arg" if stack[-1] == "LPAREN" else "point"
+            else:
+                t.value.site = "value"
+            raise ParseAbort(t.value)
         if t.type == "EMBEDDED":
             stack = [getattr(x, "type", "") for x in _state.parser.symstack]
             if stack[-1:] == ["items"] or stack == ["$end"] or stack[-1:] == ["RPAREN"] \
@@ -1883,8 +1895,9 @@ def _failure(errors: List[StapError], verbose: int = 0) -> PassFailed:
     seen = set()
     suppressed = 0
     for e in errors:
-        # "similar" = same message about the same kind of token
-        key = (e.message, e.tok_desc.split(" ")[0])
+        # stap holds back an error raised from the same place in its parser as
+        # one already shown; approximated by message, token kind and construct
+        key = (e.message, e.tok_desc.split(" ")[0], getattr(e, "site", ""))
         if not verbose and key in seen and not getattr(e, "no_suppress", False):
             suppressed += 1
             continue
@@ -1931,6 +1944,16 @@ def _parse_tokens(toks, privileged, guru, errors) -> List[ast.Node]:
                 # quietly skip to the next token a declaration can start with
                 k = max(feed.i - 1, start + 1)
                 while k < len(toks) and toks[k].type not in _RESYNC and toks[k].type != "EOF":
+                    t = toks[k]
+                    if t.type == "PPFUNCTOR" and t.orig_type in _RESYNC and \
+                            t.text in ("probe", "global", "function", "private"):
+                        # a keyword we had glued into a probe point: stap's
+                        # resync stops there too
+                        kw = t.copy()
+                        kw.type = t.orig_type
+                        toks[k] = kw
+                        _state.index[id(kw)] = k
+                        break
                     k += 1
             if k >= len(toks) or toks[k].type == "EOF":
                 return items

@@ -173,8 +173,13 @@ class Preprocessor:
                 continue
             i = int(what)
             if not (1 <= i <= len(args)):
-                raise StapError(f"command line argument out of range [1-{len(args)}]", t.loc,
+                # like a lexical error: reported when the parser reaches it
+                err = StapError(f"command line argument out of range [1-{len(args)}]", t.loc,
                                 tok_desc="junk ''", kind="parse", label="at")
+                bad = _retok(t, "ARGERR", "", t.value)
+                bad.value = err
+                out.append(bad)
+                continue
             a = args[i - 1]
             if sigil == "@":
                 esc = a.replace("\\", "\\\\").replace('"', '\\"')

@@ -103,6 +103,8 @@ def main():
     ap.add_argument("-j", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--show", type=int, default=40, help="list this many failures")
     ap.add_argument("--diff", action="store_true", help="show a diff for each failure")
+    ap.add_argument("--strict", action="store_true",
+                    help="rejected files must print exactly stap's error text")
     a = ap.parse_args()
     os.environ["PYTAP_TAPSET"] = TAPSET
     files = collect(a.paths)
@@ -119,6 +121,8 @@ def main():
             good = prc == 0 and pout == sout
         else:
             good = prc != 0 and first_error_where(serr) == first_error_where(perr)
+            if good and a.strict:
+                good = serr == perr
         if good:
             ok += 1
         else:
@@ -129,6 +133,10 @@ def main():
         if a.diff:
             if src == 0 and prc == 0:
                 d = difflib.unified_diff(sout.splitlines(), pout.splitlines(), "stap", "pytap",
+                                         lineterm="", n=1)
+                print("\n".join(list(d)[:30]))
+            elif a.strict and prc != 0 and src != 0:
+                d = difflib.unified_diff(serr.splitlines(), perr.splitlines(), "stap", "pytap",
                                          lineterm="", n=1)
                 print("\n".join(list(d)[:30]))
             else:
