@@ -215,11 +215,30 @@ def _atomic_pickle(path: Path, obj) -> None:
         pass  # a cache we cannot write only costs time
 
 
+def library_options(opts: Options) -> Options:
+    """The options tapset files are read with.  SystemTap's own library
+    (PYTAP_TAPSET=/usr/share/systemtap/tapset: a tree with linux/ and bpf/
+    variants) is read as `stap -p2` reads it, for the kernel runtime, unless
+    PYTAP_TAPSET_RUNTIME says otherwise: its bpf/ variant covers only a few
+    functions and no syscall aliases."""
+    want = os.environ.get("PYTAP_TAPSET_RUNTIME")
+    if want is None and opts.runtime == "bpf":
+        main = opts.tapset_dirs()[-1]
+        if os.path.isdir(os.path.join(main, "linux")) and os.path.isdir(os.path.join(main, "bpf")):
+            want = "kernel"
+    if not want or want == opts.runtime:
+        return opts
+    import copy
+    o = copy.copy(opts)
+    o.runtime = want
+    return o
+
+
 class TapsetLibrary:
     """Lazy access to the parsed tapset files of one search path."""
 
     def __init__(self, options: Optional[Options] = None, dirs: Optional[List[str]] = None):
-        self.options = options or Options()
+        self.options = library_options(options or Options())
         self.dirs = list(dirs) if dirs is not None else self.options.tapset_dirs()
         self.use_cache = self.options.use_cache and os.environ.get("PYTAP_NO_CACHE") is None
         self.cache_dir = self.options.cache_dir if self.use_cache else None

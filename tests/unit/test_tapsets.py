@@ -121,3 +121,20 @@ def test_our_tcp_tapset_is_indexed(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     lib = tapsets.TapsetLibrary(Options())
     assert any(p.endswith("tcp.stp") for p in lib.index.files_for_alias_head("tcp"))
+
+
+def test_systemtap_tree_read_for_kernel_runtime(tmp_path, monkeypatch):
+    root = tmp_path / "stap"
+    (root / "linux").mkdir(parents=True)
+    (root / "bpf").mkdir()
+    (root / "linux" / "k.stp").write_text("function konly() { return 1 }\n")
+    (root / "bpf" / "b.stp").write_text("function bonly() { return 1 }\n")
+    monkeypatch.delenv("PYTAP_TAPSET_RUNTIME", raising=False)
+    o = Options()
+    o.tapset_dir = str(root)
+    lib = tapsets.TapsetLibrary(o)
+    assert [os.path.basename(p) for p in lib.files] == ["k.stp"]
+    assert o.runtime == "bpf"            # the caller's options are untouched
+    monkeypatch.setenv("PYTAP_TAPSET_RUNTIME", "bpf")
+    lib = tapsets.TapsetLibrary(o)
+    assert [os.path.basename(p) for p in lib.files] == ["b.stp"]
