@@ -51,10 +51,12 @@ def test_scan_file_finds_names():
     assert e.globals == {"x", "y", "z"}
 
 
-def test_search_dirs_follow_runtime(tmp_path, lib_dir):
+def test_search_dirs_follow_runtime(tmp_path, lib_dir, monkeypatch):
+    monkeypatch.setenv("PYTAP_TAPSET_RUNTIME", "bpf")
     bpf = tapsets.TapsetLibrary(make_opts(tmp_path, lib_dir, "bpf"))
     names = [os.path.basename(p) for p in bpf.files]
     assert names == ["a.stp", "b.stp", "c.stp"]
+    monkeypatch.delenv("PYTAP_TAPSET_RUNTIME")
     kern = tapsets.TapsetLibrary(make_opts(tmp_path, lib_dir, "kernel"))
     assert [os.path.basename(p) for p in kern.files] == ["a.stp", "b.stp", "d.stp"]
 
