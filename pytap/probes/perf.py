@@ -129,10 +129,11 @@ def attach_perf(bpf, fn_name, ev_type, ev_config, period, freq, all_cpus=True, p
     """Open perf events ourselves (not BPF.attach_perf_event, which keys its
     bookkeeping by (type, config) so two timers of the same kind would
     collide).  Returns the detach function that closes them."""
-    from bcc import BPF
-    from bcc.libbcc import lib
-    from bcc.utils import get_online_cpus
-    fn = bpf.load_func(fn_name.encode() if isinstance(fn_name, str) else fn_name, BPF.PERF_EVENT)
+    # no `import bcc` here: a cached object (runtime/objcache.py) attaches
+    # through syscalls; 7 = BPF_PROG_TYPE_PERF_EVENT (bcc's BPF.PERF_EVENT)
+    from ..runtime.attachsys import lib_for, online_cpus as get_online_cpus
+    lib = lib_for(bpf)
+    fn = bpf.load_func(fn_name.encode() if isinstance(fn_name, str) else fn_name, 7)
     cpus = get_online_cpus() if (all_cpus or pid > 0) else [0]
     if pid > 0:
         cpus = [-1]

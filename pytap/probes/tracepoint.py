@@ -132,15 +132,17 @@ def attach(bpf, fn_name, rp):
     """Attach through libbcc directly and keep the fd ourselves (BCC's own
     table is keyed by tracepoint, so two programs on one event would clash)."""
     import os
-    from bcc import BPF
-    from bcc.libbcc import lib
+    # no `import bcc` here (see perf.attach_perf); BPF_PROG_TYPE_* numbers:
+    # TRACEPOINT 5, RAW_TRACEPOINT 17 (bcc's BPF.TRACEPOINT / RAW_TRACEPOINT)
+    from ..runtime.attachsys import lib_for
     from .. import platform as pplat
+    lib = lib_for(bpf)
     pplat.current().tracefs_dir()       # libbpf finds the event id in tracefs: mount it if needed
     cat, name = rp.spec["category"], rp.spec["event"]
     fn_b = fn_name.encode() if isinstance(fn_name, str) else fn_name
     if rp.spec.get("raw"):
         raw = rp.spec.get("raw_name") or name
-        fn = bpf.load_func(fn_b, BPF.RAW_TRACEPOINT)
+        fn = bpf.load_func(fn_b, 17)
         fd = lib.bpf_attach_raw_tracepoint(fn.fd, raw.encode())
         if fd < 0:
             raise StapError(f"ERROR: cannot attach raw tracepoint {raw}", kind="")
@@ -151,7 +153,7 @@ def attach(bpf, fn_name, rp):
             except OSError:
                 pass
         return detach_raw
-    fn = bpf.load_func(fn_b, BPF.TRACEPOINT)
+    fn = bpf.load_func(fn_b, 5)
     fd = lib.bpf_attach_tracepoint(fn.fd, cat.encode(), name.encode())
     if fd < 0:
         raise StapError(f'ERROR: cannot attach kernel.trace("{cat}:{name}")', kind="")

@@ -110,10 +110,10 @@ def program_type(rp):
 
 
 def attach(bpf, fn_name, rp, target_pid=None):
-    from bcc import BPF
-    from bcc.libbcc import lib
+    from ..runtime.attachsys import lib_for     # see perf.attach_perf
+    lib = lib_for(bpf)
     s = rp.spec
-    fn = bpf.load_func(fn_name.encode() if isinstance(fn_name, str) else fn_name, BPF.KPROBE)
+    fn = bpf.load_func(fn_name.encode() if isinstance(fn_name, str) else fn_name, 2)  # KPROBE
     pid = s.get("pid") or -1
     kind = "r" if s.get("return") else "p"
     ev_name = f"pytap_{kind}_{os.getpid()}_{next(_counter)}".encode()

@@ -657,7 +657,9 @@ def _apply_globals_init(sess: Session) -> None:
 
 def run(program, opts) -> int:
     from . import loader, privileges
-    privileges.check_can_load(opts, 5)
+    # root first; BCC and kernel headers only matter when loader.load has
+    # to compile (a cached object needs neither)
+    privileges.check_root(5)
     out = Output(getattr(opts, "output_file", None))
     # A signal during the (slow) compile must not kill us with a traceback
     # or leave anything behind: note it, and stop right after loading.

@@ -323,8 +323,11 @@ def load(program, opts, on_loaded: Optional[Callable] = None):
         bpf = _load_cached(program, opts, cache_path, clock)
         if bpf is not None:
             return bpf
-    from .privileges import import_bcc
+    # Only a compile needs BCC and the kernel headers (a cache hit needs
+    # neither, and skipping `import bcc` is a good part of a warm start).
+    from .privileges import check_headers, import_bcc
     BPF = import_bcc()
+    check_headers(4 if getattr(opts, "last_pass", 5) == 4 else 5)
     cap = FdCapture()
     try:
         with cap:
@@ -405,8 +408,8 @@ class PassClock:
 
 def load_only(program, opts) -> int:
     """`pytap -p4`: everything loads and verifies; nothing is attached."""
-    from .privileges import check_can_load
-    check_can_load(opts)
+    from .privileges import check_root
+    check_root(4)          # BCC and headers are checked by load(), only if it compiles
     bpf = load(program, opts)
     try:
         if opts.verbose > 1:

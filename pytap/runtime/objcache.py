@@ -414,6 +414,12 @@ class CachedBPF:
             raise
 
     # ---------------------------------------------------------- bcc.BPF face
+    @property
+    def attach_lib(self):
+        """probes attach through this (runtime/attachsys.lib_for): syscalls, no libbcc."""
+        from .attachsys import AttachLib
+        return AttachLib()
+
     def __getitem__(self, name):
         key = name.encode() if isinstance(name, str) else name
         return self.tables[key]
@@ -457,10 +463,8 @@ class CachedBPF:
     def attach_perf_event(self, ev_type=-1, ev_config=-1, fn_name=b"", sample_period=0,
                           sample_freq=0, pid=-1, cpu=-1, group_fd=-1):
         """BCC's attach_perf_event, for callers that use it directly."""
-        from .privileges import import_bcc
-        import_bcc()
-        from bcc.libbcc import lib
         from . import bpfsys
+        lib = self.attach_lib
         fn = self.load_func(fn_name)
         cpus = [cpu] if cpu >= 0 else list(range(bpfsys.possible_cpus()))
         fds = self._perf_fds.setdefault((ev_type, ev_config), [])
@@ -475,9 +479,8 @@ class CachedBPF:
         fds = self._perf_fds.pop((ev_type, ev_config), None)
         if fds is None:
             raise Exception("Perf event type {} config {} not attached".format(ev_type, ev_config))
-        from bcc.libbcc import lib
         for fd in fds:
-            lib.bpf_close_perf_event_fd(fd)
+            self.attach_lib.bpf_close_perf_event_fd(fd)
 
     def cleanup(self):
         for key in list(self._perf_fds):
