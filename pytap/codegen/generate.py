@@ -70,6 +70,36 @@ class _TargetScan(ast.Visitor):
         self.found.append(n)
 
 
+def _kernel_only_call(node, seen=None):
+    """A call (direct or through script functions) of a `/* kernel-only */`
+    native function, which cannot run in the user-space interpreter."""
+    seen = set() if seen is None else seen
+    found = []
+
+    class V(ast.Visitor):
+        def visit_FunctionCall(self, n):
+            for d in n.referents[:1]:
+                if isinstance(d.body, ast.EmbeddedCode):
+                    if "/* kernel-only */" in d.body.code and not found:
+                        found.append(n)
+                elif id(d) not in seen:
+                    seen.add(id(d))
+                    inner = _kernel_only_call(d.body, seen)
+                    if inner is not None and not found:
+                        found.append(n)
+            self.generic_visit(n)
+    V().visit(node)
+    return found[0] if found else None
+
+
+def _check_user_mode(p, reason):
+    """A probe running in user space may not use kernel-only functions."""
+    call = _kernel_only_call(p.body)
+    if call is not None:
+        raise StapError(f"{call.name}() needs the kernel context, but this probe handler runs in "
+                        f"user space ({reason})", call.loc, call.tok_desc or f"identifier '{call.name}'")
+
+
 def _targets_in(node) -> list:
     sc = _TargetScan()
     sc.visit(node)
@@ -359,6 +389,7 @@ class Generator:
             rp = p.resolved
             fam = getattr(rp, "family", None) or getattr(p, "family", "")
             if fam in USER_FAMILIES or rp is None:
+                _check_user_mode(p, f"a {fam or 'user-space'} probe")
                 probes_out.append(CompiledProbe(p.index, p, "user", None, None, rp))
                 continue
             self._bpf_probes.append(p)
@@ -372,6 +403,7 @@ class Generator:
                         f"this probe handler must run in user space ({why.reason}), "
                         f"where target variables are not available", t.loc,
                         t.tok_desc or f"identifier '{getattr(t, 'name', '@entry')}'")
+                _check_user_mode(p, why.reason)
             lowered[p.index] = (low, why)
         # 2. group by event and decide raw tracepoints
         for p in self._bpf_probes:

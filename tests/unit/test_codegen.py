@@ -331,3 +331,12 @@ def test_big_string_keys_live_in_the_frame_not_on_the_stack():
     p = gen(text, MAXSTRINGLEN=512)
     assert "struct g_a_key *k1 = (struct g_a_key *)F->s[" in p.c_source
     assert load(p)
+
+
+def test_kernel_only_functions_are_refused_in_user_space_handlers():
+    from pytap.diagnostics import PassFailed
+    with pytest.raises(PassFailed) as ei:
+        gen('probe begin { println(pexecname()) }')
+    assert "pexecname() needs the kernel context" in ei.value.diagnostics.render()
+    p = gen('probe timer.s(1) { println(pexecname(), " ", task_pid(task_current())) }')
+    assert [cp.mode for cp in p.probes] == ["bpf"]
