@@ -121,12 +121,56 @@ class AttachLib:
         except bpfsys.BpfError:
             return -1
 
-    # uprobes: libbcc's own (probe event names, tracefs or the uprobe PMU)
-    def bpf_attach_uprobe(self, *args):
-        return _bcc_lib().bpf_attach_uprobe(*args)
+    def bpf_attach_uprobe(self, prog_fd, attach_type, ev_name, binary_path, offset, pid):
+        """Through the uprobe PMU (perf_event_open: config1 = path, config2 =
+        offset, the retprobe format bit for returns), as libbcc does first;
+        where there is no such PMU, libbcc's tracefs way."""
+        pmu = _uprobe_pmu()
+        if pmu is None:
+            self._bcc_uprobes.add(ev_name)
+            return _bcc_lib().bpf_attach_uprobe(prog_fd, attach_type, ev_name,
+                                                binary_path, offset, pid)
+        pmu_type, ret_bit = pmu
+        path = ct.create_string_buffer(binary_path if isinstance(binary_path, bytes)
+                                       else binary_path.encode())
+        attr = (ct.c_ubyte * _ATTR_SIZE)()
+        config = (1 << ret_bit) if attach_type else 0
+        struct.pack_into("<IIQQQQQII", attr, 0, pmu_type, _ATTR_SIZE, config, 1, 0, 0, 0, 1, 0)
+        struct.pack_into("<QQ", attr, 56, ct.addressof(path), offset)
+        fd = _libc.syscall(ct.c_long(_SYS_PERF_EVENT_OPEN), ct.byref(attr), ct.c_int(pid),
+                           ct.c_int(0 if pid == -1 else -1), ct.c_int(-1),
+                           ct.c_ulong(PERF_FLAG_FD_CLOEXEC))
+        return _arm(fd, prog_fd) if fd >= 0 else -1
 
-    def bpf_detach_uprobe(self, *args):
-        return _bcc_lib().bpf_detach_uprobe(*args)
+    def bpf_detach_uprobe(self, ev_name):
+        # a PMU uprobe disappears with its fd; only tracefs ones need removing
+        if ev_name in self._bcc_uprobes:
+            self._bcc_uprobes.discard(ev_name)
+            return _bcc_lib().bpf_detach_uprobe(ev_name)
+        return 0
+
+    def __init__(self):
+        self._bcc_uprobes = set()
+
+
+_PMU = []
+
+
+def _uprobe_pmu():
+    """(perf type of the uprobe PMU, bit of config that means return) or None."""
+    if not _PMU:
+        found = None
+        try:
+            base = "/sys/bus/event_source/devices/uprobe"
+            with open(base + "/type") as f:
+                pmu_type = int(f.read().strip())
+            with open(base + "/format/retprobe") as f:
+                ret_bit = int(f.read().strip().split(":")[1])
+            found = (pmu_type, ret_bit)
+        except (OSError, ValueError, IndexError):
+            pass
+        _PMU.append(found)
+    return _PMU[0]
 
 
 def _bcc_lib():

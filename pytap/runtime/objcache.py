@@ -394,6 +394,7 @@ class CachedBPF:
         self._rb = None
         self._rb_cbs = []
         self._perf_fds: Dict[tuple, List[int]] = {}
+        self._attach_lib = None
         try:
             for m in entry["maps"]:
                 fd = bpfsys.map_create(m["type"], m["key_size"], m["value_size"],
@@ -417,8 +418,10 @@ class CachedBPF:
     @property
     def attach_lib(self):
         """probes attach through this (runtime/attachsys.lib_for): syscalls, no libbcc."""
-        from .attachsys import AttachLib
-        return AttachLib()
+        if self._attach_lib is None:
+            from .attachsys import AttachLib
+            self._attach_lib = AttachLib()
+        return self._attach_lib
 
     def __getitem__(self, name):
         key = name.encode() if isinstance(name, str) else name
