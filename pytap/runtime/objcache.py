@@ -100,10 +100,30 @@ def cacheable(program) -> bool:
     return True
 
 
+MAX_ENTRIES = 256          # oldest (least recently used) entries go beyond this
+
+
+def _trusted(path: Path) -> bool:
+    """Root loads what the entry says into the kernel: only trust a file and
+    directory that we own and nobody else can write."""
+    try:
+        for p in (path, path.parent):
+            st = os.stat(p)
+            if st.st_uid != os.geteuid() or st.st_mode & 0o022:
+                _debug(f"ignoring {p}: not ours alone (uid {st.st_uid}, mode {st.st_mode:o})")
+                return False
+    except OSError:
+        return False
+    return True
+
+
 def lookup(path: Path) -> Optional[dict]:
+    if not _trusted(path):
+        return None
     try:
         with open(path) as f:
             entry = json.load(f)
+        os.utime(path)        # recently used: kept by _evict
     except (OSError, ValueError):
         return None
     if entry.get("format") != FORMAT:
@@ -114,13 +134,32 @@ def lookup(path: Path) -> Optional[dict]:
 def save(path: Path, entry: dict) -> None:
     """Atomic: a concurrent reader sees the old file or the whole new one."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with open(tmp, "w") as f:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
             json.dump(entry, f)
         os.replace(tmp, path)
     except OSError as e:
         _debug(f"cannot write {path}: {e}")
+        return
+    _evict(path.parent)
+
+
+def _evict(directory: Path) -> None:
+    try:
+        files = [(e.stat().st_mtime, e.path) for e in os.scandir(directory)
+                 if e.name.endswith(".json")]
+    except OSError:
+        return
+    if len(files) <= MAX_ENTRIES:
+        return
+    files.sort()
+    for _, p in files[: len(files) - MAX_ENTRIES]:
+        try:
+            os.unlink(p)
+        except OSError:
+            pass
 
 
 def forget(path: Path) -> None:

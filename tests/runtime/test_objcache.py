@@ -176,3 +176,24 @@ def test_bpfstore_over_cached_maps(cache_home):
         assert [k for k, _ in items] == [(4,)] and items[0][1].count == 1
     finally:
         bpf.cleanup()
+
+
+def test_entries_others_can_write_are_ignored(tmp_path):
+    from pytap.runtime import objcache
+    path = tmp_path / "bpf" / "k.json"
+    objcache.save(path, {"format": objcache.FORMAT, "maps": [], "progs": []})
+    assert objcache.lookup(path) is not None
+    assert oct(path.parent.stat().st_mode & 0o777) == "0o700"
+    os.chmod(path, 0o666)
+    assert objcache.lookup(path) is None
+
+
+def test_eviction_keeps_the_newest(tmp_path, monkeypatch):
+    from pytap.runtime import objcache
+    monkeypatch.setattr(objcache, "MAX_ENTRIES", 3)
+    for i in range(5):
+        p = tmp_path / "bpf" / f"{i}.json"
+        objcache.save(p, {"format": objcache.FORMAT})
+        os.utime(p, (1000 + i, 1000 + i))
+    objcache.save(tmp_path / "bpf" / "new.json", {"format": objcache.FORMAT})
+    assert sorted(x.name for x in (tmp_path / "bpf").iterdir()) == ["3.json", "4.json", "new.json"]
