@@ -164,9 +164,6 @@ class Generator:
         self._fmt_keys[key] = r
         return r
 
-    def note_target_use(self, probe, tv):
-        pass
-
     def bpf_probes(self):
         return self._bpf_probes
 

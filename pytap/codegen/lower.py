@@ -417,7 +417,6 @@ class Lowerer:
     def scalar_ptr(self, lay) -> str:
         p = self.tmp(f"{value_c_type(lay)} *")
         self.emit(f"{p} = {lay.map_name}.lookup(&pytap_z);")
-        self.decls_need_zero = True
         return p
 
     def e_Unary(self, e):
@@ -965,7 +964,6 @@ class Lowerer:
         if tv is None:
             raise StapError(f"unable to find target variable '{e.name}'", e.loc,
                             _tok(e, f"identifier '{e.name}'"))
-        self.gen.note_target_use(self.probe, tv)
         if e.components:
             return self.member_chain(e, tv)
         return self.read_target(e, tv)
