@@ -223,7 +223,8 @@ def _warn_never_assigned(session: Session, syms, rep) -> None:
                 and not getattr(g, "file_name", "").startswith("/usr/share/systemtap"):
             if g.file_name and session.script is not None and g.file_name != session.script.name:
                 continue
-            sim = similar_names(g.name, names, threshold=5) or [g.name]
+            # stap's list starts with the variable itself
+            sim = ([g.name] + [n for n in similar_names(g.name, names) if n != g.name])[:5]
             rep.warn(f"never-assigned global variable '{g.name}' (similar: {', '.join(sim)})",
                      g, f"identifier '{g.name}'")
 
