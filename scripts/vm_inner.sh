@@ -14,6 +14,9 @@ export PYTHONUNBUFFERED=1
 # The guest sees the host root read-only (the repo is a copy-on-write
 # overlay); keep caches on the guest's own tmpfs.
 export XDG_CACHE_HOME=/tmp/pytap-vm-cache HOME=/tmp/pytap-vm-home
+# vm_tests.sh may hand us a persistent host cache dir (shared read-write), so
+# compiled BPF objects (keyed by kernel build and C source) survive boots.
+[ -f "$results/env" ] && . "$results/env"
 mkdir -p "$XDG_CACHE_HOME" "$HOME"
 mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null

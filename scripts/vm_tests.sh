@@ -12,6 +12,10 @@
 #        PYTAP_VM_MEMORY   guest memory (default 2G)
 #        PYTAP_VM_TIMEOUT  seconds before the boot is abandoned (default 1800)
 #        PYTAP_VM_KVM=1    use KVM when /dev/kvm works (default: TCG)
+#        PYTAP_VM_CACHE    host dir kept across boots as the guest's
+#                          XDG_CACHE_HOME (pytap's compiled-object, BTF and
+#                          tapset caches); default /var/tmp/pytap-vm-cache,
+#                          empty: a fresh cache every boot
 set -u
 repo=$(cd "$(dirname "$0")/.." && pwd)
 export PATH="$repo/.venv/bin:$PATH"
@@ -29,6 +33,13 @@ kver=${kernel##*/vmlinuz-}
 results=$(mktemp -d /tmp/pytap-vm.XXXXXX)
 trap 'rm -rf "$results"' EXIT
 
+rw_cache=()
+cache=${PYTAP_VM_CACHE-/var/tmp/pytap-vm-cache}
+if [ -n "$cache" ] && mkdir -p "$cache" 2>/dev/null; then
+  printf 'XDG_CACHE_HOME=%q\n' "$cache" >"$results/env"
+  rw_cache=(--rwdir "$cache")
+fi
+
 args=("$@")
 [ ${#args[@]} -gt 0 ] || args=(tests/vm)
 # Quote for the guest shell.
@@ -41,7 +52,7 @@ echo "vm_tests: booting $kernel (qemu ${kvm_flag:+TCG, }one boot for all kprobe 
 start=$(date +%s)
 timeout --foreground -k 10 "${PYTAP_VM_TIMEOUT:-1800}" \
   vng --run "$kernel" $kvm_flag --memory "${PYTAP_VM_MEMORY:-2G}" \
-      --cpus 2 --rwdir "$results" --overlay-rwdir "$repo" --cwd "$repo" \
+      --cpus 2 --rwdir "$results" "${rw_cache[@]}" --overlay-rwdir "$repo" --cwd "$repo" \
       --exec "$inner" </dev/null >"$results/console.log" 2>&1
 vng_rc=$?
 echo "vm_tests: VM finished in $(( $(date +%s) - start ))s (vng status $vng_rc)" >&2
