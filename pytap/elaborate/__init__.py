@@ -120,6 +120,8 @@ def _elaborate(script, opts, library, rep) -> Session:
     if not session.probes:
         _fail(rep, [StapError("no probes found")])
 
+    from .types import check_print_formats
+    check_print_formats(session, errors)
     infer_types(session, errors)
     if errors:
         _fail(rep, errors)

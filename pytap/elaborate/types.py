@@ -531,3 +531,21 @@ def infer_types(session, errors: List[StapError], max_rounds: int = 50,
             if id(d) not in seen:
                 seen.add(id(d))
                 errors.append(StapError("unresolved type ", d.loc, tok(d)))
+
+
+def check_print_formats(session, errors: List[StapError]) -> None:
+    """A *printf needs exactly the arguments its format asks for."""
+
+    class V(ast.Visitor):
+        def visit_PrintFormat(self, n):
+            self.generic_visit(n)
+            if n.is_format and n.fmt is not None and \
+                    len(printf_arg_types(n.fmt)) != len(n.args):
+                errors.append(StapError("Wrong number of args to formatted print operator",
+                                        n.loc, n.tok_desc or f"identifier '{n.print_name}'"))
+
+    for p in session.probes:
+        V().visit(p.body)
+    for f in session.functions:
+        if isinstance(f.body, ast.Node):
+            V().visit(f.body)
