@@ -81,12 +81,12 @@ def _body_for(g: ast.VarDecl):
 def write_only_globals(session) -> List[ast.VarDecl]:
     reads, writes = set(), set()
     for p in session.probes:
-        _reads_writes(p.body, reads, writes)
+        _reads_writes(p.body, reads, writes, rmw_reads=False)
         if p.condition is not None:
-            _reads_writes(p.condition, reads, writes)
+            _reads_writes(p.condition, reads, writes, rmw_reads=False)
     for f in session.functions:
         if isinstance(f.body, ast.Node):
-            _reads_writes(f.body, reads, writes)
+            _reads_writes(f.body, reads, writes, rmw_reads=False)
     script_name = session.script.name if session.script is not None else None
     out = []
     for g in session.globals:

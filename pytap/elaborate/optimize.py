@@ -225,8 +225,10 @@ class Flattener(ast.Transformer):
         return s
 
 
-def _reads_writes(node, reads: Set[int], writes: Set[int]) -> None:
-    """ids of VarDecls read / written anywhere under node."""
+def _reads_writes(node, reads: Set[int], writes: Set[int], rmw_reads: bool = True) -> None:
+    """ids of VarDecls read / written anywhere under node.  rmw_reads:
+    whether `x += e` / `x++` count as reading x (for locals yes; stap's
+    write-only-global check says no)."""
 
     class W(ast.Visitor):
         def visit_Assignment(self, n):
@@ -234,12 +236,12 @@ def _reads_writes(node, reads: Set[int], writes: Set[int]) -> None:
             if isinstance(tgt, ast.Symbol):
                 if tgt.referent is not None:
                     writes.add(id(tgt.referent))
-                    if n.op not in ("=", "<<<"):
+                    if n.op not in ("=", "<<<") and rmw_reads:
                         reads.add(id(tgt.referent))
             elif isinstance(tgt, ast.ArrayIndex) and isinstance(tgt.base, ast.Symbol):
                 if tgt.base.referent is not None:
                     writes.add(id(tgt.base.referent))
-                    if n.op != "=" and n.op != "<<<":
+                    if n.op != "=" and n.op != "<<<" and rmw_reads:
                         reads.add(id(tgt.base.referent))
                 for i in tgt.indexes:
                     if i is not None:
@@ -250,11 +252,13 @@ def _reads_writes(node, reads: Set[int], writes: Set[int]) -> None:
 
         def _rw(self, operand):
             if isinstance(operand, ast.Symbol) and operand.referent is not None:
-                reads.add(id(operand.referent))
+                if rmw_reads:
+                    reads.add(id(operand.referent))
                 writes.add(id(operand.referent))
             elif isinstance(operand, ast.ArrayIndex) and isinstance(operand.base, ast.Symbol) \
                     and operand.base.referent is not None:
-                reads.add(id(operand.base.referent))
+                if rmw_reads:
+                    reads.add(id(operand.base.referent))
                 writes.add(id(operand.base.referent))
                 for i in operand.indexes:
                     if i is not None:
