@@ -970,21 +970,37 @@ class Lowerer:
 
     def member_chain(self, e, tv):
         """$var->a->b[i]: follow the kernel's struct layouts from BTF."""
-        from .btf_offsets import (KIND_ARRAY, KIND_ENUM, KIND_ENUM64, KIND_INT, KIND_PTR,
-                                  KIND_STRUCT, KIND_UNION, kernel_types)
         tok = _tok(e, f"identifier '{e.name}'")
-        bt = kernel_types()
         m = re.match(r"\s*(?:const\s+|volatile\s+)*(struct|union)\s+(\w+)\s*(\*?)", tv.c_type or "")
-        if bt is None or m is None or not m.group(3):
+        if m is None or not m.group(3):
             raise StapError(f"cannot follow members of '{e.name}' (type {tv.c_type or '?'})", e.loc, tok)
-        tid = bt.structs.get(m.group(2))
-        if tid is None:
-            raise StapError(f"unknown type 'struct {m.group(2)}' in this kernel's BTF", e.loc, tok)
         saved_type, e.type = e.type, "long"
         try:
             val = self.read_target(e, tv)
         finally:
             e.type = saved_type
+        return self.follow(e, val, m.group(2), e.components, tok)
+
+    def e_CastOp(self, e):
+        """@cast(ptr, "struct name")->a->b: the same walk from a pointer."""
+        tok = _tok(e, "operator '@cast'")
+        if e.addressof:
+            raise StapError("unsupported @cast use (&)", e.loc, tok)
+        name = re.sub(r"^\s*(struct|union)\s+", "", e.type_name or "").strip()
+        val = self.expr(e.operand)
+        if not e.components:
+            return val
+        return self.follow(e, val, name, e.components, tok)
+
+    def follow(self, e, val, struct_name, components, tok):
+        from .btf_offsets import (KIND_ARRAY, KIND_ENUM, KIND_ENUM64, KIND_INT, KIND_PTR,
+                                  KIND_STRUCT, KIND_UNION, kernel_types)
+        bt = kernel_types()
+        if bt is None:
+            raise StapError("this kernel has no BTF to resolve struct members", e.loc, tok)
+        tid = bt.structs.get(struct_name)
+        if tid is None:
+            raise StapError(f"unknown type 'struct {struct_name}' in this kernel's BTF", e.loc, tok)
         user = self.rp is not None and self.rp.family == "uprobe"
         reader = "bpf_probe_read_user" if user else "bpf_probe_read_kernel"
         state = ("ptr", val, tid)
@@ -1004,7 +1020,7 @@ class Lowerer:
                 return ("ptr", tmp, bt.strip(bt.target(t)))
             return ("scalar", tmp, t)
 
-        for comp in e.components:
+        for comp in components:
             kind, expr, t = state
             if comp.kind == "member":
                 if kind not in ("ptr", "obj") or bt.kind(t) not in (KIND_STRUCT, KIND_UNION):

@@ -219,6 +219,12 @@ probe kernel.function("vfs_read") {
   printf("%s %d %d %s\n", kernel_string($file->f_path->dentry->d_name->name), $file->f_inode->i_ino,
          $file->f_inode->i_sb->s_id[1], kernel_string($file->f_inode->i_sb->s_id))
 }''',
+    "cast_btf": r'''
+probe timer.ms(5) {
+  t = task_current()
+  printf("%d %s %d\n", @cast(t, "task_struct")->tgid, kernel_string(@cast(t, "struct task_struct")->comm),
+         @cast(t, "task_struct")->real_parent->pid)
+}''',
     "kprobe_args": r'''
 probe kernel.function("vfs_read") { printf("%d %d\n", $count, pid()) }
 probe kernel.function("vfs_read").return { printf("%d\n", $return) }
