@@ -2,7 +2,8 @@
 
 Order of events (stap's):
   1. checks (root, BCC, kernel headers), -o FILE opened;
-  2. compile + verifier-load (runtime/loader.py);
+  2. compile + verifier-load (runtime/loader.py; a warm run replays the
+     compiled-object cache, runtime/objcache.py);
   3. run state and config (target pid) written into Program.state_map;
      with -c the command is forked first but held at a pipe, so target()
      is its pid already in begin probes;

@@ -14,6 +14,11 @@ points at the SCRIPT, never at generated C:
 
 BCC prints clang and verifier output straight to file descriptor 2, so we
 capture fd 2 around the compile and each load.
+
+Warm runs: a program loaded once is recorded in the compiled-object cache
+(runtime/objcache.py) and later loads replay it with bpf(2): no clang, no
+`import bcc`, no kernel headers.  BCC and the headers are checked only
+when we actually compile.
 """
 from __future__ import annotations
 
