@@ -60,7 +60,8 @@ def modes(prog):
 
 def test_count_by_execname_uses_small_keys_and_raw_tracepoint():
     p = gen('global c; probe kernel.trace("raw_syscalls:sys_enter") { c[execname()]++ }')
-    assert modes(p) == ["bpf"]
+    # (pass 2 may add a synthetic end probe printing c at exit: user mode)
+    assert modes(p)[0] == "bpf" and set(modes(p)[1:]) <= {"user"}
     cp = p.probes[0]
     assert cp.prog_type == "raw_tracepoint"
     assert p.attach_groups and p.attach_groups[0][0] == cp.fn_name
