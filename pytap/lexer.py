@@ -129,7 +129,7 @@ class Token:
         if t == "NUMBER":
             return f"number '{self.text}'"
         if t == "STRING":
-            return f"string '{self.text}'"
+            return f"string '{self.value}'"
         if t == "EMBEDDED":
             return "embedded-code"
         if t == "JUNK":

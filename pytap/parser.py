@@ -230,12 +230,12 @@ def p_pp_flags_empty(p):
 
 
 def p_pp_flags_opt(p):
-    """pp_flags : pp_flags QUESTION"""
-    p[0] = (True, p[1][1])
+    """pp_flags : QUESTION"""
+    p[0] = (True, False)
 
 
 def p_pp_flags_suff(p):
-    """pp_flags : pp_flags NOT"""
+    """pp_flags : NOT"""
     p[0] = (True, True)
 
 
@@ -271,15 +271,25 @@ def p_global_vars_more(p):
     p[0] = p[1] + [p[3]]
 
 
+def _new_global(t: Token):
+    if t.value in _state.global_names:
+        raise ParseAbort(perr("duplicate global name", t))
+    _state.global_names.add(t.value)
+
+
 def p_global_var(p):
     """global_var : IDENT global_wrap global_size"""
     t = _tok(p, 1)
+    _new_global(t)
     p[0] = _mk(ast.VarDecl, t, t.value, maxsize=p[3], wrap=p[2], file_name=t.file)
 
 
 def p_global_var_init(p):
     """global_var : IDENT global_wrap global_size ASSIGN global_literal"""
     t = _tok(p, 1)
+    _new_global(t)
+    if p[3] is not None:
+        raise ParseAbort(perr("only scalar globals can be initialized", _tok(p, 4)))
     p[0] = _mk(ast.VarDecl, t, t.value, init=p[5], maxsize=p[3], wrap=p[2], file_name=t.file)
 
 
@@ -315,6 +325,12 @@ def p_global_literal_neg(p):
 def p_function_decl(p):
     """function_decl : FUNCTION IDENT opt_type LPAREN opt_params RPAREN function_body"""
     t = _tok(p, 2)
+    seen = set()
+    for a in p[5]:
+        if a.name in seen:
+            raise ParseAbort(StapError("duplicate parameter names", a.loc, tok_desc=a.tok_desc,
+                                       kind="parse"))
+        seen.add(a.name)
     fd = _mk(ast.FunctionDecl, t, t.value, p[5], p[7], type=p[3], declared_type=p[3])
     _state.returns = []
     p[0] = [fd]
@@ -779,6 +795,9 @@ def p_comparison(p):
 def p_comparison_regex(p):
     """comparison : comparison MATCH string
                   | comparison NOMATCH string"""
+    if isinstance(p[1], ast.RegexMatch):
+        # stap's comparison loop ends after a regex match
+        raise ParseAbort(perr("expected literal string or number", _tok(p, 2)))
     p[0] = _mk(ast.RegexMatch, _tok(p, 2), p[2], p[1], p[3])
 
 
@@ -1068,6 +1087,7 @@ def p_hist_op(p):
     if len(params) > want:
         raise ParseAbort(perr("expected ')'", pairs[want][0]))
     node = _mk(ast.HistOp, t, kind, p[3], [x.value for x in params])
+    node._end = _tok(p, 5)
     node._ok = False
     node._params = params
     _state.hists.append(node)
@@ -1232,6 +1252,10 @@ def _call(t: Token, args, lparen: Token, rparen: Token):
         node.hist = node.args[0]
         node.hist._ok = True
         node.args = []
+    elif not node.is_format and not node.is_delim and isinstance(node.args[0] if node.args else None,
+                                                                 ast.HistOp):
+        # a histogram prints alone: stap wants ')' right after it
+        raise ParseAbort(perr("expected ')'", _next_tok(node.args[0]._end)))
     return node
 
 
@@ -1490,7 +1514,7 @@ def _glue(raw: List[Token]) -> List[Token]:
     at_start = True
     while i < n:
         t = raw[i]
-        if at_start and t.type in _FUNCTOR_TYPES:
+        if at_start and t.type in _FUNCTOR_TYPES and t.type != "NUMBER":
             text = t.value
             j = i + 1
             while j < n and raw[j].type in _FUNCTOR_TYPES and not raw[j].ws_before:
@@ -1526,6 +1550,7 @@ class _State:
         self.errors: List[StapError] = []
         self.hists = []
         self.returns = []
+        self.global_names = set()
         self.parser = None
         self.toks: List[Token] = []
         self.index = {}
@@ -1646,8 +1671,10 @@ def _after_expression(stack, tok, is_kw) -> str:
                 return "unexpected end-of-file"
             if before == "IDENT":
                 return "expected one of ') ,'"
-            if before in ("AT_CAST", "AT_VAR"):
+            if before == "AT_CAST" and stack[i:].count("COMMA") == 0:
                 return "expected ','"
+            if before in ("AT_CAST", "AT_VAR"):
+                return "expected ')'"
             if before == "FOR":
                 semis = stack[i:].count("SEMI")
                 return "expected ';'" if semis < 2 else "expected ')'"
@@ -1692,7 +1719,8 @@ def _describe_expected(expected: set, tok: Optional[Token], stack=()) -> str:
     # keywords (and non-ASCII junk) cannot start an expression statement
     is_kw = tok is not None and (tok.type in KEYWORD_TYPES or
                                  tok.type == "JUNK" and not tok.text.isascii())
-    if ctx == "body" and stack and stack[-1] in _COMPLETE:
+    if ctx in ("body", "foreach") and stack and stack[-1] in _COMPLETE and \
+            (ctx == "body" or "LIMIT" in stack):
         return _after_expression(stack, tok, is_kw)
     if stack and stack[-1] == "PRIVATE":
         return "expected 'function' or identifier"
@@ -1748,7 +1776,9 @@ def _describe_expected(expected: set, tok: Optional[Token], stack=()) -> str:
     if "IN" in e and ctx == "foreach" and not in_expr:
         return "expected 'in'"
     if rest == {"STRING"}:
-        return "expected string"
+        near = next((x for x in reversed(stack) if x in ("AT_CAST", "AT_VAR", "AT_PERF",
+                                                          "AT_CONST", "MATCH", "NOMATCH")), "")
+        return "expected string" if near in ("AT_CAST", "AT_VAR") else "expected literal string"
     singles = [("RPAREN", "')'"), ("RBRACKET", "']'"), ("LPAREN", "'('"), ("COLON", "':'"),
                ("SEMI", "';'"), ("COMMA", "','"), ("RBRACE", "'}'"), ("LBRACE", "'{'")]
     for typ, text in singles:
@@ -1840,8 +1870,16 @@ class _TokenFeed:
             else:
                 t.value.site = "value"
             raise ParseAbort(t.value)
+        prev = self.toks[self.i - 2] if self.i >= 2 else None
+        if prev is not None and prev.type == "RETURN" and t.type in KEYWORD_TYPES:
+            # stap's `return` takes a value unless ';' or '}' follows
+            raise ParseAbort(perr("expected literal string or number", t))
+        if t.type in ("AT_CONST", "AT_KREGISTER", "AT_UREGISTER"):
+            _state.deny_operator(t, f"using {t.value} operator not permitted; need stap -g")
         if t.type == "EMBEDDED":
             stack = [getattr(x, "type", "") for x in _state.parser.symstack]
+            if stack[-1:] == ["EMBEDDED"]:
+                stack = stack[:-1]
             if stack[-1:] == ["items"] or stack == ["$end"] or stack[-1:] == ["RPAREN"] \
                     and "FUNCTION" in stack and "LBRACE" not in stack:
                 # top-level or function-body embedded C: reported, parsing goes on
@@ -1920,6 +1958,7 @@ def _parse_tokens(toks, privileged, guru, errors) -> List[ast.Node]:
     _state.parser = parser
     _state.toks = toks
     _state.index = {id(t): i for i, t in enumerate(toks)}
+    _state.global_names = set()
     items: List[ast.Node] = []
     start = 0
     while True:

@@ -209,6 +209,8 @@ class Preprocessor:
                         raise
                     # reported; the rest of the file is given up
                     self.errors.append(e)
+                    if getattr(e, "follow", None) is not None:
+                        self.errors.append(e.follow)
                     out.append(toks[-1])
                     return out
                 continue
@@ -220,7 +222,7 @@ class Preprocessor:
         start = toks[i]
         i += 1
         name_tok = toks[i]
-        if name_tok.type not in ("IDENT",) and name_tok.type.lower() not in _kw_names():
+        if name_tok.type != "IDENT":
             raise _define_error("expected identifier", name_tok)
         name = name_tok.value
         i += 1
@@ -261,9 +263,13 @@ class Preprocessor:
                     break
             body.append(t)
             i += 1
-        if name in BUILTIN_AT or "@" + name in BUILTIN_AT:
-            raise _pp_err(f"attempted to redefine reserved macro name '@{name}'", name_tok)
-        table[name] = (params, body, start)
+        if name in table and table[name][2] is not None and table[name][3]:
+            first = table[name][3]
+            e1 = _define_error(f"attempt to redefine macro '@{name}' in the same file", name_tok)
+            e2 = _define_error(f"macro '@{name}' first defined here", first)
+            e1.follow = e2
+            raise e1
+        table[name] = (params, body, start, name_tok)
         return i
 
     def expand(self, toks: List[Token], table: dict, depth: int = 0,
@@ -294,7 +300,7 @@ class Preprocessor:
                 out.append(t)
                 i += 1
                 continue
-            params, body, _ = m
+            params, body = m[0], m[1]
             i += 1
             args: List[List[Token]] = []
             if params:
@@ -597,7 +603,9 @@ def library_macros(options=None) -> dict:
                 toks = tokenize(text, path)
                 # .stpm: conditionals may wrap definitions, so evaluate them first
                 toks = pp.conditionals(toks)
-                pp.collect_defines(toks, table)
+                mine: dict = {}
+                pp.collect_defines(toks, mine)
+                table.update(mine)
             except StapError:
                 continue
     _LIB_CACHE[key] = table

@@ -74,6 +74,6 @@ def test_junk_character_is_an_operator_like_token():
 def test_token_descriptions():
     toks = tokenize('x 3 "s" probe + %{ c %}', "f")
     assert [t.desc() for t in toks[:-1]] == [
-        "identifier 'x'", "number '3'", "string '\"s\"'", "keyword", "operator '+'",
+        "identifier 'x'", "number '3'", "string 's'", "keyword", "operator '+'",
         "embedded-code"]
     assert toks[-1].desc() == "f EOF"
