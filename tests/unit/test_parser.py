@@ -178,3 +178,32 @@ def test_no_traceback_on_garbage(src):
         parse(src, "t.stp")
     except PassFailed:
         pass
+
+
+def test_parse_file_and_missing_file(tmp_path):
+    from pytap.parser import parse_file
+    p = tmp_path / "s.stp"
+    p.write_text("probe begin { print(1) }\n")
+    f = parse_file(str(p))
+    assert f.name == str(p) and len(f.probes) == 1
+    with pytest.raises(PassFailed) as ei:
+        parse_file(str(tmp_path / "nope.stp"))
+    assert "is missing" in ei.value.footer
+
+
+def test_empty_inputs():
+    assert "Input file 't.stp' is empty." in errors_of("# only a comment\n").footer
+    assert "empty after preprocessing" in errors_of('%( 1 == 2 %? probe begin {} %)').footer
+
+
+def test_tables_build_without_a_writable_cache(monkeypatch, tmp_path):
+    import pytap.parser as P
+    blocker = tmp_path / "file"
+    blocker.write_text("")          # a cache dir under a file cannot be made (even by root)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker / "sub"))
+    monkeypatch.setattr(P, "_PARSER", None)
+    try:
+        f = parse("probe begin { x = 1 }", "t.stp")
+        assert len(f.probes) == 1
+    finally:
+        monkeypatch.setattr(P, "_PARSER", None)
