@@ -1831,8 +1831,10 @@ def _get_parser(options=None):
         else:
             raise OSError
     except Exception:
-        # unwritable cache or a half-written table: build in memory
-        _PARSER = yacc.yacc(write_tables=False, **kw)
+        # unwritable cache or a half-written table: build in memory (not
+        # optimize mode: that would trust any stale "parsetab" it finds)
+        kw["optimize"] = False
+        _PARSER = yacc.yacc(write_tables=False, tabmodule="pytap_no_such_parsetab", **kw)
     return _PARSER
 
 
