@@ -202,6 +202,7 @@ class Deriver:
         init_provider()
         self.table = table
         self.errors = errors
+        self.want_listing = False      # compute DerivedProbe.listing (for -l/-L)
 
     def derive(self, probe: ast.Probe) -> List[DerivedProbe]:
         out: List[DerivedProbe] = []
@@ -284,12 +285,14 @@ class Deriver:
             return []
         out = []
         for rp in rps:
-            printed = copy.deepcopy(getattr(rp, "point", None) or point)
+            # shallow: the components are shared, only the flags differ
+            printed = copy.copy(getattr(rp, "point", None) or point)
             printed.optional = point.optional
             printed.sufficient = point.sufficient
             c = copy.deepcopy(cond)
             printed.condition = c
-            body = copy.deepcopy(probe.body)
+            body = copy.deepcopy(probe.body) if probe.body.statements else \
+                ast.Block([], loc=probe.body.loc)
             for alias in layers:       # the alias nearest the user wraps first
                 pro = copy.deepcopy(alias.body)
                 body = ast.Block([body, pro] if alias.epilogue else [pro, body],
@@ -301,13 +304,13 @@ class Deriver:
                                         ast.NextStatement(loc=c.loc), loc=c.loc)
                 body = ast.Block([guard, body], loc=body.loc)
             dp_listing = listing
-            if dp_listing is None:
+            if dp_listing is None and self.want_listing:
                 from ..printer import probe_point_text
                 dp_listing = probe_point_text(getattr(rp, "point", None) or point, with_flags=False)
             out.append(DerivedProbe(point=printed, derivation=list(chain), body=body,
                                     condition=c, resolved=rp,
                                     privileged=probe.privileged, origin=probe))
-            out[-1].listing = dp_listing
+            out[-1].listing = dp_listing or ""
         return out
 
     def _blame_suffix(self, point, suffix, nerr) -> None:

@@ -39,6 +39,7 @@ def list_probes(pattern: str, opts: Options, with_vars: bool) -> List[str]:
     table = AliasTable(lib)
     table.add_file(script)
     deriver = Deriver(table, errors)
+    deriver.want_listing = True
     dps = []
     for p in script.probes:
         dps.extend(deriver.derive(p))

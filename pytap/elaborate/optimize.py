@@ -225,94 +225,101 @@ class Flattener(ast.Transformer):
         return s
 
 
+class _ReadsWrites(ast.Visitor):
+    """Collects ids of VarDecls read / written (see _reads_writes)."""
+
+    def __init__(self, reads, writes, rmw_reads):
+        self.reads, self.writes, self.rmw_reads = reads, writes, rmw_reads
+
+    def visit_Assignment(self, n):
+        tgt = n.left
+        if isinstance(tgt, ast.Symbol):
+            if tgt.referent is not None:
+                self.writes.add(id(tgt.referent))
+                if n.op not in ("=", "<<<") and self.rmw_reads:
+                    self.reads.add(id(tgt.referent))
+        elif isinstance(tgt, ast.ArrayIndex) and isinstance(tgt.base, ast.Symbol):
+            if tgt.base.referent is not None:
+                self.writes.add(id(tgt.base.referent))
+                if n.op != "=" and n.op != "<<<" and self.rmw_reads:
+                    self.reads.add(id(tgt.base.referent))
+            for i in tgt.indexes:
+                if i is not None:
+                    self.visit(i)
+        else:
+            self.visit(tgt)
+        self.visit(n.right)
+
+    def _rw(self, operand):
+        if isinstance(operand, ast.Symbol) and operand.referent is not None:
+            if self.rmw_reads:
+                self.reads.add(id(operand.referent))
+            self.writes.add(id(operand.referent))
+        elif isinstance(operand, ast.ArrayIndex) and isinstance(operand.base, ast.Symbol) \
+                and operand.base.referent is not None:
+            if self.rmw_reads:
+                self.reads.add(id(operand.base.referent))
+            self.writes.add(id(operand.base.referent))
+            for i in operand.indexes:
+                if i is not None:
+                    self.visit(i)
+        else:
+            self.visit(operand)
+
+    def visit_PreCrement(self, n):
+        self._rw(n.operand)
+
+    visit_PostCrement = visit_PreCrement
+
+    def visit_DeleteStatement(self, n):
+        # stap counts a delete as a use: a deleted global is not
+        # printed at exit
+        v = n.value
+        if isinstance(v, ast.Symbol) and v.referent is not None:
+            self.writes.add(id(v.referent))
+            self.reads.add(id(v.referent))
+        elif isinstance(v, ast.ArrayIndex) and isinstance(v.base, ast.Symbol) \
+                and v.base.referent is not None:
+            self.writes.add(id(v.base.referent))
+            self.reads.add(id(v.base.referent))
+            for i in v.indexes:
+                if i is not None:
+                    self.visit(i)
+        else:
+            self.visit(v)
+
+    def visit_ForeachLoop(self, n):
+        for i in n.indexes:
+            if i.referent is not None:
+                self.writes.add(id(i.referent))
+        if n.value is not None and n.value.referent is not None:
+            self.writes.add(id(n.value.referent))
+        self.visit(n.base)
+        for e in (n.array_slice or []):
+            if e is not None:
+                self.visit(e)
+        if n.limit is not None:
+            self.visit(n.limit)
+        self.visit(n.body)
+
+    def visit_TryBlock(self, n):
+        if n.catch_var is not None and n.catch_var.referent is not None:
+            self.writes.add(id(n.catch_var.referent))
+        self.visit(n.try_block)
+        self.visit(n.catch_block)
+
+    def visit_Symbol(self, n):
+        if n.referent is not None:
+            self.reads.add(id(n.referent))
+
+
+
 def _reads_writes(node, reads: Set[int], writes: Set[int], rmw_reads: bool = True) -> None:
     """ids of VarDecls read / written anywhere under node.  rmw_reads:
     whether `x += e` / `x++` count as reading x (for locals yes; stap's
     write-only-global check says no)."""
 
-    class W(ast.Visitor):
-        def visit_Assignment(self, n):
-            tgt = n.left
-            if isinstance(tgt, ast.Symbol):
-                if tgt.referent is not None:
-                    writes.add(id(tgt.referent))
-                    if n.op not in ("=", "<<<") and rmw_reads:
-                        reads.add(id(tgt.referent))
-            elif isinstance(tgt, ast.ArrayIndex) and isinstance(tgt.base, ast.Symbol):
-                if tgt.base.referent is not None:
-                    writes.add(id(tgt.base.referent))
-                    if n.op != "=" and n.op != "<<<" and rmw_reads:
-                        reads.add(id(tgt.base.referent))
-                for i in tgt.indexes:
-                    if i is not None:
-                        self.visit(i)
-            else:
-                self.visit(tgt)
-            self.visit(n.right)
-
-        def _rw(self, operand):
-            if isinstance(operand, ast.Symbol) and operand.referent is not None:
-                if rmw_reads:
-                    reads.add(id(operand.referent))
-                writes.add(id(operand.referent))
-            elif isinstance(operand, ast.ArrayIndex) and isinstance(operand.base, ast.Symbol) \
-                    and operand.base.referent is not None:
-                if rmw_reads:
-                    reads.add(id(operand.base.referent))
-                writes.add(id(operand.base.referent))
-                for i in operand.indexes:
-                    if i is not None:
-                        self.visit(i)
-            else:
-                self.visit(operand)
-
-        def visit_PreCrement(self, n):
-            self._rw(n.operand)
-
-        visit_PostCrement = visit_PreCrement
-
-        def visit_DeleteStatement(self, n):
-            # stap counts a delete as a use: a deleted global is not
-            # printed at exit
-            v = n.value
-            if isinstance(v, ast.Symbol) and v.referent is not None:
-                writes.add(id(v.referent))
-                reads.add(id(v.referent))
-            elif isinstance(v, ast.ArrayIndex) and isinstance(v.base, ast.Symbol) \
-                    and v.base.referent is not None:
-                writes.add(id(v.base.referent))
-                reads.add(id(v.base.referent))
-                for i in v.indexes:
-                    if i is not None:
-                        self.visit(i)
-            else:
-                self.visit(v)
-
-        def visit_ForeachLoop(self, n):
-            for i in n.indexes:
-                if i.referent is not None:
-                    writes.add(id(i.referent))
-            if n.value is not None and n.value.referent is not None:
-                writes.add(id(n.value.referent))
-            self.visit(n.base)
-            for e in (n.array_slice or []):
-                if e is not None:
-                    self.visit(e)
-            if n.limit is not None:
-                self.visit(n.limit)
-            self.visit(n.body)
-
-        def visit_TryBlock(self, n):
-            if n.catch_var is not None and n.catch_var.referent is not None:
-                writes.add(id(n.catch_var.referent))
-            self.visit(n.try_block)
-            self.visit(n.catch_block)
-
-        def visit_Symbol(self, n):
-            if n.referent is not None:
-                reads.add(id(n.referent))
-
-    W().visit(node)
+    _ReadsWrites(reads, writes, rmw_reads).visit(node)
 
 
 class Optimizer:
@@ -412,78 +419,23 @@ class Optimizer:
             local_ids = {id(v) for v in owner.locals}
             if isinstance(owner, ast.FunctionDecl):
                 local_ids |= {id(v) for v in owner.formal_args}
-            opt = self
-
-            class D(ast.Transformer):
-                def visit_ExprStatement(self, s):
-                    if not hasattr(s, "_first"):
-                        s._first = leftmost(s.value)
-                    return self.generic_visit(s)
-
-                def visit_Assignment(self, n):
-                    self.generic_visit(n)
-                    t = n.left
-                    if n.op == "=" and isinstance(t, ast.Symbol) and t.referent is not None \
-                            and id(t.referent) in local_ids and id(t.referent) not in reads:
-                        if opt.emit:
-                            opt.warn(f"Eliding assignment to '{t.name}'", n,
-                                     n.tok_desc or "operator '='")
-                        nonlocal changed
-                        changed = True
-                        return n.right
-                    return n
-
-            D().visit(owner.body)
+            d = _DeadAssignments(self, local_ids, reads)
+            d.visit(owner.body)
+            changed |= d.changed
         return changed
 
     def void_statements(self) -> bool:
         changed = False
-        opt = self
         for owner, _ in self.bodies():
-            fn = owner if isinstance(owner, ast.FunctionDecl) else None
-
-            class V(ast.Transformer):
-                def visit_ExprStatement(self, s):
-                    if opt.expr_pure(s.value):
-                        first = getattr(s, "_first", None) or leftmost(s.value)
-                        if opt.emit:
-                            opt.warn("Eliding side-effect-free expression ", first, tokdesc(first))
-                        nonlocal changed
-                        changed = True
-                        return ast.Block([], loc=s.loc)
-                    return s
-
-            V().visit(owner.body)
+            v = _VoidStatements(self)
+            v.visit(owner.body)
+            changed |= v.changed
         return changed
 
     def expr_pure(self, e) -> bool:
-        ok = [True]
-        opt = self
-
-        class P(ast.Visitor):
-            def visit_Assignment(self, n):
-                ok[0] = False
-
-            def visit_PreCrement(self, n):
-                ok[0] = False
-
-            visit_PostCrement = visit_PreCrement
-
-            def visit_PrintFormat(self, n):
-                if n.to_stream:
-                    ok[0] = False
-                self.generic_visit(n)
-
-            def visit_FunctionCall(self, n):
-                if not n.referents or not all(opt.fn_pure(f) for f in n.referents):
-                    ok[0] = False
-                self.generic_visit(n)
-
-            def visit_EmbeddedExpr(self, n):
-                ok[0] = False
-
-        P().visit(e)
-        return ok[0]
+        p = _PureExpr(self)
+        p.visit(e)
+        return p.ok
 
     def run(self) -> None:
         for rnd in range(20):
@@ -535,3 +487,71 @@ def prune_locals(owner) -> None:
     if getattr(owner, "condition", None) is not None:
         U().visit(owner.condition)
     owner.locals = [v for v in owner.locals if id(v) in used]
+
+
+class _DeadAssignments(ast.Transformer):
+    """`x = e` to a local nobody reads becomes `e`."""
+
+    def __init__(self, opt, local_ids, reads):
+        self.opt, self.local_ids, self.reads = opt, local_ids, reads
+        self.changed = False
+
+    def visit_ExprStatement(self, s):
+        if not hasattr(s, "_first"):
+            s._first = leftmost(s.value)
+        return self.generic_visit(s)
+
+    def visit_Assignment(self, n):
+        self.generic_visit(n)
+        t = n.left
+        if n.op == "=" and isinstance(t, ast.Symbol) and t.referent is not None \
+                and id(t.referent) in self.local_ids and id(t.referent) not in self.reads:
+            if self.opt.emit:
+                self.opt.warn(f"Eliding assignment to '{t.name}'", n, n.tok_desc or "operator '='")
+            self.changed = True
+            return n.right
+        return n
+
+
+class _VoidStatements(ast.Transformer):
+    """Expression statements without side effects are dropped."""
+
+    def __init__(self, opt):
+        self.opt = opt
+        self.changed = False
+
+    def visit_ExprStatement(self, s):
+        if self.opt.expr_pure(s.value):
+            first = getattr(s, "_first", None) or leftmost(s.value)
+            if self.opt.emit:
+                self.opt.warn("Eliding side-effect-free expression ", first, tokdesc(first))
+            self.changed = True
+            return ast.Block([], loc=s.loc)
+        return s
+
+
+class _PureExpr(ast.Visitor):
+    def __init__(self, opt):
+        self.opt = opt
+        self.ok = True
+
+    def visit_Assignment(self, n):
+        self.ok = False
+
+    def visit_PreCrement(self, n):
+        self.ok = False
+
+    visit_PostCrement = visit_PreCrement
+
+    def visit_PrintFormat(self, n):
+        if n.to_stream:
+            self.ok = False
+        self.generic_visit(n)
+
+    def visit_FunctionCall(self, n):
+        if not n.referents or not all(self.opt.fn_pure(f) for f in n.referents):
+            self.ok = False
+        self.generic_visit(n)
+
+    def visit_EmbeddedExpr(self, n):
+        self.ok = False
