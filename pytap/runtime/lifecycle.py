@@ -115,19 +115,50 @@ def warn(text: str) -> None:
 
 # ------------------------------------------------------------------ -c CMD
 
-_SHELL_CHARS = set("|&;<>(){}$`\\\"'*?[]#~=%\n")
+# Characters that make a command need a shell even when quoting is
+# understood: expansions and globs (stap splits -c with wordexp(3), which
+# expands them) and, unquoted, the shell's control operators.
+_EXPANSION_CHARS = set("$`*?[~")
+_OPERATOR_CHARS = set("|&;<>(){}\n")
 
 
 def command_argv(cmd: str) -> List[str]:
-    """How -c CMD is started: a plain command line is split into words and
-    exec'd directly (so target() is the command itself and no shell exec is
-    seen by probes); anything with shell syntax goes through /bin/sh -c."""
+    """How -c CMD is started.  Like stap (wordexp + spawn), a command line
+    that is only words and quotes is split and exec'd directly, so target()
+    is the command itself even for `sh -c '...; ...'`; anything with shell
+    operators or expansions outside quotes goes through /bin/sh -c."""
     import shlex
-    if not (set(cmd) & _SHELL_CHARS):
-        words = shlex.split(cmd)
-        if words:
+    if not (set(cmd) & _EXPANSION_CHARS):
+        try:
+            lex = shlex.shlex(cmd, posix=True, punctuation_chars="".join(_OPERATOR_CHARS))
+            lex.whitespace_split = True
+            words = list(lex)
+        except ValueError:          # unbalanced quotes: let the shell say so
+            words = []
+        operators = [w for w in words if w and set(w) <= _OPERATOR_CHARS]
+        if words and not operators and not _has_unquoted_operator(cmd):
             return words
     return ["/bin/sh", "-c", cmd]
+
+
+def _has_unquoted_operator(cmd: str) -> bool:
+    """shlex folds a quoted ';' into a word token like an unquoted one; scan
+    the raw text, skipping quoted spans, to tell them apart."""
+    quote = None
+    escaped = False
+    for ch in cmd:
+        if escaped:
+            escaped = False
+        elif ch == "\\" and quote != "'":
+            escaped = True
+        elif quote:
+            if ch == quote:
+                quote = None
+        elif ch in "'\"":
+            quote = ch
+        elif ch in _OPERATOR_CHARS or ch == "#":
+            return True
+    return False
 
 
 class TargetCommand:
