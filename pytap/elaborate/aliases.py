@@ -171,11 +171,6 @@ class AliasTable:
         return kept
 
 
-class ResolveErrors:
-    def __init__(self):
-        self.errors: List[StapError] = []
-
-
 def _while_resolving(point: ast.ProbePoint, cause: Optional[StapError]) -> StapError:
     c0 = point.components[0]
     if cause is not None and cause.tok_desc.startswith("operator '"):

@@ -153,10 +153,8 @@ class TypeInference(ast.Visitor):
         d = n.referent
         if d is None:
             return self._settype(n, t)
-        if d.arity == -1 and not isinstance(d, _Param):
-            self._set_arity(d, 0, n)
-        elif d.arity > 0:
-            self._set_arity(d, 0, n)
+        if d.arity != 0:
+            self._set_arity(d, 0, n)     # a plain use makes it a scalar
         if d.type is None and t is not None:
             self._set_decl_type(d, t, n)
         if d.type is not None:
@@ -285,13 +283,6 @@ class TypeInference(ast.Visitor):
         if rt is None and lt is not None:
             rt = self.expect(n.right, lt)
         return self._settype(n, lt or rt)
-
-    def _peek(self, e):
-        if isinstance(e, ast.Symbol) and e.referent is not None:
-            return e.referent.type
-        if isinstance(e, ast.ArrayIndex) and isinstance(e.base, ast.Symbol) and e.base.referent:
-            return e.base.referent.type
-        return e.type
 
     def _stat_target(self, e):
         if isinstance(e, ast.Symbol) and e.referent is not None:
@@ -483,10 +474,6 @@ class TypeInference(ast.Visitor):
                 self.expect(c, None)
             else:
                 self.visit(c)
-
-
-class _Param(ast.VarDecl):
-    pass
 
 
 _DECLARED = {"long": LONG, "string": STRING}
