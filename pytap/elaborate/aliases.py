@@ -204,6 +204,8 @@ class Deriver:
         for loc in probe.locations:
             nerr = len(self.errors)
             got = self._expand(loc, [], [probe], None, loc.optional or loc.sufficient, probe)
+            for dp in got:
+                dp.user_point = loc
             if loc.optional or loc.sufficient:
                 del self.errors[nerr:]     # an optional point fails quietly
             out.extend(got)

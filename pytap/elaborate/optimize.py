@@ -462,8 +462,16 @@ class Optimizer:
         for p in self.s.probes:
             if not p.body.statements:
                 origin = p.origin
-                if origin is not None:
-                    self.warn(f"Probe '{_pp_text(p.point)}' has been elided", origin,
+                up = getattr(p, "user_point", None)
+                # stap names the probe by its family, and blames the user's
+                # point when an alias was involved, else the `probe` keyword
+                name = p.point.components[0].functor
+                if len(p.derivation) > 1 and up is not None:
+                    c0 = up.components[0]
+                    self.warn(f"Probe '{name}' has been elided", c0,
+                              f"identifier '{c0.functor}'")
+                elif origin is not None:
+                    self.warn(f"Probe '{name}' has been elided", origin,
                               origin.tok_desc or "keyword")
                 continue
             kept.append(p)
