@@ -315,6 +315,13 @@ class Deriver:
         while resolving the user's point, as stap does."""
         locs = {c.loc for c in suffix}
         for e in self.errors[nerr:]:
+            cause = e.chain[0] if e.chain else None
+            if e.message == "while resolving probe point" and cause is not None and \
+                    cause.loc is None and not cause.message.startswith("no match"):
+                # the provider did not say where: a point that only fails
+                # with the user's suffix fails at that suffix
+                cause.loc = suffix[0].loc
+                cause.tok_desc = f"identifier '{suffix[0].functor}'"
             if e.message == "while resolving probe point" and e.chain and e.chain[0].loc in locs:
                 c0 = point.components[0]
                 e.loc, e.tok_desc = c0.loc, f"identifier '{c0.functor}'"
