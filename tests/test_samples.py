@@ -79,3 +79,21 @@ def test_tracing_sample_reports(name, seconds, expect):
     r = pytap("-T", seconds, f"samples/{name}.stp")
     assert r.returncode == 0, r.stderr
     assert expect in r.stdout, r.stdout
+
+
+@pytest.mark.root
+def test_uprobe_readline_sees_typed_lines():
+    # bash uses readline only on a terminal: `script` gives it a pty, and -c
+    # starts it once the uprobe is attached.
+    import re
+    import shutil
+    if not shutil.which("script"):
+        pytest.skip("util-linux `script` is not installed")
+    r = subprocess.run([sys.executable, "-m", "pytap", "-c",
+                        "script -qc 'bash --norc -i' /dev/null",
+                        "samples/uprobe_readline.stp"],
+                       cwd=REPO, input="echo hello-from-bash\nexit\n",
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"^\d+: echo hello-from-bash$", r.stdout, re.M), r.stdout
+    assert re.search(r"^\d+: exit$", r.stdout, re.M), r.stdout
