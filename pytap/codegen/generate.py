@@ -29,6 +29,29 @@ _TEMPLATES = os.path.join(os.path.dirname(__file__), "templates")
 _ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(_TEMPLATES), trim_blocks=True,
                           lstrip_blocks=True, keep_trailing_newline=True,
                           undefined=jinja2.StrictUndefined)
+_ENV_CACHE_SET = False
+
+# Code that looks inside struct bpf_perf_event_data (else a forward
+# declaration is enough) / names struct task_struct (else the BTF offsets do).
+_PERF_DEREF = re.compile(r"\(\s*struct\s+bpf_perf_event_data\s*\*\s*\)|sample_period|bpf_user_pt_regs_t"
+                         r"|bpf_perf_event_value|->regs\b")
+_SCHED_NAME = re.compile(r"\btask_struct\b")
+
+
+def _template_env(opts) -> jinja2.Environment:
+    """The shared environment, with a bytecode cache under Options.cache_dir
+    the first time one is writable (compiled templates load faster)."""
+    global _ENV_CACHE_SET
+    if not _ENV_CACHE_SET:
+        _ENV_CACHE_SET = True
+        try:
+            d = os.path.join(str(opts.cache_dir), "jinja")
+            os.makedirs(d, mode=0o700, exist_ok=True)
+            if os.access(d, os.W_OK):
+                _ENV.bytecode_cache = jinja2.FileSystemBytecodeCache(d)
+        except Exception:
+            pass        # no cache: templates just compile each run
+    return _ENV
 
 USER_FAMILIES = ("begin", "end", "error", "never")
 # families whose identical points are one kernel event (share a BPF function)
@@ -445,7 +468,12 @@ class Generator:
                 fields.append(f"s64 a{i};" if t == "long" else f"char a{i}[{f.string_size}];")
             records.append(f"struct pytap_rec_{f.id} {{ u32 kind; u32 cpu; {' '.join(fields)} }};")
         nslots = self.fn_slot_total + self.max_probe_slots
-        text = _ENV.get_template("program.c.j2").render(
+        bodies = "\n".join(self.native_src + [i["src"] for i in self.fn_order] + handlers
+                            + [str(e.code) for e in getattr(session, "embeds", []) or []
+                               if hasattr(e, "code")])
+        text = _template_env(self.opts).get_template("program.c.j2").render(
+            need_perf_header=bool(_PERF_DEREF.search(bodies)),
+            need_sched_header=bool(_SCHED_NAME.search(bodies)),
             msl=self.msl, idx_mask=(1 << (self.msl - 1).bit_length()) - 1, maxaction=self.maxaction, kind_exit=KIND_EXIT, kind_error=KIND_ERROR,
             kind_trigger=KIND_TRIGGER, fn_slots=self.fn_slot_total, nslots=nslots,
             state_map="pytap_state", ringbuf=self.ringbuf, ringbuf_pages=64,

@@ -141,15 +141,17 @@ def build_layouts(session, msl: int, maxentries: int):
         hist = None
         hops = sc.hists.get(id(g), [])
         lin = [h for h in hops if h.kind == "linear" and len(h.params) >= 3]
+        also_log = False
         if lin:
             st, sp, iv = lin[0].params[:3]
             hist = HistSpec("linear", st, sp, iv)
+            also_log = any(h.kind != "linear" for h in hops)
         elif hops:
             hist = HistSpec("log")
         lay = GlobalLayout(name=g.name, map_name=mname, kind=kind, value_type=vtype,
                            key_types=key_types, key_string_size=ksize, value_string_size=msl,
                            maxsize=g.maxsize or 0, wrap=bool(g.wrap), percpu=(vtype == "stats"),
-                           hist=hist, decl=g)
+                           hist=hist, also_log=also_log, decl=g)
         lay.c_decl = _c_decl(lay, maxentries)
         if vtype == "stats":
             zero_size = max(zero_size, stat_struct_size(lay))
@@ -171,6 +173,8 @@ def stat_struct_size(lay: GlobalLayout) -> int:
     n = 5 * 8
     if lay.hist is not None:
         n += 8 * (LOG_BUCKETS if lay.hist.kind == "log" else linear_pow2(lay.hist))
+        if lay.hist.kind != "log" and lay.also_log:
+            n += 8 * LOG_BUCKETS
     return n
 
 
@@ -191,8 +195,10 @@ def _c_decl(lay: GlobalLayout, maxentries: int) -> str:
     vt = value_c_type(lay)
     if lay.value_type == "stats":
         fields = ["s64 count;", "s64 sum;", "s64 min;", "s64 max;", "s64 sumsq;"]
-        if lay.hist is not None and lay.hist.kind == "log":
+        if lay.hist is not None and (lay.hist.kind == "log" or lay.also_log):
             fields.append(f"s64 log[{LOG_BUCKETS}];")
+        if lay.hist is not None and lay.hist.kind == "log":
+            pass
         elif lay.hist is not None:
             fields.append(f"s64 linear[{linear_buckets(lay.hist)}];")
             pad = linear_pow2(lay.hist) - linear_buckets(lay.hist)

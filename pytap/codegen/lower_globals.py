@@ -360,13 +360,13 @@ class GlobalsMixin:
         self.emit("if (sp->count == 0 || sv < sp->min) sp->min = sv;")
         self.emit("if (sp->count == 0 || sv > sp->max) sp->max = sv;")
         self.emit("sp->count += 1; sp->sum += sv; sp->sumsq += sv * sv;")
-        if lay.hist is not None and lay.hist.kind == "log":
-            self.emit(f"u32 b = pytap_log_bucket(sv); sp->log[b & {LOG_BUCKETS - 1}] += 1;")
-        elif lay.hist is not None:
+        if lay.hist is not None and (lay.hist.kind == "log" or lay.also_log):
+            self.emit(f"sp->log[pytap_bucket_index(pytap_log_bucket(sv), {LOG_BUCKETS - 1})] += 1;")
+        if lay.hist is not None and lay.hist.kind == "linear":
             n = linear_buckets(lay.hist)
             self.emit(f"u32 b = pytap_linear_bucket(sv, {c_long(lay.hist.start)}, {c_long(lay.hist.interval)}, {n});")
             # the struct pads linear[] to a power of two so the mask bounds it
-            self.emit(f"sp->linear[b & {linear_pow2(lay.hist) - 1}] += 1;")
+            self.emit(f"sp->linear[pytap_bucket_index(b, {linear_pow2(lay.hist) - 1})] += 1;")
         self.ind -= 1
         self.emit("}")
         self.emit("}")

@@ -87,6 +87,9 @@ class GlobalLayout:
     wrap: bool = False
     percpu: bool = False           # stats maps are per-CPU; user space merges
     hist: Optional[HistSpec] = None
+    # a linear histogram global also printed with @hist_log: its stat struct
+    # has both `log[128]` and `linear[...]` (by those field names)
+    also_log: bool = False
     decl: Any = None               # the ast.VarDecl
     c_decl: str = ""               # the map's declaration in c_source
 

@@ -280,6 +280,12 @@ def _stat_from_leaf(Stat, layout, leaf):
     for f in _STAT_FIELDS:
         if f in scalars:
             setattr(s, f, int(scalars[f]))
+    if getattr(layout, "also_log", False):
+        # both histograms (codegen's layout): the arrays are named log/linear
+        for n, t in _real_fields(type(leaf)):
+            if n in ("log", "linear") and isinstance(t, type) and issubclass(t, ct.Array):
+                setattr(s, n, list(getattr(leaf, n)))
+        return s
     if buckets is not None:
         vals = list(buckets[1])
         h = getattr(layout, "hist", None)
@@ -304,6 +310,15 @@ def _add_to_leaf(Stat, layout, leaf, v: int) -> None:
     setattr(leaf, names["min"], v if count == 0 else min(int(scalars.get("min", v)), v))
     setattr(leaf, names["max"], v if count == 0 else max(int(scalars.get("max", v)), v))
     setattr(leaf, names["sumsq"], int(scalars.get("sumsq", 0)) + v * v)
+    if getattr(layout, "also_log", False):
+        # both histograms (codegen's layout): the arrays are named log/linear
+        h = layout.hist
+        for n, i in (("log", stats_mod.log_bucket(v)),
+                     ("linear", stats_mod.linear_bucket(v, h.start, h.stop, h.interval))):
+            arr = getattr(leaf, n)
+            if 0 <= i < len(arr):
+                arr[i] += 1
+        return
     if buckets is not None:
         arr = buckets[1]
         h = getattr(layout, "hist", None)

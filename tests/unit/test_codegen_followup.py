@@ -1,0 +1,46 @@
+"""Pass 3 follow-ups: cheap headers, bounded histogram buckets, both
+histogram kinds on one global, tracepoint char arrays, library macros."""
+from __future__ import annotations
+
+import pytest
+
+from pytap.codegen import generate
+from pytap.elaborate import elaborate_source
+from pytap.options import Options
+from tests.unit.test_codegen import gen, load
+
+
+def gen_guru(text):
+    opts = Options()
+    opts.guru = True
+    return generate(elaborate_source(text, options=opts), opts)
+
+
+def test_timer_script_skips_heavy_headers():
+    p = gen("global n\nprobe timer.ms(100) { n++; if (n > 2) exit() }")
+    assert "#include <uapi/linux/bpf_perf_event.h>" not in p.c_source
+    assert "struct bpf_perf_event_data;" in p.c_source
+    assert "#include <linux/sched.h>" not in p.c_source
+    load(p)
+
+
+def test_embedded_task_struct_pulls_in_sched_header():
+    p = gen_guru('function f:long() %{ /* bpf */ STAP_RETURN(sizeof(struct task_struct)); %}\n'
+            'probe timer.ms(100) { printf("%d\\n", f()); exit() }')
+    assert "#include <linux/sched.h>" in p.c_source
+
+
+def test_linear_hist_fed_in_bpf_loads():
+    p = gen('global s; probe kernel.trace("raw_syscalls:sys_enter") { s <<< pid() % 100 }'
+            ' probe timer.ms(300) { print(@hist_linear(s, 0, 100, 10)); exit() }')
+    assert "pytap_bucket_index(" in p.c_source
+    load(p)
+
+
+def test_log_and_linear_on_one_global_get_both_buckets():
+    p = gen('global s; probe kernel.trace("raw_syscalls:sys_enter") { s <<< pid() }'
+            ' probe timer.ms(300) { print(@hist_linear(s, 0, 100, 10)); print(@hist_log(s)); exit() }')
+    lay = [g for g in p.globals if g.name == "s"][0]
+    assert lay.hist.kind == "linear" and lay.also_log
+    assert "s64 log[128];" in lay.c_decl and "s64 linear[" in lay.c_decl
+    load(p)
