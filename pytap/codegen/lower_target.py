@@ -180,7 +180,13 @@ class TargetMixin:
             ctype = {1: "8", 2: "16", 4: "32", 8: "64"}[size]
             t = self.tmp()
             if tv.data_loc or tv.array_len:
-                self.emit(f"{t} = (s64)(u64){at};")
+                # A char array used as a number is its address in the trace
+                # record (a __data_loc one: where its descriptor points).
+                # The verifier forbids arithmetic on ctx pointers, and a
+                # callee like kernel_string() shifts it for messages, so the
+                # address is laundered into a plain scalar through a copy.
+                addr = f"(char *)ctx + (*(u32 *){at} & 0xffff)" if tv.data_loc else at
+                self.emit(f"{{ u64 pa = (u64)({addr}); bpf_probe_read_kernel(&{t}, 8, &pa); }}")
             else:
                 self.emit(f"{t} = (s64)*({'s' if tv.signed else 'u'}{ctype} *){at};")
             return t

@@ -44,3 +44,23 @@ def test_log_and_linear_on_one_global_get_both_buckets():
     assert lay.hist.kind == "linear" and lay.also_log
     assert "s64 log[128];" in lay.c_decl and "s64 linear[" in lay.c_decl
     load(p)
+
+
+def test_char_array_tracepoint_field_as_address_loads():
+    p = gen('probe kernel.trace("sched:sched_switch") { printf("%s|%s|%d %d\\n", '
+            'kernel_string($next_comm), $prev_comm, $prev_pid, $prev_state); exit() }')
+    assert "bpf_probe_read_kernel(&t" in p.c_source      # the laundered address
+    load(p)
+
+
+def test_char_array_field_reads_the_record(tmp_path):
+    import os
+    import subprocess
+    import sys
+    if os.geteuid() != 0:
+        pytest.skip("running BPF needs root")
+    f = tmp_path / "t.stp"
+    f.write_text('probe kernel.trace("sched:sched_switch") { if (kernel_string($next_comm) == $next_comm'
+                 ' && strlen($prev_comm) > 0) println("same"); else println("differ"); exit() }')
+    r = subprocess.run([sys.executable, "-m", "pytap", str(f)], capture_output=True, text=True, timeout=60)
+    assert r.stdout == "same\n", r.stderr
