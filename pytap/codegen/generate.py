@@ -413,6 +413,7 @@ class Generator:
                 probes_out.append(CompiledProbe(p.index, p, "user", None, None, rp))
                 continue
             self._bpf_probes.append(p)
+        self._choose_raw_tracepoints()
         for p in self._bpf_probes:
             low, why = self.lower_probe(p)
             if low is None:
@@ -441,9 +442,6 @@ class Generator:
             g["probes"].append(p)
         for g in group_list:
             rp = g["rp"]
-            if rp.family == "tracepoint" and rp.spec.get("raw_name") \
-                    and not any(_targets_in(p.body) for p in g["probes"]):
-                rp.spec["raw"] = True
             g["ptype"] = _program_type(rp) or "perf_event"
         # 3. emit handlers (and hidden @entry savers of .return probes)
         handlers = []
@@ -491,6 +489,34 @@ class Generator:
         return prog
 
     max_probe_slots = 0
+
+    def _choose_raw_tracepoints(self):
+        """A tracepoint becomes a raw tracepoint (cheaper; its ctx is the
+        TP_PROTO arguments) when its handlers on that event read no record
+        field: none at all, or only TP_PROTO arguments ($prev/$next of
+        sched_switch).  Decided per event before lowering, because the two
+        kinds read target variables differently."""
+        by_event: Dict[tuple, list] = {}
+        for p in self._bpf_probes:
+            rp = p.resolved
+            if rp.family == "tracepoint" and rp.spec.get("raw_name"):
+                key = (rp.spec.get("category"), rp.spec.get("event"), rp.spec.get("raw_name"))
+                by_event.setdefault(key, []).append(p)
+        for plist in by_event.values():
+            sources = set()
+            for p in plist:
+                for t in _targets_in(p.body):
+                    name = getattr(t, "name", None)
+                    tv = None
+                    if isinstance(name, str):
+                        try:
+                            tv = p.resolved.variable(name.lstrip("$"))
+                        except Exception:
+                            tv = None
+                    sources.add(getattr(tv, "source", "?"))
+            if sources <= {"tp_arg"}:
+                for p in plist:
+                    p.resolved.spec["raw"] = True
 
     def _trigger_condition(self, p):
         """A user-mode probe's `if (cond)` evaluated in BPF, so the kernel

@@ -29,7 +29,7 @@ class TargetMixin:
         if self.rp is None:
             raise StapError("target variable used outside a probe handler", e.loc,
                             _tok(e, f"identifier '{e.name}'"))
-        if e.addressof or e.name.startswith("$$") or any(c.kind == "pretty" for c in e.components):
+        if (e.addressof and not e.components) or e.name.startswith("$$") or any(c.kind == "pretty" for c in e.components):
             raise StapError("unsupported target variable access (&, $$vars, pretty printing)", e.loc,
                             _tok(e, f"identifier '{e.name}'"))
         if e.name == "$return":
@@ -57,20 +57,20 @@ class TargetMixin:
             val = self.read_target(e, tv)
         finally:
             e.type = saved_type
-        return self.follow(e, val, m.group(2), e.components, tok)
+        return self.follow(e, val, m.group(2), e.components, tok, addressof=bool(e.addressof))
 
     def e_CastOp(self, e):
         """@cast(ptr, "struct name")->a->b: the same walk from a pointer."""
         tok = _tok(e, "operator '@cast'")
-        if e.addressof:
-            raise StapError("unsupported @cast use (&)", e.loc, tok)
         name = re.sub(r"^\s*(struct|union)\s+", "", e.type_name or "").strip()
         val = self.expr(e.operand)
         if not e.components:
-            return val
-        return self.follow(e, val, name, e.components, tok)
+            return val      # the struct itself (`&@cast(p, "T")` is p too)
+        # `&@cast(p, "T")->m` is p + offsetof(T, m): the library's
+        # @offsetof/@container_of/@cast_sizeof macros are built on it
+        return self.follow(e, val, name, e.components, tok, addressof=bool(e.addressof))
 
-    def follow(self, e, val, struct_name, components, tok):
+    def follow(self, e, val, struct_name, components, tok, addressof=False):
         from .btf_offsets import (KIND_ARRAY, KIND_ENUM, KIND_ENUM64, KIND_INT, KIND_PTR,
                                   KIND_STRUCT, KIND_UNION, kernel_types)
         bt = kernel_types()
@@ -98,8 +98,10 @@ class TargetMixin:
                 return ("ptr", tmp, bt.strip(bt.target(t)))
             return ("scalar", tmp, t)
 
-        for comp in components:
+        for n, comp in enumerate(components):
             kind, expr, t = state
+            if addressof and n == len(components) - 1:
+                settle = lambda addr, t: ("addr", addr, t)      # noqa: E731 (no read at the end)
             if comp.kind == "member":
                 if kind not in ("ptr", "obj") or bt.kind(t) not in (KIND_STRUCT, KIND_UNION):
                     raise StapError(f"'{comp.name}' is not a member of a struct here", comp.loc or e.loc, tok)
@@ -123,6 +125,10 @@ class TargetMixin:
             else:
                 raise StapError("unsupported target variable access", comp.loc or e.loc, tok)
         kind, expr, t = state
+        if kind == "addr":
+            t2 = self.tmp()
+            self.emit(f"{t2} = (s64)({expr});")
+            return t2
         if (e.type or "long") == "string":
             s = self.slot()
             fn = "bpf_probe_read_user_str" if user else "bpf_probe_read_kernel_str"
@@ -190,4 +196,18 @@ class TargetMixin:
             else:
                 self.emit(f"{t} = (s64)*({'s' if tv.signed else 'u'}{ctype} *){at};")
             return t
+        if src == "tp_arg" and self.rp.spec.get("raw"):
+            # raw tracepoint: ctx->args[] are the TP_PROTO arguments
+            raw = f"((struct bpf_raw_tracepoint_args *)ctx)->args[{tv.arg_index}]"
+            if want_string:
+                s = self.slot()
+                self.emit(f"{s}[0] = 0; bpf_probe_read_kernel_str({s}, PYTAP_MSL, (void *){raw});")
+                return s
+            t = self.tmp()
+            self.emit(f"{t} = {self._cast(tv)}{raw};")
+            return t
+        if src == "tp_arg":
+            raise StapError(f"target variable '{e.name}' (a tracepoint argument) cannot be used "
+                            "in a handler that also reads record fields", e.loc,
+                            _tok(e, f"identifier '{e.name}'"))
         raise Unsupported(f"target variable source {src}", e)

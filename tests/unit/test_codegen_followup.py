@@ -64,3 +64,16 @@ def test_char_array_field_reads_the_record(tmp_path):
                  ' && strlen($prev_comm) > 0) println("same"); else println("differ"); exit() }')
     r = subprocess.run([sys.executable, "-m", "pytap", str(f)], capture_output=True, text=True, timeout=60)
     assert r.stdout == "same\n", r.stderr
+
+
+def test_tp_args_only_make_a_raw_tracepoint():
+    p = gen('probe kernel.trace("sched:sched_switch") { printf("%d\\n", $next->pid); exit() }')
+    assert p.probes[0].prog_type == "raw_tracepoint"
+    assert "bpf_raw_tracepoint_args *)ctx)->args[" in p.c_source
+    load(p)
+
+
+def test_library_macros_expand():
+    p = gen('probe timer.ms(1) { printf("%d %d\\n", @offsetof("struct list_head", prev),'
+            ' & @container_of(4104, "struct list_head", prev)); exit() }')
+    load(p)
