@@ -589,3 +589,24 @@ BUILTINS["kernel_string"] = _kernel("kernel string")
 BUILTINS["kernel_string_n"] = _kernel("kernel string")
 BUILTINS["kernel_long"] = _kernel("kernel long")
 BUILTINS["kernel_int"] = _kernel("kernel int")
+
+
+# ------------------------------------------------ kernel-context only
+# tapsets/bpf/kernel_context.stp: these read the current task_struct or the
+# probe's registers, which exist only while a BPF handler runs.  Pass 3
+# refuses them in user-mode handlers; the twins keep the interpreter honest
+# if one is reached anyway (a clear run-time error, not a wrong value).
+
+def _kernel_only(name):
+    def twin(ctx, *args):
+        raise ScriptRuntimeError(
+            f"{name}() needs the kernel context of a probe handler running in BPF; "
+            "it is not available in user space (begin/end/error, or a handler that must run there)")
+    twin.__name__ = name
+    return twin
+
+
+for _name in ("task_current", "returnval"):
+    BUILTINS[_name] = _kernel_only(_name)
+for _name in ("task_parent", "task_pid", "task_tid", "task_execname", "ulong_arg"):
+    BUILTINS[_name] = (lambda n: (lambda ctx, arg: _kernel_only(n)(ctx, arg)))(_name)

@@ -77,3 +77,13 @@ def test_library_macros_expand():
     p = gen('probe timer.ms(1) { printf("%d %d\\n", @offsetof("struct list_head", prev),'
             ' & @container_of(4104, "struct list_head", prev)); exit() }')
     load(p)
+
+
+def test_kernel_only_twins_raise_a_clear_runtime_error():
+    from pytap.runtime.builtins import BUILTINS
+    from pytap.runtime.errors import ScriptRuntimeError
+    for name, args in (("task_current", ()), ("task_pid", (1,)), ("task_execname", (1,)),
+                       ("ulong_arg", (1,)), ("returnval", ())):
+        with pytest.raises(ScriptRuntimeError) as ei:
+            BUILTINS[name](None, *args)
+        assert ei.value.message.startswith(f"{name}() needs the kernel context")

@@ -806,7 +806,7 @@ def test_every_native_tapset_function_has_a_python_twin():
     from pathlib import Path
     from pytap.runtime.builtins import BUILTINS
     root = Path(__file__).resolve().parents[2] / "tapsets"
-    files = glob.glob(str(root / "*.stp"))
+    files = glob.glob(str(root / "*.stp")) + glob.glob(str(root / "bpf" / "*.stp"))
     if not files:
         pytest.skip("no tapsets/ yet")
     decl = re.compile(r"^function\s+([a-z_0-9]+)\s*(?::\s*\w+)?\s*\(([^)]*)\)\s*%\{", re.M)
