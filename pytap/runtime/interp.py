@@ -257,6 +257,11 @@ class Interpreter:
         self.exit_requested = False
         self.cur_stmt: Optional[ast.Node] = None
         self._static_costs: Dict[int, Optional[int]] = {}
+        # global name -> {key: value or Stat} while a foreach walks it: the
+        # body reads the values the loop sorted, as under stap's array lock,
+        # although BPF handlers keep writing the map meanwhile.  Our own
+        # write to that array drops the snapshot (see _thaw).
+        self._frozen: Dict[str, dict] = {}
         # each script call level takes a few dozen Python frames
         need = self.maxnesting * 80 + 1000
         if sys.getrecursionlimit() < need:
@@ -537,6 +542,7 @@ class Interpreter:
             g = self._global_of(target.base) if isinstance(target.base, ast.Symbol) else None
             if g is None:
                 raise self.error("cannot delete this", s)
+            self._thaw(g.name)
             if any(i is None for i in target.indexes):
                 pattern = [None if i is None else self.eval(i) for i in target.indexes]
                 for key, _ in self._elements(g):
@@ -548,6 +554,7 @@ class Interpreter:
         if isinstance(target, ast.Symbol):
             g = self._global_of(target)
             if g is not None:
+                self._thaw(g.name)
                 self.store.delete(g.name, None if (g.arity or 0) > 0 else ())
                 if (g.arity or 0) <= 0 and g.type != "stats":
                     self.store.set(g.name, (), _default(g.type))
@@ -561,8 +568,35 @@ class Interpreter:
             return self.store.stat_items(g.name)
         return self.store.items(g.name)
 
+    def _frozen_get(self, name: str, keys: tuple, live):
+        snap = self._frozen.get(name)
+        if snap is not None and keys in snap:
+            return snap[keys]
+        return live(name, keys)
+
+    def _thaw(self, name: str) -> None:
+        self._frozen.pop(name, None)
+
     def exec_ForeachLoop(self, s: ast.ForeachLoop) -> None:
+        name = None
+        g = self._global_of(s.base) if isinstance(s.base, ast.Symbol) else None
+        if g is not None:
+            name = g.name
+        had, before = (name in self._frozen), self._frozen.get(name)
+        try:
+            self._foreach(s, name)
+        finally:
+            if name is not None:
+                if had:
+                    self._frozen[name] = before
+                else:
+                    self._frozen.pop(name, None)
+
+    def _foreach(self, s: ast.ForeachLoop, name: Optional[str]) -> None:
+        self._raw_rows = None
         rows = self._foreach_rows(s)
+        if name is not None and self._raw_rows is not None:
+            self._frozen[name] = dict(self._raw_rows)
         limit = None
         if s.limit is not None:
             limit = self.eval(s.limit)
@@ -619,6 +653,7 @@ class Interpreter:
             if reorder is not None and not is_stats and not s.array_slice \
                     and isinstance(base, ast.Symbol):
                 reorder(g.name, [k for k, _ in rows])
+        self._raw_rows = rows
         if is_stats:
             # the value variable of a stats array is the sort aggregate
             aggr = (s.sort_aggr or "count").lstrip("@")
@@ -740,7 +775,7 @@ class Interpreter:
     def read_lvalue(self, target: ast.Expr):
         if isinstance(target, ast.ArrayIndex):
             g = self._global_of(target.base)
-            return self.store.get(g.name, self._keys(target)) if g else 0
+            return self._frozen_get(g.name, self._keys(target), self.store.get) if g else 0
         return self.eval(target)
 
     def assign_to(self, target: ast.Expr, value, keys: Optional[tuple] = None):
@@ -760,6 +795,7 @@ class Interpreter:
                 raise self.error("not an array", target)
             if keys is None:
                 keys = self._keys(target)
+            self._thaw(g.name)
             try:
                 self.store.set(g.name, keys, value)
             except ScriptRuntimeError as err:
@@ -787,7 +823,7 @@ class Interpreter:
             return self.assign_to(e.left, new, keys)
         if keys is not None:
             g = self._global_of(e.left.base)
-            old = self.store.get(g.name, keys) if g else 0
+            old = self._frozen_get(g.name, keys, self.store.get) if g else 0
         else:
             old = self.eval(e.left)
         if op == ".=":
@@ -801,7 +837,7 @@ class Interpreter:
         keys = self._keys(target) if isinstance(target, ast.ArrayIndex) else None
         if keys is not None:
             g = self._global_of(target.base)
-            old = self.store.get(g.name, keys) if g else 0
+            old = self._frozen_get(g.name, keys, self.store.get) if g else 0
         else:
             old = self.eval(target)
         new = to_s64(old + (1 if e.op == "++" else -1))
@@ -823,7 +859,7 @@ class Interpreter:
         g = self._global_of(e.base) if isinstance(e.base, ast.Symbol) else None
         if g is None:
             raise self.error("not an array", e)
-        return self.store.get(g.name, self._keys(e))
+        return self._frozen_get(g.name, self._keys(e), self.store.get)
 
     def eval_ArrayIn(self, e: ast.ArrayIn):
         idx = e.operand
@@ -847,6 +883,7 @@ class Interpreter:
         g = self._global_of(sym) if isinstance(sym, ast.Symbol) else None
         if g is None:
             raise self.error("<<< needs a global aggregate", target)
+        self._thaw(g.name)
         try:
             self.store.stat_add(g.name, keys, int(v))
         except ScriptRuntimeError as err:
@@ -860,7 +897,7 @@ class Interpreter:
         g = self._global_of(sym) if isinstance(sym, ast.Symbol) else None
         if g is None:
             raise self.error("not an aggregate", target)
-        return self.store.stat(g.name, keys)
+        return self._frozen_get(g.name, keys, self.store.stat)
 
     def _stat_value(self, op: str, st: Stat, e, params):
         if op == "count":
