@@ -13,6 +13,13 @@ order) then the bucket array (log[128] or linear[B]).  We merge the CPUs
 into one runtime.stats.Stat, skipping empty CPUs (their min/max mean
 nothing).
 
+Element order: stap walks a map (unsorted foreach, ties of a sorted one,
+the globals printed at exit) in insertion order, and a sorted foreach
+leaves the list in that order.  A BPF hash has no order, so we remember
+the order of the keys that user space inserts (or meets first) and sort
+items() by it; keys only BPF handlers inserted and we never met keep the
+hash order, ahead of the others.
+
 BCC inserts `__pad_*` members into key/leaf structs for alignment; they
 are skipped.
 """
@@ -98,6 +105,9 @@ class BpfStore(GlobalStore):
         self.session = session
         self.layouts: Dict[str, Any] = {g.name: g for g in program.globals}
         self._tables: Dict[str, Any] = {}
+        # name -> {python key: sequence number}; see "Element order"
+        self._order: Dict[str, Dict[tuple, int]] = {}
+        self._seq = 0
 
     # ------------------------------------------------------------ plumbing
     def _layout(self, name):
@@ -127,6 +137,37 @@ class BpfStore(GlobalStore):
         v = to_python(k)
         return v if isinstance(v, tuple) else (v,)
 
+    def _note(self, name, pykey, t, ckey, existed=None) -> None:
+        """Give a key its place in the element order when we first meet it;
+        `existed` (else one lookup) tells whether BPF inserted it earlier."""
+        order = self._order.setdefault(name, {})
+        if pykey in order:
+            return
+        if existed is None:
+            try:
+                t[ckey]
+                existed = True
+            except KeyError:
+                existed = False
+        if existed:
+            order[pykey] = -1        # older than all we inserted; hash order
+        else:
+            self._seq += 1
+            order[pykey] = self._seq
+
+    def _ordered(self, name, rows):
+        order = self._order.get(name)
+        if not order:
+            return rows
+        return sorted(rows, key=lambda r: order.get(r[0], -1))
+
+    def reorder(self, name, keys) -> None:
+        """A sorted foreach leaves stap's element list in the sorted order."""
+        order = self._order[name] = {}     # every element: stale keys go
+        for k in keys:
+            self._seq += 1
+            order[tuple(k)] = self._seq
+
     def _leaf(self, t, value):
         return _fill(t.Leaf, [value])
 
@@ -148,8 +189,11 @@ class BpfStore(GlobalStore):
     def set(self, name, key, value):
         layout = self._layout(name)
         t = self._table(name)
+        ckey = self._key(t, layout, tuple(key))
+        if layout.kind not in ("scalar", "stats"):
+            self._note(name, self._pykey(layout, ckey), t, ckey)
         try:
-            t[self._key(t, layout, tuple(key))] = self._leaf(t, value)
+            t[ckey] = self._leaf(t, value)
         except KeyError:
             raise
         except Exception:
@@ -174,14 +218,17 @@ class BpfStore(GlobalStore):
             t[t.Key(0)] = t.Leaf()
             return
         if key is None:
+            self._order.pop(name, None)
             for k in list(t.keys()):
                 try:
                     del t[k]
                 except KeyError:
                     pass
             return
+        ckey = self._key(t, layout, tuple(key))
+        self._order.get(name, {}).pop(self._pykey(layout, ckey), None)
         try:
-            del t[self._key(t, layout, tuple(key))]
+            del t[ckey]
         except KeyError:
             pass
 
@@ -190,7 +237,8 @@ class BpfStore(GlobalStore):
         t = self._table(name)
         if layout.kind in ("scalar", "stats"):
             return [((), self.get(name, ()))]
-        return [(self._pykey(layout, k), to_python(v)) for k, v in t.items()]
+        return self._ordered(name, [(self._pykey(layout, k), to_python(v))
+                                    for k, v in t.items()])
 
     # ------------------------------------------------------------ stats
     def _merge(self, layout, per_cpu) -> Any:
@@ -226,7 +274,7 @@ class BpfStore(GlobalStore):
             s = self._merge(layout, per)
             if s.count:
                 out.append((self._pykey(layout, k), s))
-        return out
+        return self._ordered(name, out)
 
     def stat_add(self, name, key, value):
         """A `<<<` from user space: folded into CPU 0's slot."""
@@ -236,8 +284,12 @@ class BpfStore(GlobalStore):
         k = self._key(t, layout, tuple(key))
         try:
             cur = t[k]
+            existed = True
         except KeyError:
             cur = t.Leaf()
+            existed = False
+        if layout.kind != "stats":
+            self._note(name, self._pykey(layout, k), t, k, existed)
         slots = cur if isinstance(cur, ct.Array) else None
         leaf = slots[0] if slots is not None else cur
         _add_to_leaf(Stat, layout, leaf, int(value))
