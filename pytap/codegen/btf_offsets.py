@@ -24,6 +24,9 @@ WANTED = {
     ("task_struct", "comm"): "PYTAP_OFF_TASK_COMM",
     ("cred", "euid"): "PYTAP_OFF_CRED_EUID",
     ("cred", "egid"): "PYTAP_OFF_CRED_EGID",
+    ("task_struct", "__state"): "PYTAP_OFF_TASK_STATE",         # task_state()
+    ("task_struct", "thread_info"): "PYTAP_OFF_TASK_THREAD_INFO",
+    ("thread_info", "cpu"): "PYTAP_OFF_THREAD_INFO_CPU",       # task_cpu()
 }
 
 _EXTRA = {1: lambda v: 4, 3: lambda v: 12, 4: lambda v: 12 * v, 5: lambda v: 12 * v,
@@ -129,7 +132,10 @@ def offsets(path: str = BTF_PATH) -> List[Tuple[str, int]]:
     if all(d in found for d in ("PYTAP_OFF_TASK_REAL_PARENT", "PYTAP_OFF_TASK_TGID")):
         result += [("PYTAP_OFF_TASK_REAL_PARENT", found["PYTAP_OFF_TASK_REAL_PARENT"]),
                    ("PYTAP_OFF_TASK_TGID", found["PYTAP_OFF_TASK_TGID"])]
-    result += [(d, found[d]) for d in ("PYTAP_OFF_TASK_PID", "PYTAP_OFF_TASK_COMM") if d in found]
+    result += [(d, found[d]) for d in ("PYTAP_OFF_TASK_PID", "PYTAP_OFF_TASK_COMM",
+                                       "PYTAP_OFF_TASK_STATE") if d in found]
+    if all(d in found for d in ("PYTAP_OFF_TASK_THREAD_INFO", "PYTAP_OFF_THREAD_INFO_CPU")):
+        result += [(d, found[d]) for d in ("PYTAP_OFF_TASK_THREAD_INFO", "PYTAP_OFF_THREAD_INFO_CPU")]
     if all(d in found for d in ("PYTAP_OFF_TASK_CRED", "PYTAP_OFF_CRED_EUID", "PYTAP_OFF_CRED_EGID")):
         result += [(d, found[d]) for d in ("PYTAP_OFF_TASK_CRED", "PYTAP_OFF_CRED_EUID",
                                            "PYTAP_OFF_CRED_EGID")]

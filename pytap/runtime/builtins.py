@@ -608,5 +608,6 @@ def _kernel_only(name):
 
 for _name in ("task_current", "returnval"):
     BUILTINS[_name] = _kernel_only(_name)
-for _name in ("task_parent", "task_pid", "task_tid", "task_execname", "ulong_arg"):
+for _name in ("task_parent", "task_pid", "task_tid", "task_execname", "ulong_arg", "task_state",
+              "task_cpu"):
     BUILTINS[_name] = (lambda n: (lambda ctx, arg: _kernel_only(n)(ctx, arg)))(_name)

@@ -87,3 +87,10 @@ def test_kernel_only_twins_raise_a_clear_runtime_error():
         with pytest.raises(ScriptRuntimeError) as ei:
             BUILTINS[name](None, *args)
         assert ei.value.message.startswith(f"{name}() needs the kernel context")
+
+
+def test_task_state_and_task_cpu_load():
+    p = gen('probe kernel.trace("sched:sched_switch") { printf("%d %d\\n", task_state($prev),'
+            ' task_cpu(task_current())); exit() }')
+    assert "PYTAP_OFF_TASK_STATE" in p.c_source
+    load(p)
