@@ -35,6 +35,10 @@ except ImportError:  # the user-space helper's module may not have landed yet
         pass
 
 _STAT_FIELDS = ("count", "sum", "min", "max", "sumsq")
+# Optional per-CPU Welford state, by these names, when codegen keeps it:
+# then @variance is stap's integer one (runtime.stats), not the exact one
+# from sumsq.
+_WELFORD_FIELDS = ("avg_s", "m2", "variance_s")
 
 
 def _real_fields(cls) -> List[Tuple[str, Any]]:
@@ -326,12 +330,21 @@ def _stat_parts(leaf):
     return scalars, buckets
 
 
+def _welford_names(leaf) -> bool:
+    names = {n for n, _ in _real_fields(type(leaf))}
+    return all(f in names for f in _WELFORD_FIELDS)
+
+
 def _stat_from_leaf(Stat, layout, leaf):
     s = _new_stat(Stat, layout)
     scalars, buckets = _stat_parts(leaf)
     for f in _STAT_FIELDS:
         if f in scalars:
             setattr(s, f, int(scalars[f]))
+    s.shift = int(getattr(layout, "stat_shift", 0) or 0)
+    if s.count and _welford_names(leaf):
+        from .stats import _Part
+        s.parts = [_Part(s.count, int(leaf.avg_s), int(leaf.m2), int(leaf.variance_s))]
     if getattr(layout, "also_log", False):
         # both histograms (codegen's layout): the arrays are named log/linear
         for n, t in _real_fields(type(leaf)):
@@ -362,6 +375,13 @@ def _add_to_leaf(Stat, layout, leaf, v: int) -> None:
     setattr(leaf, names["min"], v if count == 0 else min(int(scalars.get("min", v)), v))
     setattr(leaf, names["max"], v if count == 0 else max(int(scalars.get("max", v)), v))
     setattr(leaf, names["sumsq"], int(scalars.get("sumsq", 0)) + v * v)
+    if _welford_names(leaf):
+        from .stats import _Part
+        st = Stat()
+        st.shift = int(getattr(layout, "stat_shift", 0) or 0)
+        p = _Part(count, int(leaf.avg_s), int(leaf.m2), int(leaf.variance_s))
+        st._welford(p, v)
+        leaf.avg_s, leaf.m2, leaf.variance_s = p.avg_s, p.m2, p.variance_s
     if getattr(layout, "also_log", False):
         # both histograms (codegen's layout): the arrays are named log/linear
         h = layout.hist
