@@ -230,18 +230,30 @@ class _ReadsWrites(ast.Visitor):
 
     def __init__(self, reads, writes, rmw_reads):
         self.reads, self.writes, self.rmw_reads = reads, writes, rmw_reads
+        # The expression a statement consists of: its value is discarded.
+        # `x++;` or `x += 1;` alone does not read x for stap's write-only
+        # check, but `if (++x == 3)` or `y = x++` does.
+        self._discarded = None
+
+    def visit_ExprStatement(self, n):
+        self._discarded = n.value
+        self.visit(n.value)
+
+    def _rmw_reads(self, n) -> bool:
+        return self.rmw_reads or n is not self._discarded
 
     def visit_Assignment(self, n):
         tgt = n.left
+        rmw_read = n.op not in ("=", "<<<") and self._rmw_reads(n)
         if isinstance(tgt, ast.Symbol):
             if tgt.referent is not None:
                 self.writes.add(id(tgt.referent))
-                if n.op not in ("=", "<<<") and self.rmw_reads:
+                if rmw_read:
                     self.reads.add(id(tgt.referent))
         elif isinstance(tgt, ast.ArrayIndex) and isinstance(tgt.base, ast.Symbol):
             if tgt.base.referent is not None:
                 self.writes.add(id(tgt.base.referent))
-                if n.op != "=" and n.op != "<<<" and self.rmw_reads:
+                if rmw_read:
                     self.reads.add(id(tgt.base.referent))
             for i in tgt.indexes:
                 if i is not None:
@@ -250,14 +262,14 @@ class _ReadsWrites(ast.Visitor):
             self.visit(tgt)
         self.visit(n.right)
 
-    def _rw(self, operand):
+    def _rw(self, operand, read: bool):
         if isinstance(operand, ast.Symbol) and operand.referent is not None:
-            if self.rmw_reads:
+            if read:
                 self.reads.add(id(operand.referent))
             self.writes.add(id(operand.referent))
         elif isinstance(operand, ast.ArrayIndex) and isinstance(operand.base, ast.Symbol) \
                 and operand.base.referent is not None:
-            if self.rmw_reads:
+            if read:
                 self.reads.add(id(operand.base.referent))
             self.writes.add(id(operand.base.referent))
             for i in operand.indexes:
@@ -267,7 +279,7 @@ class _ReadsWrites(ast.Visitor):
             self.visit(operand)
 
     def visit_PreCrement(self, n):
-        self._rw(n.operand)
+        self._rw(n.operand, self._rmw_reads(n))
 
     visit_PostCrement = visit_PreCrement
 
