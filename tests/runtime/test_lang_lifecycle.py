@@ -1,0 +1,82 @@
+"""Run-lifecycle checks beyond the per-case files: every way out of a run
+(-T, SIGTERM, the -c command exiting, a run-time error with -c) runs end
+probes (or error probes) and prints the write-only globals a BPF handler
+filled, and never leaves the -c command behind."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.root
+
+REPO = Path(__file__).resolve().parent.parent.parent
+PYTAP = [sys.executable, "-m", "pytap"]
+TIMEOUT = 60
+
+# ticks is read (its ++ value is used), hits is write-only: printed at exit
+# after the end probe, like stap.
+FILL = ('global ticks, hits\n'
+        'probe timer.ms(5) { if (ticks++ < 3) hits["t"]++ }\n'
+        'probe end { printf("end ticks>=3: %d\\n", ticks >= 3) }\n')
+
+
+def _env():
+    env = dict(os.environ)
+    env.setdefault("PYTHONPATH", str(REPO))
+    return env
+
+
+def run(words, **kw):
+    return subprocess.run(PYTAP + words, capture_output=True, text=True,
+                          timeout=TIMEOUT, env=_env(), **kw)
+
+
+def test_timeout_prints_write_only_globals():
+    r = run(["-T", "1", "-e", FILL])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == 'end ticks>=3: 1\nhits["t"]=3\n'
+
+
+def test_sigterm_prints_write_only_globals():
+    p = subprocess.Popen(PYTAP + ["-e", FILL], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, env=_env())
+    try:
+        time.sleep(1.5)
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=TIMEOUT)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 0, err
+    assert out == 'end ticks>=3: 1\nhits["t"]=3\n'
+    assert "Traceback" not in err
+
+
+def test_command_exit_ends_run():
+    t0 = time.monotonic()
+    r = run(["-c", "sleep 0.5", "-e", FILL])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == 'end ticks>=3: 1\nhits["t"]=3\n'
+    assert time.monotonic() - t0 < 20
+
+
+def test_runtime_error_with_command_stops_it():
+    """A division by zero in a BPF handler ends the run at once (error
+    probe, no end probe, status 1) even though the -c command would run on."""
+    script = ('global z\n'
+              'probe timer.ms(20) { x = 1 / z; println(x) }\n'
+              'probe error { println("error probe") }\n'
+              'probe end { println("end must not run") }\n')
+    t0 = time.monotonic()
+    r = run(["-c", "sleep 30", "-e", script])
+    assert r.returncode == 1
+    assert r.stdout == "error probe\n"
+    assert "ERROR: division by 0 near operator '/' at <input>:2:28" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert time.monotonic() - t0 < 20
