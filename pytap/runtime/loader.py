@@ -229,6 +229,13 @@ def describe_verifier_error(program, fn_name: str, log: str, exc: Exception) -> 
         break
     if not reason:
         reason = str(exc)
+    if "Argument list too long" in reason or "too complex" in reason:
+        # E2BIG: libbcc then claims "Program too large (N insns), at most
+        # 4096 insns", which misleads: the verifier ran out of its budget
+        # (1M explored instructions / 8192 jumps) walking the handler's paths.
+        reason = ("the handler is too complex to verify (the kernel's verifier explores every "
+                  "path and iteration: a loop with string operations inside, or a high "
+                  "MAXACTION, exceeds its budget); move the loop to begin/end or shorten it")
     loc = (_verifier_loc(program, lines) or _source_loc_by_recompile(program, fn_name, lines)
            or _probe_loc(program, fn_name))
     msg = f"error: the BPF verifier rejected the handler '{fn_name}': {reason}\n" + _quote(loc)

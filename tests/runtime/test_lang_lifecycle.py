@@ -80,3 +80,18 @@ def test_runtime_error_with_command_stops_it():
     assert "ERROR: division by 0 near operator '/' at <input>:2:28" in r.stderr
     assert "Traceback" not in r.stderr
     assert time.monotonic() - t0 < 20
+
+
+def test_verifier_budget_is_one_clear_paragraph(tmp_path):
+    """A loop of sprintf calls in a BPF handler exceeds the verifier's
+    budget (E2BIG): the message says so, names the probe line, and does not
+    repeat libbcc's misleading "at most 4096 insns"."""
+    script = tmp_path / "big.stp"
+    script.write_text('probe timer.ms(1) { s = ""; i = 0; while (i < 50) '
+                      '{ s = sprintf("%s%d", s, i % 10); i++ } println(s); exit() }\n')
+    r = run(["-p4", str(script)])
+    assert r.returncode == 1
+    assert "too complex to verify" in r.stderr and "4096" not in r.stderr
+    assert f"at {script}:1:" in r.stderr
+    assert r.stderr.rstrip().endswith("Pass 4: compilation failed.  [man error::pass4]")
+    assert "Traceback" not in r.stderr
