@@ -88,7 +88,7 @@ def test_verifier_budget_is_one_clear_paragraph(tmp_path):
     repeat libbcc's misleading "at most 4096 insns"."""
     script = tmp_path / "big.stp"
     script.write_text('probe timer.ms(1) { s = ""; i = 0; while (i < 50) '
-                      '{ s = sprintf("%s%d", s, i % 10); i++ } println(s); exit() }\n')
+                      '{ s = sprintf("%s%d", s, i % 10); i++ } printf("%d\\n", strlen(s)); exit() }\n')
     r = run(["-p4", str(script)])
     assert r.returncode == 1
     assert "too complex to verify" in r.stderr and "4096" not in r.stderr
