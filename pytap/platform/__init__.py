@@ -127,27 +127,68 @@ class Platform:
         """Kernel text symbols: name -> module name (None for vmlinux), in
         kallsyms order, each name once."""
         if self._ksyms is None:
-            syms: Dict[str, Optional[str]] = {}
-            # System.map only when kallsyms is unreadable (no modules in it)
-            for path in (KALLSYMS, f"/boot/System.map-{os.uname().release}"):
-                try:
-                    with open(path, errors="replace") as f:
-                        for line in f:
-                            parts = line.split()
-                            if len(parts) < 3 or parts[1] not in ("t", "T"):
-                                continue
-                            name = parts[2]
-                            mod = parts[3].strip("[]") if len(parts) > 3 else None
-                            if name not in syms:
-                                syms[name] = mod
-                except OSError:
-                    pass
-                if syms:
-                    break
-            for name in self.kprobe_blacklist():
-                syms.pop(name, None)
-            self._ksyms = syms
+            self._ksyms = self._cached_kernel_functions()
         return self._ksyms
+
+    def _cached_kernel_functions(self) -> Dict[str, Optional[str]]:
+        """kallsyms takes the kernel ~0.1 s to produce; the symbol set only
+        changes across boots and module loads, so keep it pickled under the
+        cache dir keyed by boot id and /proc/modules."""
+        key = None
+        try:
+            with open("/proc/sys/kernel/random/boot_id") as f:
+                boot = f.read().strip()
+            try:
+                with open("/proc/modules") as f:
+                    mods = f.read()
+            except OSError:         # a kernel without module support
+                mods = ""
+            import hashlib
+            key = hashlib.sha256((boot + "\0" + mods).encode()).hexdigest()[:24]
+        except OSError:
+            pass
+        path = self.cache_dir / f"ksyms-{key}.pickle" if key else None
+        if path is not None:
+            try:
+                with open(path, "rb") as f:
+                    return pickle.load(f)
+            except (OSError, pickle.PickleError, EOFError, ValueError):
+                pass
+        syms = self._read_kernel_functions()
+        if path is not None and syms:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                for old in path.parent.glob("ksyms-*.pickle"):
+                    old.unlink()
+                tmp = path.with_suffix(".tmp%d" % os.getpid())
+                with open(tmp, "wb") as f:
+                    pickle.dump(syms, f, protocol=pickle.HIGHEST_PROTOCOL)
+                os.replace(tmp, path)
+            except OSError:
+                pass
+        return syms
+
+    def _read_kernel_functions(self) -> Dict[str, Optional[str]]:
+        syms: Dict[str, Optional[str]] = {}
+        # System.map only when kallsyms is unreadable (no modules in it)
+        for path in (KALLSYMS, f"/boot/System.map-{os.uname().release}"):
+            try:
+                with open(path, errors="replace") as f:
+                    for line in f:
+                        parts = line.split()
+                        if len(parts) < 3 or parts[1] not in ("t", "T"):
+                            continue
+                        name = parts[2]
+                        mod = parts[3].strip("[]") if len(parts) > 3 else None
+                        if name not in syms:
+                            syms[name] = mod
+            except OSError:
+                pass
+            if syms:
+                break
+        for name in self.kprobe_blacklist():
+            syms.pop(name, None)
+        return syms
 
     def kprobe_blacklist(self) -> set:
         """Symbols the kernel refuses kprobes on (only known when debugfs

@@ -30,15 +30,26 @@ MAX_REG_ARGS = 6
 
 def _matching(platform, pattern, module_pattern, want_module):
     syms = platform.kernel_functions()
+    if not has_glob(pattern) and not (want_module and has_glob(module_pattern or "")):
+        # A literal name: one lookup instead of a scan of every kernel symbol
+        # (kallsyms holds ~10^5 of them; this is most of -p2's time otherwise).
+        if pattern not in syms:
+            return []
+        mod = syms[pattern]
+        if want_module:
+            return [(pattern, mod)] if mod == module_pattern else []
+        return [(pattern, mod)] if mod is None else []
+    name_glob = has_glob(pattern)
+    mod_glob = want_module and has_glob(module_pattern)
     names = []
     for name, mod in syms.items():
         if want_module:
-            if mod is None or not (fnmatch.fnmatchcase(mod, module_pattern) if has_glob(module_pattern)
+            if mod is None or not (fnmatch.fnmatchcase(mod, module_pattern) if mod_glob
                                    else mod == module_pattern):
                 continue
         elif mod is not None:
             continue
-        if has_glob(pattern):
+        if name_glob:
             if fnmatch.fnmatchcase(name, pattern):
                 names.append((name, mod))
         elif name == pattern:
