@@ -3,8 +3,9 @@
 tapset aliases and functions.
 
 Both elaborate against the same library (SystemTap's tapsets, kernel
-runtime), and pytap also against its own tapsets/.  "cold": pytap's parse
-cache is empty for every run; "warm": the cache was filled by an earlier
+runtime), and pytap also against its own tapsets/.  "first run": pytap's whole
+cache (PLY tables, kallsyms, BTF index, parsed tapsets) is empty; "cold":
+only the parsed-tapset cache is empty; "warm": the cache was filled by an earlier
 run.  Prints medians of N runs (wall seconds) and pytap/stap ratios.
 
 Usage: bench/bench_p2.py [-n RUNS]
@@ -71,22 +72,28 @@ def bench(runs: int):
     if have_stap:
         stap = [timed(["stap", "-p2", "lib.stp"], base_env, work) for _ in range(runs)]
         rows.append(("stap -p2 (SystemTap tapsets)", statistics.median(stap)))
-    cmd = PYTAP + ["--runtime=kernel", "-p2", "lib.stp"]
-    cold = []
-    for i in range(runs):
-        cache = work / f"cold{i}"
-        cold.append(timed(cmd, pytap_env(cache, STAP_TAPSETS), work))
-    rows.append(("pytap -p2 cold cache (SystemTap tapsets)", statistics.median(cold)))
-    warm_cache = work / "warm"
-    timed(cmd, pytap_env(warm_cache, STAP_TAPSETS), work)
-    warm = [timed(cmd, pytap_env(warm_cache, STAP_TAPSETS), work) for _ in range(runs)]
-    rows.append(("pytap -p2 warm cache (SystemTap tapsets)", statistics.median(warm)))
-    cmd2 = PYTAP + ["-p2", "ours.stp"]
-    own_cold = [timed(cmd2, pytap_env(work / f"own{i}"), work) for i in range(runs)]
-    rows.append(("pytap -p2 cold cache (pytap tapsets)", statistics.median(own_cold)))
-    timed(cmd2, pytap_env(work / "ownwarm"), work)
-    own_warm = [timed(cmd2, pytap_env(work / "ownwarm"), work) for _ in range(runs)]
-    rows.append(("pytap -p2 warm cache (pytap tapsets)", statistics.median(own_warm)))
+    def cold_tapsets(cache):
+        """A cache with everything but the parsed tapsets (and their name
+        index): what a first run after a tapset change costs."""
+        for p in (cache / "pytap").glob("index-*.pickle"):
+            p.unlink()
+        shutil.rmtree(cache / "pytap" / "tapsets", ignore_errors=True)
+
+    for label, cmd, tapset, name in (
+            ("SystemTap tapsets", PYTAP + ["--runtime=kernel", "-p2", "lib.stp"], STAP_TAPSETS, "stap"),
+            ("pytap tapsets", PYTAP + ["-p2", "ours.stp"], None, "own")):
+        empty = [timed(cmd, pytap_env(work / f"{name}-empty{i}", tapset), work) for i in range(runs)]
+        rows.append((f"pytap -p2 first run, empty cache ({label})", statistics.median(empty)))
+        cache = work / f"{name}-warm"
+        timed(cmd, pytap_env(cache, tapset), work)
+        cold = []
+        for _ in range(runs):
+            cold_tapsets(cache)
+            cold.append(timed(cmd, pytap_env(cache, tapset), work))
+        rows.append((f"pytap -p2 cold tapset cache ({label})", statistics.median(cold)))
+        timed(cmd, pytap_env(cache, tapset), work)
+        warm = [timed(cmd, pytap_env(cache, tapset), work) for _ in range(runs)]
+        rows.append((f"pytap -p2 warm cache ({label})", statistics.median(warm)))
     shutil.rmtree(work, ignore_errors=True)
     return rows, have_stap
 
