@@ -514,8 +514,67 @@ class Session:
                 return
             if det is not None:
                 self.detachers.append(det)
+        self._fire_existing_begin()
+        if self.stop_reason is not None:
+            return
         if self.target is not None:
             self.target.release()
+
+    # ------------------------------------------------- preexisting processes
+    def _fire_existing_begin(self) -> None:
+        """stapprobes(3stap): process.begin is also "called once from the
+        context of each preexisting process, at systemtap script startup".
+        The kernel events we attach to only see new processes, so user space
+        runs those handlers here, in script order, once probes are armed."""
+        for cp in sorted(self.program.probes, key=lambda c: c.index):
+            rp = getattr(cp.probe, "resolved", None) or getattr(cp, "resolved", None)
+            spec = getattr(rp, "spec", None) or {}
+            if getattr(rp, "family", None) != "process" or not spec.get("existing"):
+                continue
+            for pid in self._existing_pids(spec):
+                if self.stop_reason is not None:
+                    return
+                ctx = self._process_context(cp.probe, pid)
+                if ctx is not None:
+                    self.run_user_probe(cp.probe, ctx)
+        self.out.flush()
+
+    def _existing_pids(self, spec) -> List[int]:
+        if spec.get("pid") is not None:
+            return [spec["pid"]] if os.path.exists(f"/proc/{spec['pid']}/exe") else []
+        if spec.get("path") is None and self.opts.target_cmd:
+            # the -c command has not exec'd yet: its process.begin comes
+            # from the events (restricted to its hierarchy anyway)
+            return []
+        if spec.get("path") is None and self.target_pid:
+            return [self.target_pid]          # -x PID: only that hierarchy
+        want = os.path.realpath(spec["path"]) if spec.get("path") else None
+        pids = []
+        for name in os.listdir("/proc"):
+            if not name.isdigit():
+                continue
+            try:
+                exe = os.readlink(f"/proc/{name}/exe")   # fails for kernel threads
+            except OSError:
+                continue
+            if want is None or exe == want:
+                pids.append(int(name))
+        return sorted(pids)
+
+    def _process_context(self, probe, pid: int):
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                comm = f.read().strip()
+            with open(f"/proc/{pid}/status") as f:
+                status = dict(line.split(":", 1) for line in f if ":" in line)
+            uids = status["Uid"].split()
+            gids = status["Gid"].split()
+            ppid = int(status["PPid"].split()[0])
+        except (OSError, KeyError, ValueError, IndexError):
+            return None                      # it exited meanwhile
+        return make_context(pid=pid, tid=pid, ppid=ppid, uid=int(uids[0]), gid=int(gids[0]),
+                            euid=int(uids[1]), cpu=_cpu(), execname=comm,
+                            pp=probe_point_text(probe), probefunc="", target=self.target_pid)
 
     def _attach_failed(self, text: str) -> None:
         self.out.flush()

@@ -95,3 +95,23 @@ def test_verifier_budget_is_one_clear_paragraph(tmp_path):
     assert f"at {script}:1:" in r.stderr
     assert r.stderr.rstrip().endswith("Pass 4: compilation failed.  [man error::pass4]")
     assert "Traceback" not in r.stderr
+
+
+def test_process_begin_fires_for_preexisting_process():
+    """stapprobes: process.begin is called once in the context of each
+    preexisting matching process at startup (by PID, by path, -x target)."""
+    sleeper = subprocess.Popen(["sleep", "30"])
+    try:
+        pid = sleeper.pid
+        r = run(["-e", 'probe process($1).begin { printf("pid %s %d\\n", execname(), pid() == $1) } '
+                       'probe process("/bin/sleep").begin { if (pid() == $1) println("path ", execname()) } '
+                       'probe timer.ms(20) { exit() }', str(pid)])
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == "pid sleep 1\npath sleep\n"
+        r = run(["-x", str(pid), "-e", 'probe process.begin { printf("x %s %d\\n", execname(), '
+                                       'pid() == target()) } probe timer.ms(20) { exit() }'])
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == "x sleep 1\n"
+    finally:
+        sleeper.kill()
+        sleeper.wait()
