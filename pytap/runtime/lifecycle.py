@@ -659,6 +659,11 @@ class Session:
         if self.interp is not None:
             if self.error is None and not getattr(self, "attach_error", False):
                 self._run_final("end")
+                # stap runs error probes after the end probes whenever the
+                # session state is ERROR, so a run-time error inside an end
+                # probe (which skips the later end probes) still runs them
+                if self.error is not None:
+                    self._run_final("error")
             elif self.error is not None:
                 self._run_final("error")
         self.out.flush()
