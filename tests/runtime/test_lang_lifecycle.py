@@ -115,3 +115,12 @@ def test_process_begin_fires_for_preexisting_process():
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+def test_output_file_gets_end_and_globals(tmp_path):
+    dest = tmp_path / "o.txt"
+    r = run(["-o", str(dest), "-e", 'global w probe timer.ms(1) { w = 3; println("tick"); exit() } '
+                                    'probe end { println("end") }'])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == ""
+    assert dest.read_text() == "tick\nend\nw=3\n"
