@@ -64,12 +64,22 @@ def string_size(e, msl: int) -> int:
     return msl
 
 
+def _int_param(p) -> int:
+    if isinstance(p, ast.Number):
+        return int(p.value)
+    if isinstance(p, ast.Unary) and p.op == "-" and isinstance(p.operand, ast.Number):
+        return -int(p.operand.value)
+    return int(p)
+
+
 class _IndexScan(ast.Visitor):
     """Collect, per global, every index expression and histogram use."""
 
     def __init__(self):
         self.indexes: Dict[int, List[List]] = {}
         self.hists: Dict[int, List[ast.HistOp]] = {}
+        # id(VarDecl) -> bit shift of the first @variance(x[, N]) on it
+        self.variances: Dict[int, int] = {}
 
     def visit_ExprStatement(self, n):
         sc = stable_string_call(n)
@@ -89,6 +99,14 @@ class _IndexScan(ast.Visitor):
             s = s.base
         if isinstance(s, ast.Symbol) and s.referent is not None:
             self.hists.setdefault(id(s.referent), []).append(n)
+        self.generic_visit(n)
+
+    def visit_StatOp(self, n):
+        s = n.stat
+        if isinstance(s, ast.ArrayIndex):
+            s = s.base
+        if n.op == "variance" and isinstance(s, ast.Symbol) and s.referent is not None:
+            self.variances.setdefault(id(s.referent), _int_param(n.params[0]) if n.params else 0)
         self.generic_visit(n)
 
     def visit_PrintFormat(self, n):
@@ -152,6 +170,9 @@ def build_layouts(session, msl: int, maxentries: int):
                            key_types=key_types, key_string_size=ksize, value_string_size=msl,
                            maxsize=g.maxsize or 0, wrap=bool(g.wrap), percpu=(vtype == "stats"),
                            hist=hist, also_log=also_log, decl=g)
+        if vtype == "stats" and id(g) in sc.variances:
+            lay.welford = True
+            lay.stat_shift = sc.variances[id(g)]
         lay.c_decl = _c_decl(lay, maxentries)
         if vtype == "stats":
             zero_size = max(zero_size, stat_struct_size(lay))
@@ -171,6 +192,8 @@ def linear_pow2(h: HistSpec) -> int:
 
 def stat_struct_size(lay: GlobalLayout) -> int:
     n = 5 * 8
+    if lay.welford:
+        n += 3 * 8
     if lay.hist is not None:
         n += 8 * (LOG_BUCKETS if lay.hist.kind == "log" else linear_pow2(lay.hist))
         if lay.hist.kind != "log" and lay.also_log:
@@ -195,6 +218,8 @@ def _c_decl(lay: GlobalLayout, maxentries: int) -> str:
     vt = value_c_type(lay)
     if lay.value_type == "stats":
         fields = ["s64 count;", "s64 sum;", "s64 min;", "s64 max;", "s64 sumsq;"]
+        if lay.welford:
+            fields += ["s64 avg_s;", "s64 m2;", "s64 variance_s;"]
         if lay.hist is not None and (lay.hist.kind == "log" or lay.also_log):
             fields.append(f"s64 log[{LOG_BUCKETS}];")
         if lay.hist is not None and lay.hist.kind == "log":

@@ -359,6 +359,15 @@ class GlobalsMixin:
         self.emit(f"s64 sv = {v};")
         self.emit("if (sp->count == 0 || sv < sp->min) sp->min = sv;")
         self.emit("if (sp->count == 0 || sv > sp->max) sp->max = sv;")
+        if lay.welford:
+            # stap's per-CPU Welford step (runtime/stats.py Stat._welford),
+            # before count moves: its delta is a 32-bit int
+            self.emit(f"s64 vs = (s64)((u64)sv << {lay.stat_shift & 63});")
+            self.emit("if (sp->count == 0) { sp->avg_s = vs; sp->m2 = 0; } else {")
+            self.emit("  s64 wn = sp->count + 1; s64 wd = (s64)(s32)(vs - sp->avg_s);")
+            self.emit("  sp->avg_s += pytap_sdiv(wd, wn);")
+            self.emit("  sp->m2 += (s64)((u64)wd * (u64)(vs - sp->avg_s));")
+            self.emit("  sp->variance_s = pytap_sdiv(sp->m2, wn - 1); }")
         self.emit("sp->count += 1; sp->sum += sv; sp->sumsq += sv * sv;")
         if lay.hist is not None and (lay.hist.kind == "log" or lay.also_log):
             self.emit(f"sp->log[pytap_bucket_index(pytap_log_bucket(sv), {LOG_BUCKETS - 1})] += 1;")

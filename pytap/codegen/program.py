@@ -90,6 +90,11 @@ class GlobalLayout:
     # a linear histogram global also printed with @hist_log: its stat struct
     # has both `log[128]` and `linear[...]` (by those field names)
     also_log: bool = False
+    # the script reads @variance of it: the stat struct also has stap's
+    # per-CPU Welford fields avg_s, m2, variance_s (runtime/stats.py), kept
+    # in fixed point shifted by stat_shift (@variance(x, N))
+    welford: bool = False
+    stat_shift: int = 0
     decl: Any = None               # the ast.VarDecl
     c_decl: str = ""               # the map's declaration in c_source
 

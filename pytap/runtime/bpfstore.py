@@ -248,6 +248,9 @@ class BpfStore(GlobalStore):
     def _merge(self, layout, per_cpu) -> Any:
         from .stats import Stat
         total = _new_stat(Stat, layout)
+        # the merged stat keeps the partials' fixed-point shift, else
+        # Stat.variance would see a mismatch and fall back to the sums
+        total.shift = int(getattr(layout, "stat_shift", 0) or 0)
         for leaf in per_cpu:
             s = _stat_from_leaf(Stat, layout, leaf)
             if s.count:
