@@ -513,6 +513,26 @@ class StapFile(Node):
     synthetic: bool = False
 
 
+def first_token(node: Node) -> Node:
+    """The node of a statement's (or expression's) first token.  stap names
+    a statement by its first token (`x++` -> identifier 'x') in runtime
+    errors; our parser marks a binary node at its operator."""
+    if isinstance(node, ExprStatement):
+        node = node.value
+    while True:
+        if isinstance(node, PostCrement):
+            node = node.operand
+        elif isinstance(node, (Binary, Comparison, Assignment, Concat,
+                               LogicalOr, LogicalAnd, RegexMatch)):
+            node = node.left
+        elif isinstance(node, Ternary):
+            node = node.cond
+        elif isinstance(node, ArrayIndex):
+            node = node.base
+        else:
+            return node
+
+
 # ------------------------------------------------------------------ walking
 
 class Visitor:

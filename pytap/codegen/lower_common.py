@@ -41,23 +41,7 @@ def _tok(node, default: str) -> str:
     return getattr(node, "tok_desc", "") or default
 
 
-def first_token(node):
-    """The node of a statement's first token (stap names a statement by it:
-    `x++` -> identifier 'x'); our parser marks the operator."""
-    if isinstance(node, ast.ExprStatement):
-        node = node.value
-    while True:
-        if isinstance(node, ast.PostCrement):
-            node = node.operand
-        elif isinstance(node, (ast.Binary, ast.Comparison, ast.Assignment, ast.Concat,
-                               ast.LogicalOr, ast.LogicalAnd, ast.RegexMatch)):
-            node = node.left
-        elif isinstance(node, ast.Ternary):
-            node = node.cond
-        elif isinstance(node, ast.ArrayIndex):
-            node = node.base
-        else:
-            return node
+first_token = ast.first_token   # shared with the interpreter
 
 
 def _last_statement(s):

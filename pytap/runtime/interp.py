@@ -166,25 +166,6 @@ class _StaticCost:
         return total
 
 
-def _first_token(node: ast.Node) -> ast.Node:
-    """The node of a statement's first token: stap reports a statement at
-    its first token (`x++` -> identifier 'x'), our parser at the operator."""
-    if isinstance(node, ast.ExprStatement):
-        node = node.value
-    while True:
-        if isinstance(node, (ast.PostCrement,)):
-            node = node.operand
-        elif isinstance(node, (ast.Binary, ast.Comparison, ast.Assignment, ast.Concat,
-                               ast.LogicalOr, ast.LogicalAnd, ast.RegexMatch)):
-            node = node.left
-        elif isinstance(node, ast.Ternary):
-            node = node.cond
-        elif isinstance(node, ast.ArrayIndex):
-            node = node.base
-        else:
-            return node
-
-
 def posix_ere_to_python(pattern: str) -> str:
     """Translate a POSIX extended regex to Python's re syntax: bracket
     classes ([:alpha:] ...) and escape Python-only specials."""
@@ -429,7 +410,7 @@ class Interpreter:
     def _check_actions(self, node: ast.Node) -> None:
         self.pending = 0
         if self.actions >= self.action_limit:
-            node = _first_token(node)
+            node = ast.first_token(node)
             raise self.error("MAXACTION exceeded", node)
 
     def _loop_iteration_done(self, body: ast.Stmt) -> None:
