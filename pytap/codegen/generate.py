@@ -20,7 +20,7 @@ import jinja2
 from .. import ast
 from ..diagnostics import PassFailed, StapError, Diagnostics
 from .cutil import c_ident, round8
-from .layout import build_layouts
+from .layout import build_layouts, seq_map_decls
 from .lower import Lowerer, Unsupported, is_native, native_code, native_kind
 from .program import (FIRST_FORMAT_ID, KIND_ERROR, KIND_EXIT, KIND_TRIGGER, CompiledProbe,
                       Program, RecordFormat, RuntimeErrorSite)
@@ -465,6 +465,7 @@ class Generator:
             for i, t in enumerate(f.arg_types):
                 fields.append(f"s64 a{i};" if t == "long" else f"char a{i}[{f.string_size}];")
             records.append(f"struct pytap_rec_{f.id} {{ u32 kind; u32 cpu; {' '.join(fields)} }};")
+        seq_map_decls(self.layouts, self.maxentries)
         nslots = self.fn_slot_total + self.max_probe_slots
         bodies = "\n".join(self.native_src + [i["src"] for i in self.fn_order] + handlers
                             + [str(e.code) for e in getattr(session, "embeds", []) or []

@@ -20,6 +20,9 @@ from .cutil import c_ident, round8, unescape
 from .program import GlobalLayout, HistSpec
 
 LOG_BUCKETS = 128
+# one u64 counter shared by every array's seq map (element insertion order);
+# user space (runtime/bpfstore.py) takes its numbers from it too
+SEQ_COUNTER_MAP = "pytap_seq_ctr"
 
 
 def _native_size(decl) -> Optional[int]:
@@ -199,6 +202,22 @@ def stat_struct_size(lay: GlobalLayout) -> int:
         if lay.hist.kind != "log" and lay.also_log:
             n += 8 * LOG_BUCKETS
     return n
+
+
+def seq_map_decls(layouts, maxentries: int) -> None:
+    """Append the seq map of every array a BPF handler inserts into (known
+    only after lowering) to its c_decl, the shared counter before the first."""
+    first = True
+    for lay in layouts:
+        if not lay.seq_map:
+            continue
+        extra = []
+        if first:
+            extra.append(f"BPF_ARRAY({SEQ_COUNTER_MAP}, u64, 1);")
+            first = False
+        size = lay.maxsize or maxentries
+        extra.append(f'BPF_TABLE("lru_hash", struct {key_struct_name(lay)}, u64, {lay.seq_map}, {size});')
+        lay.c_decl += "\n" + "\n".join(extra)
 
 
 def key_struct_name(lay: GlobalLayout) -> str:

@@ -9,7 +9,7 @@ import re
 from .. import ast
 from ..diagnostics import StapError
 from .cutil import c_long, c_string, printf_escape, round8, unescape
-from .layout import (LOG_BUCKETS, STABLE_STRING_CALLS, key_struct_name, linear_buckets, linear_pow2,
+from .layout import (LOG_BUCKETS, SEQ_COUNTER_MAP, STABLE_STRING_CALLS, key_struct_name, linear_buckets, linear_pow2,
                      string_size, value_c_type)
 from .lower_common import Unsupported, _tok, is_native, native_code, native_kind
 
@@ -47,6 +47,15 @@ class GlobalsMixin:
             else:
                 self.str_into(v, f"{k}->k{i}", str(lay.key_string_size))
         return k
+
+    def note_insert(self, lay, k):
+        """After a BPF insert of key *k: give it the next insertion sequence
+        number (shared counter, atomic) in the array's parallel seq map, so
+        user space can list elements in stap's insertion order.  Only the
+        insert path pays for it, never an update of an existing element."""
+        lay.seq_map = f"{lay.map_name}_seq"
+        self.emit(f"{{ u32 sz{k} = 0; u64 *sc{k} = {SEQ_COUNTER_MAP}.lookup(&sz{k}); if (sc{k}) {{")
+        self.emit(f"\tu64 sn{k} = __sync_fetch_and_add(sc{k}, 1) + 1; {lay.seq_map}.update(&(*{k}), &sn{k}); }} }}")
 
     def overflow(self, lay, node):
         msg = (f"Array overflow, check size limit ({lay.maxsize})" if lay.maxsize
@@ -194,10 +203,19 @@ class GlobalsMixin:
             else:
                 raise Unsupported(f"string {op}", e)
             k = self.key(lay, indexes)
+            # an existing element is written in place; only a new one is
+            # inserted (and numbered for the element order)
+            self.emit(f"struct pytap_str *ps{k} = {lay.map_name}.lookup(&(*{k}));")
+            self.emit(f"if (ps{k}) {{ pytap_strcpy(ps{k}->s, PYTAP_MSL, {val}); }} else {{")
+            self.ind += 1
             self.emit(f"int rc{k} = {lay.map_name}.update(&(*{k}), (struct pytap_str *){val});")
-            self.emit(f"if (rc{k} == -7) {{")
+            self.emit(f"if (rc{k} == 0) {{")
+            self.note_insert(lay, k)
+            self.emit(f"}} else if (rc{k} == -7) {{")
             self.ind += 1
             self.overflow(lay, e.left.base if isinstance(e.left, ast.ArrayIndex) else e.left)
+            self.ind -= 1
+            self.emit("}")
             self.ind -= 1
             self.emit("}")
             self.emit("}")
@@ -229,13 +247,20 @@ class GlobalsMixin:
         m = lay.map_name
         if op == "=":
             self.emit(f"s64 v{k} = {v};")
+            self.emit(f"s64 *p{k} = {m}.lookup(&(*{k}));")
+            self.emit(f"if (p{k}) {{ *p{k} = v{k}; }} else {{")
+            self.ind += 1
             self.emit(f"int rc{k} = {m}.update(&(*{k}), &v{k});")
-            self.emit(f"if (rc{k} == -7) {{")
+            self.emit(f"if (rc{k} == 0) {{")
+            self.note_insert(lay, k)
+            self.emit(f"}} else if (rc{k} == -7) {{")
             self.ind += 1
             self.overflow(lay, base_node)
             self.ind -= 1
             self.emit("}")
-            self.emit(f"{t} = {v};")
+            self.ind -= 1
+            self.emit("}")
+            self.emit(f"{t} = v{k};")
             self.emit("}")
             return t
         self.emit(f"s64 *p{k} = {m}.lookup(&(*{k}));")
@@ -248,7 +273,10 @@ class GlobalsMixin:
             self.ind += 1
             self.emit(f"s64 v{k} = {sign}{v};")
             self.emit(f"int rc{k} = {m}.insert(&(*{k}), &v{k});")
-            self.emit(f"if (rc{k} == -17) {{ p{k} = {m}.lookup(&(*{k})); if (p{k}) __sync_fetch_and_add(p{k}, {sign}{v}); }}")
+            self.emit(f"if (rc{k} == 0) {{")
+            self.note_insert(lay, k)
+            self.emit("}")
+            self.emit(f"else if (rc{k} == -17) {{ p{k} = {m}.lookup(&(*{k})); if (p{k}) __sync_fetch_and_add(p{k}, {sign}{v}); }}")
             self.emit(f"else if (rc{k} == -7) {{")
             self.ind += 1
             self.overflow(lay, base_node)
@@ -265,7 +293,9 @@ class GlobalsMixin:
         self.ind += 1
         self.emit(f"s64 v{k} = {r};")
         self.emit(f"int rc{k} = {m}.update(&(*{k}), &v{k});")
-        self.emit(f"if (rc{k} == -7) {{")
+        self.emit(f"if (rc{k} == 0) {{")
+        self.note_insert(lay, k)
+        self.emit(f"}} else if (rc{k} == -7) {{")
         self.ind += 1
         self.overflow(lay, base_node)
         self.ind -= 1
@@ -346,7 +376,9 @@ class GlobalsMixin:
             self.emit("if (!sp) {")
             self.ind += 1
             self.emit("struct pytap_zero_t *zp = pytap_zero.lookup(&pytap_z);")
-            self.emit(f"if (zp) {{ int rc = {lay.map_name}.insert(&(*{k}), ({st} *)zp); if (rc == -7) {{")
+            self.emit(f"if (zp) {{ int rc = {lay.map_name}.insert(&(*{k}), ({st} *)zp); if (rc == 0) {{")
+            self.note_insert(lay, k)
+            self.emit("} else if (rc == -7) {")
             self.ind += 1
             self.overflow(lay, base)
             self.ind -= 1

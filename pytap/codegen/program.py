@@ -93,6 +93,10 @@ class GlobalLayout:
     # the script reads @variance of it: the stat struct also has stap's
     # per-CPU Welford fields avg_s, m2, variance_s (runtime/stats.py), kept
     # in fixed point shifted by stat_shift (@variance(x, N))
+    # BPF handlers insert into it: the per-key insertion numbers live in this
+    # parallel LRU hash (same key struct, u64 value from the shared counter
+    # map layout.SEQ_COUNTER_MAP); "" when only user space inserts
+    seq_map: str = ""
     welford: bool = False
     stat_shift: int = 0
     decl: Any = None               # the ast.VarDecl

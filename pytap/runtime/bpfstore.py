@@ -17,8 +17,13 @@ Element order: stap walks a map (unsorted foreach, ties of a sorted one,
 the globals printed at exit) in insertion order, and a sorted foreach
 leaves the list in that order.  A BPF hash has no order, so we remember
 the order of the keys that user space inserts (or meets first) and sort
-items() by it; keys only BPF handlers inserted and we never met keep the
-hash order, ahead of the others.
+items() by it.  When BPF handlers insert into an array, codegen gives it a
+seq map (GlobalLayout.seq_map: key -> u64 insertion number, taken
+atomically from one shared counter map, layout.SEQ_COUNTER_MAP, on the
+insert path only); user space then numbers its own inserts from that same
+counter, and an element's place is the larger of the two numbers it has
+(a re-insert or a sorted foreach renumbers it).  Keys without any number
+keep the hash order, ahead of the others.
 
 BCC inserts `__pad_*` members into key/leaf structs for alignment; they
 are skipped.
@@ -141,6 +146,37 @@ class BpfStore(GlobalStore):
         v = to_python(k)
         return v if isinstance(v, tuple) else (v,)
 
+    def _next_seq(self, name, n: int = 1) -> int:
+        """The first of n new insertion numbers for array `name`: from the
+        shared BPF counter when BPF handlers also number its keys."""
+        layout = self.layouts.get(name)
+        if layout is not None and getattr(layout, "seq_map", ""):
+            try:
+                from ..codegen.layout import SEQ_COUNTER_MAP
+                ctr = self.bpf[SEQ_COUNTER_MAP.encode()]
+                k = ctr.Key(0)
+                cur = int(to_python(ctr[k]))
+                ctr[k] = ctr.Leaf(cur + n)
+                # the local counter follows so both kinds stay comparable
+                self._seq = max(self._seq, cur + n)
+                return cur + 1
+            except Exception:
+                pass
+        first = self._seq + 1
+        self._seq += n
+        return first
+
+    def _bpf_seqs(self, name) -> Dict[tuple, int]:
+        layout = self.layouts.get(name)
+        sm = getattr(layout, "seq_map", "") if layout is not None else ""
+        if not sm:
+            return {}
+        try:
+            t = self.bpf[sm.encode()]
+            return {self._pykey(layout, k): int(to_python(v)) for k, v in t.items()}
+        except Exception:
+            return {}
+
     def _note(self, name, pykey, t, ckey, existed=None) -> None:
         """Give a key its place in the element order when we first meet it;
         `existed` (else one lookup) tells whether BPF inserted it earlier."""
@@ -154,23 +190,24 @@ class BpfStore(GlobalStore):
             except KeyError:
                 existed = False
         if existed:
-            order[pykey] = -1        # older than all we inserted; hash order
+            order[pykey] = -1        # BPF inserted it: its seq map number, if any
         else:
-            self._seq += 1
-            order[pykey] = self._seq
+            order[pykey] = self._next_seq(name)
 
     def _ordered(self, name, rows):
-        order = self._order.get(name)
-        if not order:
+        order = self._order.get(name) or {}
+        bseq = self._bpf_seqs(name)
+        if not order and not bseq:
             return rows
-        return sorted(rows, key=lambda r: order.get(r[0], -1))
+        return sorted(rows, key=lambda r: max(order.get(r[0], -1), bseq.get(r[0], -1)))
 
     def reorder(self, name, keys) -> None:
         """A sorted foreach leaves stap's element list in the sorted order."""
         order = self._order[name] = {}     # every element: stale keys go
-        for k in keys:
-            self._seq += 1
-            order[tuple(k)] = self._seq
+        keys = [tuple(k) for k in keys]
+        first = self._next_seq(name, len(keys)) if keys else 0
+        for i, k in enumerate(keys):
+            order[k] = first + i
 
     def _leaf(self, t, value):
         return _fill(t.Leaf, [value])
