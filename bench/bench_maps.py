@@ -4,7 +4,6 @@
 pytap `c[pid(), execname()]++` vs bpftrace `@[pid, comm] = count()` vs a
 hand-written BCC hash map keyed by (pid, comm).
 """
-import argparse
 import sys
 
 import common as c
@@ -19,17 +18,7 @@ def tracers():
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("-n", "--iterations", type=int, default=1_000_000)
-    ap.add_argument("-r", "--reps", type=int, default=5, help="loop runs per measurement")
-    ap.add_argument("-R", "--rounds", type=int, default=3, help="tracer start/stop rounds")
-    a = ap.parse_args(argv)
-    rows = c.measure_overhead(tracers(), a.iterations, a.reps, a.rounds)
-    print(f"### Map-heavy handler: count by (pid, execname) "
-          f"(getppid loop, {a.iterations} calls; median of {a.reps} runs, median of {a.rounds} rounds)\n")
-    print(c.overhead_table(rows, ref="bpftrace"))
-    print()
-    return 0
+    return c.overhead_main(argv, __doc__, "Map-heavy handler: count by (pid, execname)", tracers())
 
 
 if __name__ == "__main__":

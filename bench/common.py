@@ -284,6 +284,23 @@ def bcc_ref_tracer(name: str, key: str) -> Tracer:
     return Tracer(name, [PYTHON, str(BENCH_DIR / "common.py"), "bcc-ref", key])
 
 
+def overhead_main(argv, doc: str, title: str, tracers: List[Tracer], footer: str = "") -> int:
+    """Command line shared by the per-syscall benchmarks: measure every
+    tracer against the untraced loop and print one markdown table."""
+    import argparse
+    ap = argparse.ArgumentParser(description=doc)
+    ap.add_argument("-n", "--iterations", type=int, default=1_000_000)
+    ap.add_argument("-r", "--reps", type=int, default=5, help="loop runs per measurement")
+    ap.add_argument("-R", "--rounds", type=int, default=3, help="tracer start/stop rounds")
+    a = ap.parse_args(argv)
+    rows = measure_overhead(tracers, a.iterations, a.reps, a.rounds)
+    print(f"### {title} "
+          f"(getppid loop, {a.iterations} calls; median of {a.reps} runs, median of {a.rounds} rounds)\n")
+    print(overhead_table(rows, ref="bpftrace"))
+    print(f"\n{footer}\n" if footer else "")
+    return 0
+
+
 # ---------------------------------------------------------------- BCC reference
 
 BCC_REF = {
