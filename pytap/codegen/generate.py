@@ -123,6 +123,48 @@ def _check_user_mode(p, reason):
                         f"user space ({reason})", call.loc, call.tok_desc or f"identifier '{call.name}'")
 
 
+def _capturable_targets(body) -> list:
+    """[(node, ok)]: the outermost target-variable reads in a handler body
+    (not in called functions), in source order; ok when the value depends
+    only on the event (no script variable or call inside, not written)."""
+    out = []
+    written = set()
+
+    class W(ast.Visitor):
+        def visit_Assignment(self, n):
+            if isinstance(n.left, ast.TargetSymbol):
+                written.add(id(n.left))
+            self.generic_visit(n)
+
+        def visit_PreCrement(self, n):
+            if isinstance(n.operand, ast.TargetSymbol):
+                written.add(id(n.operand))
+            self.generic_visit(n)
+        visit_PostCrement = visit_PreCrement
+    W().visit(body)
+
+    def pure(n) -> bool:
+        bad = []
+
+        class V(ast.Visitor):
+            def visit_Symbol(self, x):
+                bad.append(x)
+
+            def visit_FunctionCall(self, x):
+                bad.append(x)
+        V().visit(n)
+        return not bad
+
+    class T(ast.Visitor):
+        def visit_TargetSymbol(self, n):
+            out.append((n, id(n) not in written and pure(n)))
+
+        def visit_EntryOp(self, n):
+            out.append((n, pure(n.operand)))
+    T().visit(body)
+    return out
+
+
 def _targets_in(node) -> list:
     sc = _TargetScan()
     sc.visit(node)
@@ -149,6 +191,7 @@ class Generator:
         self.functions: Dict[int, dict] = {}      # id(decl) -> info
         self.fn_order: List[dict] = []
         self.in_progress = set()
+        self._captured: Dict[int, tuple] = {}   # probe index -> (Lowerer, captures)
         self.fn_slot_total = 0
         self._bpf_probes: List = []
         self._cnames: Dict[int, str] = {}
@@ -417,13 +460,7 @@ class Generator:
         for p in self._bpf_probes:
             low, why = self.lower_probe(p)
             if low is None:
-                tgt = _targets_in(p.body)
-                if tgt:
-                    t = tgt[0]
-                    raise StapError(
-                        f"this probe handler must run in user space ({why.reason}), "
-                        f"where target variables are not available", t.loc,
-                        t.tok_desc or f"identifier '{getattr(t, 'name', '@entry')}'")
+                self._capture_targets(p, why)
                 _check_user_mode(p, why.reason)
             lowered[p.index] = (low, why)
         # 2. group by event and decide raw tracepoints
@@ -448,6 +485,8 @@ class Generator:
         self.entry_groups = []
         for p in self._bpf_probes:
             low, _why = lowered[p.index]
+            if low is None:
+                low = self._captured.get(p.index, (None, None))[0]
             if low is not None and low.entry_exprs:
                 handlers.append(self._entry_saver(p, low))
         for g in group_list:
@@ -457,6 +496,8 @@ class Generator:
                 cp = CompiledProbe(p.index, p, "bpf" if low is not None else "user", g["fn"],
                                    LOAD_TYPES.get(g["ptype"], g["ptype"]), g["rp"],
                                    user_reason=None if low is not None else why.reason)
+                if low is None and p.index in self._captured:
+                    cp.captures = self._captured[p.index][1]
                 probes_out.append(cp)
         probes_out.sort(key=lambda c: c.index)
         records = []
@@ -518,6 +559,68 @@ class Generator:
             if sources <= {"tp_arg"}:
                 for p in plist:
                     p.resolved.spec["raw"] = True
+
+    def _capture_targets(self, p, why):
+        """A user-mode probe's handler reads target variables: lower each
+        state-independent one ($x, $x->a[2], $return, @entry($x)) in the BPF
+        stub and append the values to its trigger record (see
+        CompiledProbe.captures).  Others (an index that is a script
+        variable, writes to $x) keep the user-space refusal."""
+        nodes = _capturable_targets(p.body)
+        if not nodes:
+            return
+        bad = [n for n, ok in nodes if not ok]
+
+        def refuse(t):
+            raise StapError(
+                f"this probe handler must run in user space ({why.reason}), "
+                f"where target variables are not available", t.loc,
+                t.tok_desc or f"identifier '{getattr(t, 'name', '@entry')}'")
+        if bad:
+            refuse(bad[0])
+        low = Lowerer(self, probe=p)
+        for v in p.locals:
+            low.declare_local(v)
+        # the probe condition filters in BPF too, so filtered events cost no
+        # record and no reads
+        cond_ok = False
+        if p.condition is not None:
+            try:
+                Lowerer(self, probe=p).cond(p.condition)
+                cond_ok = True
+            except Unsupported:
+                cond_ok = False
+        caps = []
+        try:
+            if cond_ok:
+                c = low.cond(p.condition)
+                low.emit(f"if (!({c})) goto pytap_end_{p.index};")
+            vals = []
+            for n, _ok in nodes:
+                t = "string" if low.etype(n) == "string" else "long"
+                vals.append((n, t, low.expr(n)))
+        except Unsupported:
+            refuse(nodes[0][0])
+        msl = round8(self.msl)
+        fields = []
+        for i, (n, t, _v) in enumerate(vals):
+            fields.append(f"s64 v{i};" if t == "long" else f"char v{i}[{msl}];")
+            caps.append((id(n), t, 8 if t == "long" else msl))
+        st = f"pytap_trig_{p.index}"
+        low.emit(f"struct {st} {{ struct pytap_rec_trigger h; {' '.join(fields)} }};")
+        low.emit(f"struct {st} *tr = {self.ringbuf}.ringbuf_reserve(sizeof(struct {st}));")
+        low.emit("if (tr) {")
+        low.emit(f"\tpytap_trigger_fill(&tr->h, {p.index});")
+        for i, (n, t, v) in enumerate(vals):
+            if t == "long":
+                low.emit(f"\ttr->v{i} = {v};")
+            else:
+                low.emit(f"\tpytap_strcpy(tr->v{i}, {msl}, {v});")
+        low.emit(f"\t{self.ringbuf}.ringbuf_submit(tr, 0);")
+        low.emit("} else {")
+        low.emit("\tpytap_dropped();")
+        low.emit("}")
+        self._captured[p.index] = (low, caps)
 
     def _trigger_condition(self, p):
         """A user-mode probe's `if (cond)` evaluated in BPF, so the kernel
@@ -586,6 +689,21 @@ class Generator:
         for p in g["probes"]:
             low, why = lowered[p.index]
             body.append(f"\t/* probe {p.index}: {self.pp_text(p)} */")
+            if low is None and p.index in self._captured:
+                # user space runs the handler; this stub sends the target values
+                clow = self._captured[p.index][0]
+                body.append(f"\t/* runs in user space: {why.reason} */")
+                self.max_probe_slots = max(self.max_probe_slots, clow.nslots)
+                need_frame = need_frame or clow.uses_frame or self._frame_needed(clow.calls)
+                body.append("\t{")
+                body.append(f"\tE->probe = {p.index}; E->actions = 0;")
+                body += ["\t" + d for d in clow.decls]
+                body += ["\t" + x for x in clow.prologue]
+                body += clow.lines
+                body.append("\t}")
+                body.append(f"pytap_end_{p.index}: __attribute__((unused));")
+                body.append(f"\tif (*pytap_st != 0) return 0;")
+                continue
             if low is None:
                 body.append(f"\t/* runs in user space: {why.reason} */")
                 cond = self._trigger_condition(p)

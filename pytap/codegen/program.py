@@ -17,7 +17,8 @@ Reserved kinds (ids below FIRST_FORMAT_ID):
                   char msg[MAXSTRINGLEN]: the message when it is only known at
                   run time (error("..."), copy faults); "" = use the site's
     KIND_TRIGGER  a "user"-mode probe fired; args: probe index, pid, tid,
-                  ppid, uid, gid, euid, cpu, ktime ns, then execname char[16]
+                  ppid, uid, gid, euid, cpu, ktime ns, then execname char[16],
+                  then that probe's CompiledProbe.captures values (if any)
 """
 from __future__ import annotations
 
@@ -114,6 +115,12 @@ class CompiledProbe:
     # attach that function once, with this ResolvedPoint.
     resolved: Any = None
     user_reason: Optional[str] = None   # why a kernel probe runs in user space
+    # A user-mode kernel probe's target-variable values, appended by its BPF
+    # stub after the fixed trigger record in this order: (key, type, size)
+    # with key = id() of the ast.TargetSymbol / ast.EntryOp node (the
+    # interpreter's ProbeContext.target_values key), type "long" (s64) or
+    # "string" (char[size], NUL-terminated).
+    captures: List[Tuple[int, str, int]] = field(default_factory=list)
 
 
 @dataclass

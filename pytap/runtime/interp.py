@@ -669,9 +669,20 @@ class Interpreter:
         return _default(e.type or getattr(e.referent, "type", None))
 
     def eval_TargetSymbol(self, e: ast.TargetSymbol):
+        # captured by the probe's BPF stub, keyed by node (codegen's
+        # CompiledProbe.captures); by name for hand-made contexts
+        tv = self.ctx.target_values
+        if id(e) in tv:
+            return tv[id(e)]
         if e.name in self.ctx.target_values:
             return self.ctx.target_values[e.name]
         raise self.error(f"target variable {e.name} is not available in user space", e)
+
+    def eval_EntryOp(self, e: ast.EntryOp):
+        tv = self.ctx.target_values
+        if id(e) in tv:
+            return tv[id(e)]
+        raise self.error("@entry is not available in user space", e)
 
     def arith(self, op: str, a: int, b: int, node: ast.Node) -> int:
         if op == "+":

@@ -371,7 +371,8 @@ class Session:
                             uid=rec["uid"], gid=rec["gid"], euid=rec["euid"],
                             cpu=rec["cpu"], execname=rec["execname"],
                             pp=probe_point_text(probe), probefunc=_probefunc(probe),
-                            target=self.target_pid, ktime_ns=rec.get("ktime_ns", 0))
+                            target=self.target_pid, ktime_ns=rec.get("ktime_ns", 0),
+                            target_values=rec.get("target_values") or {})
 
     def run_user_probe(self, probe, ctx) -> None:
         """Run one handler; exit()/errors become the session's stop reason."""

@@ -113,6 +113,14 @@ class Decoder:
         self._structs: Dict[int, Tuple[struct.Struct, List[bool], RecordFormat, Any]] = {}
         for f in program.formats:
             self._structs[f.id] = self._build(f)
+        # user-mode probes whose trigger records carry target values
+        self._captures: Dict[int, Tuple[struct.Struct, List[Tuple[int, bool]]]] = {}
+        for cp in getattr(program, "probes", []) or []:
+            caps = getattr(cp, "captures", None)
+            if caps:
+                fmt = "<" + "".join("q" if t == "long" else f"{size}s" for _k, t, size in caps)
+                self._captures[cp.index] = (struct.Struct(fmt),
+                                            [(k, t == "string") for k, t, _s in caps])
 
     @staticmethod
     def _build(f: RecordFormat):
@@ -145,6 +153,14 @@ class Decoder:
             vals = _TRIGGER.unpack_from(data)
             trig = dict(zip(TRIGGER_FIELDS, vals[2:-1]))
             trig["execname"] = cstring(vals[-1])
+            cap = self._captures.get(trig["probe_index"])
+            if cap is not None:
+                st, keys = cap
+                if len(data) < _TRIGGER.size + st.size:
+                    raise DecodeError(f"short trigger record ({len(data)} bytes)")
+                tv = st.unpack_from(data, _TRIGGER.size)
+                trig["target_values"] = {k: (cstring(v) if is_s else v)
+                                         for (k, is_s), v in zip(keys, tv)}
             return Record(kind, cpu, [], trigger=trig)
         if kind == KIND_ERROR:
             # site index, then (optionally) char msg[]: a message built at

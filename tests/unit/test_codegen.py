@@ -144,10 +144,20 @@ def test_line_markers_map_back_to_script():
     assert "/* @<input>:3:3 */" in p.c_source
 
 
-def test_target_variable_in_user_mode_probe_is_an_error():
+def test_target_variable_in_user_mode_probe_is_captured():
+    # the BPF stub appends $prev_pid to the trigger record for the interpreter
+    p = gen('global a; probe kernel.trace("sched:sched_switch") { a[$prev_pid] = 1; foreach (k in a) println(k) }')
+    cp = p.probes[0]
+    assert cp.mode == "user"
+    assert [(t, size) for _k, t, size in cp.captures] == [("long", 8)]
+    assert "pytap_trigger_fill(&tr->h, 0);" in p.c_source
+
+
+def test_target_variable_depending_on_script_state_in_user_mode_is_an_error():
     from pytap.diagnostics import PassFailed
     with pytest.raises(PassFailed) as ei:
-        gen('global a; probe kernel.trace("sched:sched_switch") { a[$prev_pid] = 1; foreach (k in a) println(k) }')
+        gen('global a; probe kernel.trace("sched:sched_switch") '
+            '{ i = 0; a[$prev->comm[i]] = 1; foreach (k in a) println(k) }')
     assert "target variables are not available" in ei.value.diagnostics.render()
 
 

@@ -126,3 +126,14 @@ def test_callback_yields_when_budget_spent():
     disp.budget_end = 0.0          # spent: libbpf must return after this record
     assert disp.callback(None, ctypes.addressof(buf), len(raw)) == -1
     assert disp.records == 2 and disp.pending is None
+
+
+def test_trigger_record_with_captured_target_values():
+    from pytap.codegen.program import CompiledProbe
+    prog = Program(c_source="", probes=[CompiledProbe(4, None, "user", captures=[(11, "long", 8), (22, "string", 16)])])
+    d = Decoder(prog)
+    raw = struct.pack("<II9q16s", KIND_TRIGGER, 0, 4, 1, 1, 1, 0, 0, 0, 0, 0, b"sh") \
+        + struct.pack("<q16s", -5, b"abc")
+    rec = d.decode(raw)
+    assert rec.trigger["probe_index"] == 4
+    assert rec.trigger["target_values"] == {11: -5, 22: "abc"}
