@@ -12,8 +12,14 @@ Modes.  begin/end/error probes are "user" (the interpreter runs them).  A
 kernel-event probe is "bpf" unless lowering meets something BPF cannot do
 well (foreach, reading aggregates, regex, delete of a whole array, recursion,
 /* user */ tapset functions ...); then it is "user" and its BPF function
-only emits a KIND_TRIGGER record.  Such a probe may not read $target
-variables (pass-3 semantic error).  CompiledProbe.user_reason says why.
+only emits a KIND_TRIGGER record.  CompiledProbe.user_reason says why.
+Target variables such a handler body reads ($x, $x->m[2], $return,
+@entry($x): no script variable or call inside, never written) are
+evaluated by that BPF stub (after the probe condition, when it lowers) and
+appended to the trigger record (CompiledProbe.captures: (id(node), type,
+size)); the decoder puts them in ProbeContext.target_values[id(node)].
+Other target reads there stay a pass-3 semantic error ("... where target
+variables are not available").
 
 Native tapset functions (tapsets/*.stp):
 
