@@ -558,20 +558,12 @@ def _retok(t: Token, typ: str, val: str, text: Optional[str] = None) -> Token:
 # --------------------------------------------------------------- library macros
 
 def tapset_search_dirs(options=None) -> List[str]:
-    """Directories holding tapsets for this runtime/arch, in stap's order."""
-    dirs = []
-    facts = Facts(options)
-    rtdir = "linux" if facts.runtime == "kernel" else facts.runtime
+    """Directories holding tapsets for this runtime/arch, in stap's order
+    (the one rule lives in tapsets.search_dirs)."""
+    from .tapsets import search_dirs
     base_dirs = options.tapset_dirs() if options is not None and hasattr(options, "tapset_dirs") \
         else [os.environ.get("PYTAP_TAPSET", "")]
-    for base in base_dirs:
-        if not base:
-            continue
-        for sub in ("", facts.arch, rtdir, os.path.join(rtdir, facts.arch)):
-            d = os.path.join(base, sub) if sub else base
-            if os.path.isdir(d) and d not in dirs:
-                dirs.append(d)
-    return dirs
+    return search_dirs(base_dirs, options)
 
 
 _LIB_CACHE: Dict[Tuple, dict] = {}
