@@ -131,16 +131,10 @@ def _resolve_one(point: ast.ProbePoint) -> list:
 
 
 def _arg(c: ast.ProbePointComponent):
-    a = c.arg
-    if a is None:
-        return None
-    if isinstance(a, ast.Number):
-        return a.value
-    if isinstance(a, ast.String):
-        return a.value
-    if isinstance(a, ast.Unary) and a.op == "-" and isinstance(a.operand, ast.Number):
-        return -a.operand.value
-    return None
+    """A component's literal argument (int or str), else None."""
+    from ..probes.core import arg_value
+    v = arg_value(c.arg)
+    return None if isinstance(v, ast.Node) else v
 
 
 def init_provider() -> None:
