@@ -259,24 +259,13 @@ def _add_condition_begin(session: Session, opts) -> None:
             V().visit(p.condition)
     if not uses[0]:
         return
-    from .globals_at_exit import _resolve_end
+    from .globals_at_exit import resolve_synthetic
     point = ast.ProbePoint([ast.ProbePointComponent("begin")])
     body = ast.Block([] if opts.unoptimized else [ast.NullStatement()])
     user = ast.Probe([point], body)
-    rp = _resolve_begin(point)
+    rp = resolve_synthetic(point)
     session.probes.append(DerivedProbe(point=point, derivation=[user], body=body,
                                        resolved=rp, synthetic=True, origin=user))
-
-
-def _resolve_begin(point):
-    from .points import resolve_concrete, FallbackResolvedPoint
-    try:
-        r = resolve_concrete(point)
-        if r:
-            return r[0]
-    except Exception:
-        pass
-    return FallbackResolvedPoint("begin", point)
 
 
 # `pytap.elaborate(source, ...)` is the library entry (pytap/__init__.py),

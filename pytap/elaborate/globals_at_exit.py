@@ -108,13 +108,15 @@ def add_exit_printers(session) -> None:
         body._keep_block = True
         point = ast.ProbePoint([ast.ProbePointComponent("end")])
         user = ast.Probe([point], body)
-        rp = _resolve_end(point)
+        rp = resolve_synthetic(point)
         session.probes.append(DerivedProbe(point=point, derivation=[user], body=body,
                                            locals=locs, resolved=rp, synthetic=True,
                                            origin=user))
 
 
-def _resolve_end(point):
+def resolve_synthetic(point):
+    """Resolve a begin/end point of a probe stap adds itself; those always
+    exist, so fall back to a plain resolved point of that family."""
     from .points import resolve_concrete, FallbackResolvedPoint
     try:
         r = resolve_concrete(point)
@@ -122,4 +124,4 @@ def _resolve_end(point):
             return r[0]
     except Exception:
         pass
-    return FallbackResolvedPoint("end", point)
+    return FallbackResolvedPoint(point.components[0].functor, point)
