@@ -57,6 +57,19 @@ class GlobalsMixin:
         self.emit(f"{{ u32 sz{k} = 0; u64 *sc{k} = {SEQ_COUNTER_MAP}.lookup(&sz{k}); if (sc{k}) {{")
         self.emit(f"\tu64 sn{k} = __sync_fetch_and_add(sc{k}, 1) + 1; {lay.seq_map}.update(&(*{k}), &sn{k}); }} }}")
 
+    def insert_new(self, lay, k, call, node):
+        """Emit the insert of a new element (`call` returns the map helper's
+        rc): number it for the element order on success, raise stap's
+        overflow error when the map is full (-E2BIG)."""
+        self.emit(f"int rc{k} = {call};")
+        self.emit(f"if (rc{k} == 0) {{")
+        self.note_insert(lay, k)
+        self.emit(f"}} else if (rc{k} == -7) {{")
+        self.ind += 1
+        self.overflow(lay, node)
+        self.ind -= 1
+        self.emit("}")
+
     def overflow(self, lay, node):
         msg = (f"Array overflow, check size limit ({lay.maxsize})" if lay.maxsize
                else "Array overflow, check MAXMAPENTRIES")
@@ -208,14 +221,8 @@ class GlobalsMixin:
             self.emit(f"struct pytap_str *ps{k} = {lay.map_name}.lookup(&(*{k}));")
             self.emit(f"if (ps{k}) {{ pytap_strcpy(ps{k}->s, PYTAP_MSL, {val}); }} else {{")
             self.ind += 1
-            self.emit(f"int rc{k} = {lay.map_name}.update(&(*{k}), (struct pytap_str *){val});")
-            self.emit(f"if (rc{k} == 0) {{")
-            self.note_insert(lay, k)
-            self.emit(f"}} else if (rc{k} == -7) {{")
-            self.ind += 1
-            self.overflow(lay, e.left.base if isinstance(e.left, ast.ArrayIndex) else e.left)
-            self.ind -= 1
-            self.emit("}")
+            self.insert_new(lay, k, f"{lay.map_name}.update(&(*{k}), (struct pytap_str *){val})",
+                            e.left.base if isinstance(e.left, ast.ArrayIndex) else e.left)
             self.ind -= 1
             self.emit("}")
             self.emit("}")
@@ -250,14 +257,7 @@ class GlobalsMixin:
             self.emit(f"s64 *p{k} = {m}.lookup(&(*{k}));")
             self.emit(f"if (p{k}) {{ *p{k} = v{k}; }} else {{")
             self.ind += 1
-            self.emit(f"int rc{k} = {m}.update(&(*{k}), &v{k});")
-            self.emit(f"if (rc{k} == 0) {{")
-            self.note_insert(lay, k)
-            self.emit(f"}} else if (rc{k} == -7) {{")
-            self.ind += 1
-            self.overflow(lay, base_node)
-            self.ind -= 1
-            self.emit("}")
+            self.insert_new(lay, k, f"{m}.update(&(*{k}), &v{k})", base_node)
             self.ind -= 1
             self.emit("}")
             self.emit(f"{t} = v{k};")
@@ -292,14 +292,7 @@ class GlobalsMixin:
         self.emit(f"if (p{k}) {{ *p{k} = {r}; }} else {{")
         self.ind += 1
         self.emit(f"s64 v{k} = {r};")
-        self.emit(f"int rc{k} = {m}.update(&(*{k}), &v{k});")
-        self.emit(f"if (rc{k} == 0) {{")
-        self.note_insert(lay, k)
-        self.emit(f"}} else if (rc{k} == -7) {{")
-        self.ind += 1
-        self.overflow(lay, base_node)
-        self.ind -= 1
-        self.emit("}")
+        self.insert_new(lay, k, f"{m}.update(&(*{k}), &v{k})", base_node)
         self.ind -= 1
         self.emit("}")
         self.emit(f"{t} = {cur if post else r};")
