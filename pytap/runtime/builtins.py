@@ -611,3 +611,10 @@ for _name in ("task_current", "returnval"):
 for _name in ("task_parent", "task_pid", "task_tid", "task_execname", "ulong_arg", "task_state",
               "task_cpu"):
     BUILTINS[_name] = (lambda n: (lambda ctx, arg: _kernel_only(n)(ctx, arg)))(_name)
+
+
+# Family twins live in runtime/natives/<family>.py (they import `builtin`
+# from here), so that each tapset family keeps its Python side in one file.
+from . import natives as _natives  # noqa: E402
+
+_natives.load_all()
