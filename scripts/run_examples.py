@@ -54,27 +54,37 @@ def meta_command(stp: Path) -> str:
     return f"stap {stp.name}"
 
 
-def pytap_argv(cmd: str, seconds: int) -> list[str]:
-    """stap's command line as pytap's: shell bits resolved, -p4 dropped,
-    -T added (or lowered) so the run ends by itself."""
-    cmd = cmd.replace("$$", str(os.getpid()))
-    cmd = re.sub(r"`which (\w+)`", lambda m: subprocess.run(
-        ["sh", "-c", f"command -v {m.group(1)} || echo /bin/true"],
-        capture_output=True, text=True).stdout.strip() or "/bin/true", cmd)
+def shell_words(cmd: str) -> list[str]:
+    """The command's words as the shell would pass them ($$, backticks and
+    quotes resolved; no glob expansion: `*@mm/*.c` is a probe pattern)."""
+    r = subprocess.run(["bash", "-c", f"set -f; for w in {cmd}; do printf '%s\\0' \"$w\"; done"],
+                       capture_output=True, text=True)
+    if r.returncode == 0 and r.stdout:
+        return r.stdout.split("\0")[:-1]
     try:
-        words = shlex.split(cmd)
+        return shlex.split(cmd)
     except ValueError:
-        words = cmd.split()
+        return cmd.split()
+
+
+def pytap_argv(cmd: str, seconds: int) -> list[str]:
+    """stap's command line as pytap's: shell bits resolved, -p4 dropped
+    (also inside grouped flags such as -gp4), -T added (or lowered) so the
+    run ends by itself."""
+    words = shell_words(cmd)
     out: list[str] = []
     i = 1  # words[0] is stap
     has_T = False
     while i < len(words):
         w = words[i]
-        if w in ("-p4", "-p5") or re.fullmatch(r"-p[45]", w):
-            i += 1
-            continue
         if w == "-p" and i + 1 < len(words):
             i += 2
+            continue
+        m = re.fullmatch(r"-([a-zA-Z]*)p[1-5]", w)
+        if m:
+            if m.group(1):
+                out.append("-" + m.group(1))
+            i += 1
             continue
         if w == "-T" and i + 1 < len(words):
             out += ["-T", str(min(seconds, int(float(words[i + 1]) or seconds)))]
