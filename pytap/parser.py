@@ -7,7 +7,7 @@ the token stream first (see `probe_point_tokens`): gluing probe point
 components such as `kernel.function("*@fs/*.c")` or `syscall.*` out of
 adjacent tokens, and expanding `{a,b}` brace alternatives.
 
-The grammar tables are built once and pickled under the user cache dir,
+The grammar tables are built once and kept (JSON) under the cache dir,
 keyed by a hash of the grammar (see `_get_parser`).
 """
 from __future__ import annotations
@@ -1809,43 +1809,63 @@ def _grammar_hash() -> str:
 
 
 def _get_parser(options=None):
+    """PLY's LALR tables, from the cache when a trusted copy of this
+    grammar's tables is there, else built (and stored).  The tables are kept
+    as plain JSON, read back through PLY's table-module interface, so
+    loading them runs no code (PLY's own pickle files would)."""
     global _PARSER
     if _PARSER is not None:
         return _PARSER
+    from . import cachefs
     from .options import Options
-    cache = (options.cache_dir if options is not None else Options().cache_dir)
-    pickle = None
-    try:
-        os.makedirs(cache, exist_ok=True)
-        pickle = os.path.join(str(cache), f"parsetab-{_grammar_hash()}.pickle")
-    except OSError:
-        pickle = None
+    root = options.cache_dir if options is not None else Options().cache_dir
+    name = f"parsetab-{_grammar_hash()}.json"
     kw = dict(module=sys.modules[__name__], start="file", debug=False,
-              errorlog=yacc.NullLogger(), optimize=True)
-    try:
-        if pickle is not None:
-            fresh = not os.path.exists(pickle)
-            _PARSER = yacc.yacc(picklefile=pickle, write_tables=True, **kw)
-            if fresh:
-                _drop_stale_tables(os.path.dirname(pickle), os.path.basename(pickle))
-        else:
-            raise OSError
-    except Exception:
-        # unwritable cache or a half-written table: build in memory (not
-        # optimize mode: that would trust any stale "parsetab" it finds)
-        kw["optimize"] = False
-        _PARSER = yacc.yacc(write_tables=False, tabmodule="pytap_no_such_parsetab", **kw)
+              errorlog=yacc.NullLogger(), write_tables=False)
+    tab = _tables_module(cachefs.load_json(root, name))
+    if tab is not None:
+        try:
+            _PARSER = yacc.yacc(tabmodule=tab, optimize=True, **kw)
+            return _PARSER
+        except Exception:
+            _PARSER = None
+    # Build in memory (not optimize mode: that would trust any stale
+    # "parsetab" module it finds), then keep the tables for the next run.
+    _PARSER = yacc.yacc(tabmodule="pytap_no_such_parsetab", optimize=False, **kw)
+    if cachefs.store_json(root, name, _tables_json(_PARSER)):
+        for old, _st in cachefs.entries(root):
+            if old.startswith("parsetab-") and old != name:
+                cachefs.remove(root, old)
     return _PARSER
 
 
-def _drop_stale_tables(cache: str, keep: str) -> None:
-    """Tables of older grammars are never read again."""
+def _tables_json(parser) -> dict:
+    """An LRParser's tables as plain data (what PLY's write_table writes)."""
+    return {"tabversion": yacc.__tabversion__, "method": "LALR",
+            "action": {str(k): v for k, v in parser.action.items()},
+            "goto": {str(k): v for k, v in parser.goto.items()},
+            "productions": [[p.str, p.name, p.len, p.func, os.path.basename(p.file or ""), p.line]
+                            for p in parser.productions]}
+
+
+def _tables_module(data):
+    """The cached JSON tables as the module object PLY's read_table takes;
+    None when absent or of another PLY table version."""
+    import types
+    if not isinstance(data, dict) or data.get("tabversion") != yacc.__tabversion__:
+        return None
     try:
-        for name in os.listdir(cache):
-            if name.startswith("parsetab-") and name.endswith(".pickle") and name != keep:
-                os.unlink(os.path.join(cache, name))
-    except OSError:
-        pass
+        mod = types.ModuleType("pytap_parsetab")
+        mod.__file__ = __file__
+        mod._tabversion = data["tabversion"]
+        mod._lr_method = data["method"]
+        mod._lr_signature = ""
+        mod._lr_action = {int(k): v for k, v in data["action"].items()}
+        mod._lr_goto = {int(k): v for k, v in data["goto"].items()}
+        mod._lr_productions = [tuple(p) for p in data["productions"]]
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+    return mod
 
 
 class _TokenFeed:
