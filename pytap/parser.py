@@ -168,9 +168,17 @@ def p_probe_alias_combined(p):
 
 
 def _single_alias_name(p):
-    """An alias defines one name: `probe a, b = c` is rejected at the '='."""
+    """An alias defines one name: `probe a, b = c` is rejected at the '=';
+    and that name is not optional (`?`) nor sufficient (`!`)."""
     if len(p[2]) != 1:
         raise ParseAbort(perr("expected probe point specifier", _tok(p, 3)))
+    pt = p[2][0]
+    if pt.optional or pt.sufficient:
+        c = pt.components[0]
+        desc = "keyword" if c.functor in KEYWORDS else \
+            (f"operator '{c.functor}'" if c.functor == "*" else f"identifier '{c.functor}'")
+        raise ParseAbort(StapError("probe point alias name cannot be optional nor sufficient",
+                                   c.loc, tok_desc=desc, kind="parse", label="at"))
 
 
 def p_pp_list_one(p):
@@ -305,8 +313,17 @@ def p_global_size_none(p):
 
 
 def p_global_size(p):
-    """global_size : LBRACKET NUMBER RBRACKET"""
-    p[0] = _number(_tok(p, 2)).value
+    """global_size : LBRACKET NUMBER RBRACKET
+                   | LBRACKET MINUS NUMBER RBRACKET"""
+    size = _number(_tok(p, len(p) - 2)).value
+    if len(p) == 5:
+        size = -size
+    if size <= 0:
+        # stap: no token to show (it has swallowed the number)
+        t = _tok(p, 1)
+        raise ParseAbort(StapError("array size out of range", None, tok_desc=f"{t.file} EOF",
+                                   kind="parse"))
+    p[0] = size
 
 
 def p_global_literal(p):
@@ -1122,6 +1139,9 @@ def p_primary_entry(p):
 
 def p_primary_perf(p):
     """primary : AT_PERF LPAREN string RPAREN"""
+    if p[3].value == "":
+        # stap looks at the token after the string when it complains
+        raise ParseAbort(perr("expected non-empty string", _tok(p, 4)))
     p[0] = _mk(ast.PerfOp, _tok(p, 1), p[3])
 
 
@@ -1555,6 +1575,7 @@ class _State:
         self.toks: List[Token] = []
         self.index = {}
         self.pos = 0
+        self.saw_top = False
 
     def deny_embedded_expr(self, tok: Token):
         """`%{ %}` inside a body without -g: stap reports it, gives up on the
@@ -1884,6 +1905,10 @@ class _TokenFeed:
         if t.type == "LEXERR":
             # a lexical error ends the file for stap's parser
             raise ParseAbort(t.value, resume=len(self.toks))
+        if t.type == "PPERR":
+            # a preprocessor error, thrown where stap's parser asks for the
+            # token; recovery skips to the next declaration
+            raise ParseAbort(t.value)
         if t.type == "ARGERR":
             # $N out of range: an error where the parser meets it
             stack = [getattr(x, "type", "") for x in _state.parser.symstack]
@@ -1893,6 +1918,8 @@ class _TokenFeed:
                 t.value.site = "value"
             raise ParseAbort(t.value)
         prev = self.toks[self.i - 2] if self.i >= 2 else None
+        if t.type in ("ASSIGN", "PLUSEQ") and prev is not None and prev.type in ("QUESTION", "NOT"):
+            _optional_alias_name(self.toks, self.i - 1)
         if prev is not None and prev.type == "RETURN" and t.type in KEYWORD_TYPES:
             # stap's `return` takes a value unless ';' or '}' follows
             raise ParseAbort(perr("expected literal string or number", t))
@@ -1910,6 +1937,24 @@ class _TokenFeed:
 
 
 _RESYNC = {"PROBE", "GLOBAL", "FUNCTION", "PRIVATE", "EMBEDDED"}
+
+
+def _optional_alias_name(toks, i: int) -> None:
+    """`probe NAME? = ...`: stap refuses it when it sees the '=' (so before
+    anything in the body), naming the alias's first component."""
+    stack = [getattr(x, "type", "") for x in _state.parser.symstack]
+    if "PROBE" not in stack or "LBRACE" in stack:
+        return
+    k = i - 1
+    while k > 0 and toks[k].type != "PROBE":
+        if toks[k].type in ("COMMA", "LBRACE", "RBRACE", "SEMI"):
+            return           # a list of points: "expected probe point specifier"
+        k -= 1
+    if toks[k].type != "PROBE" or k + 1 >= i:
+        return
+    first = toks[k + 1]
+    raise ParseAbort(perr("probe point alias name cannot be optional nor sufficient",
+                          first, label="at"))
 
 
 def parse(text: str, filename: str = "<input>", options=None, privileged: bool = False,
@@ -1943,6 +1988,13 @@ def parse(text: str, filename: str = "<input>", options=None, privileged: bool =
     if toks is not None and not errors:
         # (after preprocessor errors stap reports nothing more for the file)
         items = _parse_tokens(toks, privileged, guru, errors)
+        if errors and not _state.saw_top:
+            # every declaration start was a preprocessor error: stap says
+            # the file is empty instead of counting
+            f = _failure(errors, getattr(options, "verbose", 0))
+            f.footer = (f"Input file '{filename}' is empty after preprocessing.\n"
+                        + f.footer[f.footer.index(PASS1_FOOTER):])
+            raise f
     if errors:
         raise _failure(errors, getattr(options, "verbose", 0))
     return _build_file(filename, items, privileged)
@@ -1983,10 +2035,13 @@ def _parse_tokens(toks, privileged, guru, errors) -> List[ast.Node]:
     _state.global_names = set()
     items: List[ast.Node] = []
     start = 0
+    _state.saw_top = False     # stap's `empty`: a declaration start was seen
     while True:
         _state.errors = errors
         _state.hists = []
         _state.returns = []
+        if toks[start].type not in ("PPERR", "EOF"):
+            _state.saw_top = True
         feed = _TokenFeed(toks, start)
         try:
             items.extend(parser.parse(lexer=feed))
@@ -2004,8 +2059,15 @@ def _parse_tokens(toks, privileged, guru, errors) -> List[ast.Node]:
             else:
                 # quietly skip to the next token a declaration can start with
                 k = max(feed.i - 1, start + 1)
+                if k < len(toks) and toks[k].type == "PPERR" and toks[k].value is e.err:
+                    k += 1          # consumed by the throw, not met again
                 while k < len(toks) and toks[k].type not in _RESYNC and toks[k].type != "EOF":
                     t = toks[k]
+                    if t.type == "PPERR":
+                        # stap prints preprocessor errors met while skipping
+                        errors.append(t.value)
+                        k += 1
+                        continue
                     if t.type == "PPFUNCTOR" and t.orig_type in _RESYNC and \
                             t.text in ("probe", "global", "function", "private"):
                         # a keyword we had glued into a probe point: stap's
