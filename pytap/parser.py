@@ -29,7 +29,7 @@ PASS1_FOOTER = "Pass 1: parse failed.  [man error::pass1]"
 
 tokens = TOKEN_TYPES + ["AT_CAST", "AT_DEFINED", "AT_ENTRY", "AT_VAR", "AT_CONST", "AT_PERF",
                         "AT_STAT", "AT_HIST", "AT_PROBEWRITE", "AT_KREGISTER", "AT_UREGISTER",
-                        "AT_MODULE", "PPFUNCTOR", "JUNK"]
+                        "AT_KDEREF", "AT_UDEREF", "AT_MODULE", "PPFUNCTOR", "JUNK"]
 
 precedence = (
     ("nonassoc", "IFX"),
@@ -1189,6 +1189,21 @@ def p_primary_register(p):
     p[0] = _mk(ast.RegisterOp, t, t.value[1:], p[3])
 
 
+def p_primary_deref(p):
+    """primary : AT_KDEREF LPAREN deref_size COMMA expr RPAREN
+               | AT_UDEREF LPAREN deref_size COMMA expr RPAREN"""
+    t = _tok(p, 1)
+    p[0] = _mk(ast.DerefOp, t, t.value[1:], p[3], p[5])
+
+
+def p_deref_size(p):
+    """deref_size : NUMBER
+                  | MINUS NUMBER"""
+    # stap keeps SIZE as an unsigned int (-4 prints as 4294967292)
+    n = _number(_tok(p, len(p) - 1)).value
+    p[0] = (-n if len(p) == 3 else n) & 0xFFFFFFFF
+
+
 def p_opt_components(p):
     """opt_components :
                       | target_components"""
@@ -1737,6 +1752,15 @@ def _describe_expected(expected: set, tok: Optional[Token], stack=()) -> str:
     e = expected
     eof = tok is None
     ctx = _context(stack)
+    if not eof and e and e <= {"NUMBER", "MINUS"} and "NUMBER" in e:
+        # stap's expect_number: @kderef/@uderef sizes, global array sizes
+        opener = stack[-2] if stack[-1:] == ["MINUS"] and len(stack) > 1 else stack[-1:][0] \
+            if stack else ""
+        k = len(stack) - (2 if stack[-1:] == ["MINUS"] else 1)
+        before = stack[k - 1] if k >= 1 else ""
+        if opener == "LPAREN" and before in ("AT_KDEREF", "AT_UDEREF") or \
+                opener == "LBRACKET" and "GLOBAL" in stack and "LBRACE" not in stack:
+            return "expected number"
     # keywords (and non-ASCII junk) cannot start an expression statement
     is_kw = tok is not None and (tok.type in KEYWORD_TYPES or
                                  tok.type == "JUNK" and not tok.text.isascii())
@@ -1923,7 +1947,7 @@ class _TokenFeed:
         if prev is not None and prev.type == "RETURN" and t.type in KEYWORD_TYPES:
             # stap's `return` takes a value unless ';' or '}' follows
             raise ParseAbort(perr("expected literal string or number", t))
-        if t.type in ("AT_CONST", "AT_KREGISTER", "AT_UREGISTER"):
+        if t.type in ("AT_CONST", "AT_KREGISTER", "AT_UREGISTER", "AT_KDEREF"):
             _state.deny_operator(t, f"using {t.value} operator not permitted; need stap -g")
         if t.type == "EMBEDDED":
             stack = [getattr(x, "type", "") for x in _state.parser.symstack]

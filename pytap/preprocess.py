@@ -34,6 +34,7 @@ BUILTIN_AT = {
     "@hist_log": "AT_HIST", "@hist_linear": "AT_HIST",
     "@probewrite": "AT_PROBEWRITE", "@kregister": "AT_KREGISTER",
     "@uregister": "AT_UREGISTER",
+    "@kderef": "AT_KDEREF", "@uderef": "AT_UDEREF",
 }
 
 

@@ -127,7 +127,18 @@ def _kernel_only_call(node, seen=None):
 
 
 def _check_user_mode(p, reason):
-    """A probe running in user space may not use kernel-only functions."""
+    """A probe running in user space may not use kernel-only functions, nor
+    read kernel or traced-process memory (@kderef/@uderef)."""
+    derefs = []
+
+    class _Derefs(ast.Visitor):
+        def visit_DerefOp(self, n):
+            derefs.append(n)
+    _Derefs().visit(p.body)
+    if derefs:
+        d = derefs[0]
+        raise StapError(f"@{d.kind} needs the kernel context, but this probe handler runs in "
+                        f"user space ({reason})", d.loc, f"operator '@{d.kind}'")
     call = _kernel_only_call(p.body)
     if call is not None:
         raise StapError(f"{call.name}() needs the kernel context, but this probe handler runs in "
