@@ -286,6 +286,12 @@ class Preprocessor:
             e2 = _define_error(f"macro '@{name}' first defined here", first)
             e1.follow = e2
             raise e1
+        if "@" + name in BUILTIN_AT and not getattr(self.options, "suppress_warnings", False):
+            import sys
+            from .diagnostics import _caret_block
+            sys.stderr.write(f"WARNING: macro redefines built-in operator '@{name}': "
+                             f"{name_tok.desc()} at {name_tok.loc}\n"
+                             + _caret_block("source", 8, name_tok.loc))
         table[name] = (params, body, start, name_tok)
         return i
 
@@ -308,11 +314,13 @@ class Preprocessor:
                 out.extend(rep)
                 i += 1
                 continue
-            if t.value in BUILTIN_AT:
+            # a macro wins over a built-in @operator of the same name (stap
+            # warns when it is defined)
+            m = table.get(name) or self.library_macros.get(name)
+            if m is None and t.value in BUILTIN_AT:
                 out.append(_retok(t, BUILTIN_AT[t.value], t.value))
                 i += 1
                 continue
-            m = table.get(name) or self.library_macros.get(name)
             if m is None:
                 out.append(t)
                 i += 1
@@ -491,6 +499,10 @@ class Preprocessor:
             family = "kernel_v"          # one rule in stap for the three
 
         def err(msg, tok):
+            if tok.type == "ARGERR":
+                # an out-of-range $N/@N: its own message wins (as a lexer
+                # error does in stap)
+                return tok.value
             return _cond_err(msg, tok, f"{family}:{msg}")
 
         def eq_ne(matched: bool) -> bool:
