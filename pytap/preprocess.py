@@ -163,6 +163,8 @@ class Preprocessor:
         self.facts = Facts(options)
         self.library_macros = library_macros if library_macros is not None else {}
         self.privileged = privileged
+        self._stream = False       # run(): macros handled during the scan
+        self._table: dict = {}
 
     # ---- 1. script arguments
     def substitute_args(self, toks: List[Token]) -> List[Token]:
@@ -384,15 +386,27 @@ class Preprocessor:
 
     def _cond_scan(self, toks, i, out, top=False, stop=()):
         """Copy tokens to out until a token whose type is in stop (returned
-        index points at it) or EOF."""
-        n = len(toks)
-        while i < n:
+        index points at it) or EOF.  In stream mode (run) macros are
+        defined and expanded here, as the scan meets them: only in the
+        branches taken, and only after their definition (stap 4.8)."""
+        while i < len(toks):
+            n = len(toks)
             t = toks[i]
             if t.type in stop:
                 return i
             if t.type == "PP_OPEN":
                 i = self._conditional(toks, i, out)
                 continue
+            if self._stream and t.type == "ATWORD":
+                if t.value == "@define":
+                    i = self._define_in_stream(toks, i, out)
+                    continue
+                if self._splice_macro(toks, i):
+                    continue            # toks[i] is now the expansion's first token
+                if t.value in BUILTIN_AT:
+                    out.append(_retok(t, BUILTIN_AT[t.value], t.value))
+                    i += 1
+                    continue
             if t.type == "ATWORD" and t.value == "@define":
                 # a definition's body is not a conditional: copy it verbatim
                 j = i + 1
@@ -569,14 +583,109 @@ class Preprocessor:
             raise err("expected number literal as right value", r)
         raise err(_COND_EXPECTED, l)
 
+    # ---- macros, as the stream meets them
+    def _define_in_stream(self, toks: List[Token], i: int, out: List[Token]) -> int:
+        t = toks[i]
+        if t.macro_depth > 0 or t.expanded_from is not None:
+            # reported where the parser meets it; the rest of the body is
+            # scanned on (and usually cascades, as in stap)
+            out.append(_pp_error_token(_cond_err("'@define' forbidden inside macro body",
+                                                 t, "define-in-macro")))
+            return i + 1
+        try:
+            return self._parse_define(toks, i, self._table)
+        except _DefineAbandoned as a:
+            out.append(_pp_error_token(a.err))
+            return a.resume
+        except StapError as e:
+            if not getattr(e, "no_count", False):
+                raise
+            # reported; the rest of the file is given up
+            self.errors.append(e)
+            if getattr(e, "follow", None) is not None:
+                self.errors.append(e.follow)
+            toks[i:] = [toks[-1]]
+            return i
+
+    def _splice_macro(self, toks: List[Token], i: int) -> bool:
+        """If toks[i] invokes a macro (file-local, else public), replace the
+        invocation in place by the body, parameters substituted, and say so.
+        Macros in the body expand when the scan reaches them."""
+        t = toks[i]
+        name = t.value[1:]
+        m = self._table.get(name) or self.library_macros.get(name)
+        if m is None:
+            return False
+        params, body = m[0], m[1]
+        j = i + 1
+        n = len(toks)
+        args: List[List[Token]] = []
+        if params:
+            if j >= n or toks[j].type != "LPAREN":
+                raise _pp_err(f"expected '(' in invocation of macro '@{name}' taking "
+                              f"{len(params)} parameters", toks[j] if j < n else t, label="at")
+            j += 1
+            cur: List[Token] = []
+            pdepth = 0
+            while True:
+                if j >= n or toks[j].type == "EOF":
+                    raise _pp_err(f"unexpected end-of-file in macro invocation '@{name}'",
+                                  toks[j] if j < n else t)
+                a = toks[j]
+                if a.type in ("LPAREN", "LBRACKET", "LBRACE"):
+                    pdepth += 1
+                elif a.type in ("RPAREN", "RBRACKET", "RBRACE"):
+                    if pdepth == 0 and a.type == "RPAREN":
+                        args.append(cur)
+                        j += 1
+                        break
+                    pdepth -= 1
+                elif a.type == "COMMA" and pdepth == 0:
+                    args.append(cur)
+                    if len(args) >= len(params):
+                        raise _pp_err(f"too many parameters for macro '@{name}' "
+                                      f"(expected {len(params)})", a, label="at")
+                    cur = []
+                    j += 1
+                    continue
+                cur.append(a)
+                j += 1
+            if len(args) != len(params):
+                raise _pp_err(f"too few parameters for macro '@{name}' "
+                              f"(expected {len(params)})", toks[j - 1], label="at")
+        if t.macro_depth > 50:
+            raise _pp_err("maximum macro expansion depth exceeded", t)
+        bind = dict(zip(params, args))
+        new: List[Token] = []
+        for b in body:
+            if b.type == "ATWORD" and b.value[1:] in bind:
+                rep = [x.copy() for x in bind[b.value[1:]]]
+                if rep:
+                    rep[0].ws_before = b.ws_before
+                new.extend(rep)
+                continue
+            c = b.copy()
+            c.expanded_from = t
+            c.macro_depth = t.macro_depth + 1
+            new.append(c)
+        if new:
+            new[0].ws_before = t.ws_before
+        toks[i:j] = new
+        return True
+
     # ---- all of it
     def run(self, toks: List[Token], file_macros: Optional[dict] = None) -> List[Token]:
-        table = {} if file_macros is None else file_macros
-        toks = self.collect_defines(toks, table)
-        toks = self.expand(toks, table)
-        toks = self.conditionals(toks)
-        # after conditionals: `%( $# > 0 %? $1 %: ... %)` must not fail
-        return self.substitute_args(toks)
+        """Macros and conditionals in one scan, as stap's scan_pp does,
+        then $N/@N: after conditionals `%( $# > 0 %? $1 %: ... %)` must not
+        fail."""
+        self._table = {} if file_macros is None else file_macros
+        self._stream = True
+        out: List[Token] = []
+        try:
+            self._cond_scan(list(toks), 0, out, top=True)
+        finally:
+            self._stream = False
+        return self.substitute_args(out)
 
 
 _STRING_FACTS = {"arch", "runtime", "kernel_v", "kernel_vr", "systemtap_v", "systemtap_privilege"}
@@ -658,6 +767,8 @@ class _ArgReader:
             t = self.toks[self.i]
             if t.type == "EOF":
                 return None
+            if t.type == "ATWORD" and self.pp._stream and self.pp._splice_macro(self.toks, self.i):
+                continue            # a macro in the condition: read its expansion
             self.i += 1
             if t.type != "ARGREF":
                 return t
