@@ -553,7 +553,7 @@ class Preprocessor:
         if lname == "guru_mode":
             if r.type != "NUMBER":
                 raise err("expected number", r)
-            want = _num(r)
+            want = _lex_cast(r)
             if want not in (0, 1):
                 raise err("expected 0 or 1", op)
             return eq_ne(int(f.guru) == want)
@@ -565,7 +565,7 @@ class Preprocessor:
                 a = _config_number(mine)
                 if a is None:
                     raise err("Config option value not a number", l)
-                return compare(a, _num(r))
+                return compare(a, _lex_cast(r))
             if r.type == "IDENT" and r.value.startswith("CONFIG_"):
                 other = f.config(r.value)
                 a, b = _config_number(mine), _config_number(other)
@@ -576,7 +576,7 @@ class Preprocessor:
         if l.type == "STRING" and r.type == "STRING":
             return compare(l.value, r.value)
         if l.type == "NUMBER" and r.type == "NUMBER":
-            return compare(_num(l), _num(r))
+            return compare(_lex_cast(l), _lex_cast(r))
         if l.type == "STRING" and r.type == "NUMBER" and _is_operator(op):
             raise err("expected string literal as right value", r)
         if l.type == "NUMBER" and r.type == "STRING" and _is_operator(op):
@@ -736,6 +736,17 @@ def _pp_error_token(err: StapError) -> Token:
               at.file if at else "", 0, False)
     t.value = err
     return t
+
+
+def _lex_cast(t: Token) -> int:
+    """A number in a condition, as stap's lex_cast<int64_t> reads it:
+    decimal only (010 is ten); anything else (0x10, past int64) makes stap
+    stop with "bad lexical cast"."""
+    v = t.value
+    if re.fullmatch(r"[0-9]+", v) and int(v) < 1 << 63:
+        return int(v)
+    from .diagnostics import PassFailed
+    raise PassFailed("bad lexical cast")
 
 
 def _is_operator(t: Token) -> bool:
