@@ -1682,6 +1682,14 @@ _COMPLETE = {
 }
 
 
+def _symbol_value(k: int):
+    """The value of the k-th symbol on the parser's stack (None if unknown)."""
+    try:
+        return getattr(_state.parser.symstack[k], "value", None)
+    except (AttributeError, IndexError, TypeError):
+        return None
+
+
 def _after_expression(stack, tok, is_kw) -> str:
     eof = tok is None
     top = len(stack) - 1
@@ -1706,7 +1714,9 @@ def _after_expression(stack, tok, is_kw) -> str:
             if eof:
                 return "unexpected end-of-file"
             if before == "IDENT":
-                return "expected one of ') ,'"
+                # stap's print-family parser lists the comma first
+                return "expected one of ', )'" if _symbol_value(i - 1) in PRINT_NAMES \
+                    else "expected one of ') ,'"
             if before == "AT_CAST" and stack[i:].count("COMMA") == 0:
                 return "expected ','"
             if before in ("AT_CAST", "AT_VAR"):

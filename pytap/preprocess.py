@@ -59,10 +59,18 @@ def _pp_err(msg: str, tok: Token, label: str = "saw") -> StapError:
     return e
 
 
-def _define_error(msg: str, tok: Token) -> StapError:
-    """A malformed @define: stap reports it without the error count line."""
-    e = _pp_err(msg, tok, label="at")
+def _define_error(msg: str, tok: Token, consumed: Optional[Token] = None) -> StapError:
+    """A malformed @define.  stap reports it where its parser asks for a
+    token and scans on after the last token the definition consumed
+    (`consumed`, default the blamed one); at end of file it names no token.
+    (no_count: the .stpm reader gives such a file up.)"""
+    if tok.type == "EOF":
+        e = StapError(msg, None, tok_desc=f"{tok.file} EOF", kind="parse", label="saw")
+        e.no_suppress = True
+    else:
+        e = _pp_err(msg, tok, label="at")
     e.no_count = True
+    e.consumed = consumed if consumed is not None else tok
     return e
 
 
@@ -239,6 +247,13 @@ class Preprocessor:
         if name_tok.type != "IDENT":
             raise _define_error("expected identifier", name_tok)
         name = name_tok.value
+        if name in table and table[name][2] is not None and table[name][3]:
+            # checked as soon as the name is read
+            first = table[name][3]
+            e1 = _define_error(f"attempt to redefine macro '@{name}' in the same file", name_tok)
+            e2 = _define_error(f"macro '@{name}' first defined here", first)
+            e1.follow = e2
+            raise e1
         if name == "define":
             # stap reports it and scans on right after the name (the rest of
             # the would-be definition then cascades into further errors)
@@ -260,19 +275,16 @@ class Preprocessor:
                         i += 1
                         break
                     raise _define_error("expected ',' or ')'", toks[i])
-                if t.type == "RPAREN" and not params:
-                    i += 1
-                    break
                 raise _define_error("expected identifier", t)
         if toks[i].type != "PP_OPEN":
-            raise _define_error("expected '%(' or '('", toks[i])
+            raise _define_error("expected '%('" if params else "expected '%(' or '('", toks[i])
         i += 1
         depth = 1
         body = []
         while True:
             t = toks[i]
             if t.type == "EOF":
-                raise _define_error("incomplete macro definition - missing '%)'", name_tok)
+                raise _define_error("incomplete macro definition - missing '%)'", name_tok, t)
             if t.type == "PP_OPEN":
                 depth += 1
             elif t.type == "PP_CLOSE":
@@ -282,12 +294,6 @@ class Preprocessor:
                     break
             body.append(t)
             i += 1
-        if name in table and table[name][2] is not None and table[name][3]:
-            first = table[name][3]
-            e1 = _define_error(f"attempt to redefine macro '@{name}' in the same file", name_tok)
-            e2 = _define_error(f"macro '@{name}' first defined here", first)
-            e1.follow = e2
-            raise e1
         if "@" + name in BUILTIN_AT and not getattr(self.options, "suppress_warnings", False):
             import sys
             from .diagnostics import _caret_block
@@ -396,6 +402,9 @@ class Preprocessor:
                 return i
             if t.type == "PP_OPEN":
                 i = self._conditional(toks, i, out)
+                continue
+            if self._stream and t.type == "PARAMREF":
+                self._splice_macro(toks, i)
                 continue
             if self._stream and t.type == "ATWORD":
                 if t.value == "@define":
@@ -598,20 +607,34 @@ class Preprocessor:
             out.append(_pp_error_token(a.err))
             return a.resume
         except StapError as e:
-            if not getattr(e, "no_count", False):
+            bad = getattr(e, "consumed", None)
+            if bad is None:
                 raise
-            # reported; the rest of the file is given up
-            self.errors.append(e)
+            # reported where met (and counted); scanning goes on after what
+            # was consumed
+            out.append(_pp_error_token(e))
+            e.no_count = False
             if getattr(e, "follow", None) is not None:
-                self.errors.append(e.follow)
-            toks[i:] = [toks[-1]]
-            return i
+                e.follow.no_count = False
+                out.append(_pp_error_token(e.follow))
+            k = next((k for k in range(i, len(toks)) if toks[k] is bad), len(toks) - 1)
+            return k if toks[k].type == "EOF" else k + 1
 
     def _splice_macro(self, toks: List[Token], i: int) -> bool:
         """If toks[i] invokes a macro (file-local, else public), replace the
         invocation in place by the body, parameters substituted, and say so.
         Macros in the body expand when the scan reaches them."""
         t = toks[i]
+        if t.type == "PARAMREF":
+            new = []
+            for x in t.value[1]:
+                c = x.copy()
+                c.expanded_from = t
+                new.append(c)
+            if new:
+                new[0].ws_before = t.ws_before
+            toks[i:i + 1] = new
+            return True
         name = t.value[1:]
         m = self._table.get(name) or self.library_macros.get(name)
         if m is None:
@@ -659,10 +682,15 @@ class Preprocessor:
         new: List[Token] = []
         for b in body:
             if b.type == "ATWORD" and b.value[1:] in bind:
-                rep = [x.copy() for x in bind[b.value[1:]]]
-                if rep:
-                    rep[0].ws_before = b.ws_before
-                new.extend(rep)
+                # a parameter stays a reference until the scan reaches it
+                # (stap's closures): its tokens then expand "in expansion
+                # of" this @name, which may by then sit in another macro
+                ref = b.copy()
+                ref.type = "PARAMREF"
+                ref.value = (b.value, bind[b.value[1:]])
+                ref.expanded_from = t
+                ref.macro_depth = t.macro_depth + 1
+                new.append(ref)
                 continue
             c = b.copy()
             c.expanded_from = t
@@ -778,7 +806,8 @@ class _ArgReader:
             t = self.toks[self.i]
             if t.type == "EOF":
                 return None
-            if t.type == "ATWORD" and self.pp._stream and self.pp._splice_macro(self.toks, self.i):
+            if t.type in ("ATWORD", "PARAMREF") and self.pp._stream and \
+                    self.pp._splice_macro(self.toks, self.i):
                 continue            # a macro in the condition: read its expansion
             self.i += 1
             if t.type != "ARGREF":
