@@ -748,6 +748,17 @@ def p_array_in_pass(p):
     p[0] = p[1]
 
 
+def p_array_bracketed(p):
+    """array_in : LBRACKET index_list RBRACKET"""
+    # stap: a bracketed list not followed by `in` is its single expression
+    # (and ends the expression there); more than one is an error
+    if len(p[2]) != 1:
+        feed = _state.feed
+        la = feed.toks[min(feed.i - 1, len(feed.toks) - 1)] if feed is not None else _tok(p, 3)
+        raise ParseAbort(perr("unexpected comma-separated expression list", la))
+    p[0] = p[2][0]
+
+
 def p_array_in(p):
     """array_in : comparison IN in_base"""
     base, tok = p[3]
@@ -1591,6 +1602,7 @@ class _State:
         self.index = {}
         self.pos = 0
         self.saw_top = False
+        self.feed = None
 
     def deny_embedded_expr(self, tok: Token):
         """`%{ %}` inside a body without -g: stap reports it, gives up on the
@@ -1927,6 +1939,7 @@ class _TokenFeed:
     def __init__(self, toks, start):
         self.toks = toks
         self.i = start
+        _state.feed = self
         _state.parser.symstack = ["$end"]
 
     def token(self):
