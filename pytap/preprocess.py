@@ -205,8 +205,19 @@ class Preprocessor:
                 out.append(_retok(t, "STRING", esc, '"' + esc + '"'))
             else:
                 sub = tokenize(a, t.file)[:-1]
-                for s in sub:
+                for k, s in enumerate(sub):
                     s.lineno, s.col, s.file = t.lineno, t.col, t.file
+                    if isinstance(s.value, StapError):
+                        # a lexical error in the pasted text: at the $N
+                        s.value.loc = t.loc
+                    if s.type == "ARGREF":
+                        # stap pastes argument text into its input and
+                        # refuses $N/@N/$#/@# inside it
+                        err = StapError("invalid nested substitution of command line arguments",
+                                        t.loc, tok_desc="junk ''", kind="parse", label="at")
+                        bad = _retok(t, "ARGERR", "", s.text)
+                        bad.value = err
+                        sub[k] = bad
                 if sub:
                     sub[0].ws_before = t.ws_before
                 out.extend(sub)
