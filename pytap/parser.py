@@ -1404,6 +1404,9 @@ def _is_alternation(toks, j, prev) -> bool:
     group holds a comma and nothing but point syntax."""
     if prev is None or prev.type == "DOT":
         return True
+    if prev.type in _FUNCTOR_TYPES and not toks[j].ws_before:
+        # stap 4.8 does not glue `sys{a,b}`: the '{' starts the body
+        return False
     if prev.type not in _FUNCTOR_TYPES or toks[j].ws_before:
         return False
     d = 0
@@ -1463,6 +1466,11 @@ def _pp_list(toks, i, out):
                 brace += 1
             elif t.type == "RBRACE" and brace:
                 brace -= 1
+                nxt = toks[j + 1] if j + 1 < n else None
+                if brace == 0 and paren == 0 and nxt is not None and \
+                        nxt.type in _FUNCTOR_TYPES and not nxt.ws_before:
+                    # stap: nothing may be glued after an alternatives group
+                    raise ParseAbort(perr("expected one of ', { } = +='", nxt))
             raw.append(t)
             j += 1
         # flags and condition stay as ordinary tokens after each copy
