@@ -8,7 +8,6 @@ The scan result is cached on disk keyed by the BTF file's size and mtime.
 """
 from __future__ import annotations
 
-import json
 import os
 import struct
 from typing import Dict, List, Optional, Tuple
@@ -102,9 +101,7 @@ def _parse(data: bytes) -> Dict[str, int]:
     return out
 
 
-def _cache_file() -> str:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "pytap", "btf_offsets.json")
+CACHE_NAME = "btf_offsets.json"
 
 
 def offsets(path: str = BTF_PATH) -> List[Tuple[str, int]]:
@@ -115,13 +112,13 @@ def offsets(path: str = BTF_PATH) -> List[Tuple[str, int]]:
     except OSError:
         return []
     key = f"{path}:{stt.st_size}:{int(stt.st_mtime)}:{sorted(WANTED.values())}"
-    cf = _cache_file()
+    from .. import cachefs
+    root = cachefs.default_root()
+    cached = cachefs.load_json(root, CACHE_NAME)
     try:
-        with open(cf) as f:
-            cached = json.load(f)
         if cached.get("key") == key:
             return [tuple(x) for x in cached["offsets"]]
-    except (OSError, ValueError, KeyError):
+    except (AttributeError, KeyError, TypeError):
         pass
     try:
         with open(path, "rb") as f:
@@ -139,12 +136,7 @@ def offsets(path: str = BTF_PATH) -> List[Tuple[str, int]]:
     if all(d in found for d in ("PYTAP_OFF_TASK_CRED", "PYTAP_OFF_CRED_EUID", "PYTAP_OFF_CRED_EGID")):
         result += [(d, found[d]) for d in ("PYTAP_OFF_TASK_CRED", "PYTAP_OFF_CRED_EUID",
                                            "PYTAP_OFF_CRED_EGID")]
-    try:
-        os.makedirs(os.path.dirname(cf), exist_ok=True)
-        with open(cf, "w") as f:
-            json.dump({"key": key, "offsets": result}, f)
-    except OSError:
-        pass
+    cachefs.store_json(root, CACHE_NAME, {"key": key, "offsets": result})
     return result
 
 

@@ -17,7 +17,7 @@ from typing import Dict, List, Optional
 
 import jinja2
 
-from .. import ast
+from .. import ast, cachefs
 from ..diagnostics import PassFailed, StapError, Diagnostics
 from .cutil import c_ident, round8
 from .layout import build_layouts, seq_map_decls
@@ -38,19 +38,30 @@ _PERF_DEREF = re.compile(r"\(\s*struct\s+bpf_perf_event_data\s*\*\s*\)|sample_pe
 _SCHED_NAME = re.compile(r"\btask_struct\b")
 
 
+class _TrustedBytecodeCache(jinja2.BytecodeCache):
+    """Compiled templates (marshalled code: loading runs it) under
+    <cache>/jinja, read and written only through cachefs's ownership check."""
+
+    def __init__(self, root):
+        self.root = root
+
+    def load_bytecode(self, bucket) -> None:
+        data = cachefs.load_bytes(self.root, f"jinja/{bucket.key}.cache")
+        if data is not None:
+            bucket.bytecode_from_string(data)
+
+    def dump_bytecode(self, bucket) -> None:
+        cachefs.store_bytes(self.root, f"jinja/{bucket.key}.cache", bucket.bytecode_to_string())
+
+
 def _template_env(opts) -> jinja2.Environment:
     """The shared environment, with a bytecode cache under Options.cache_dir
-    the first time one is writable (compiled templates load faster)."""
+    (compiled templates load faster)."""
     global _ENV_CACHE_SET
     if not _ENV_CACHE_SET:
         _ENV_CACHE_SET = True
-        try:
-            d = os.path.join(str(opts.cache_dir), "jinja")
-            os.makedirs(d, mode=0o700, exist_ok=True)
-            if os.access(d, os.W_OK):
-                _ENV.bytecode_cache = jinja2.FileSystemBytecodeCache(d)
-        except Exception:
-            pass        # no cache: templates just compile each run
+        if getattr(opts, "use_cache", True):
+            _ENV.bytecode_cache = _TrustedBytecodeCache(opts.cache_dir)
     return _ENV
 
 USER_FAMILIES = ("begin", "end", "error", "never")
@@ -116,7 +127,18 @@ def _kernel_only_call(node, seen=None):
 
 
 def _check_user_mode(p, reason):
-    """A probe running in user space may not use kernel-only functions."""
+    """A probe running in user space may not use kernel-only functions, nor
+    read kernel or traced-process memory (@kderef/@uderef)."""
+    derefs = []
+
+    class _Derefs(ast.Visitor):
+        def visit_DerefOp(self, n):
+            derefs.append(n)
+    _Derefs().visit(p.body)
+    if derefs:
+        d = derefs[0]
+        raise StapError(f"@{d.kind} needs the kernel context, but this probe handler runs in "
+                        f"user space ({reason})", d.loc, f"operator '@{d.kind}'")
     call = _kernel_only_call(p.body)
     if call is not None:
         raise StapError(f"{call.name}() needs the kernel context, but this probe handler runs in "

@@ -489,6 +489,28 @@ class Lowerer(GlobalsMixin, TargetMixin, PrintMixin):
         self.decls.append(f"s64 {name} = 0;")
         return name
 
+    def e_DerefOp(self, e):
+        """@kderef/@uderef(SIZE, addr): SIZE bytes at addr, zero-extended
+        (stap reads through u8/u16/u32/u64); a fault is a run-time error."""
+        if e.size not in (1, 2, 4, 8):
+            raise StapError(f"@{e.kind} size must be 1, 2, 4 or 8 (not {e.size})", e.loc,
+                            f"operator '@{e.kind}'")
+        addr = self.tmp()
+        self.emit(f"{addr} = {self.expr(e.operand)};")
+        space = "kernel" if e.kind == "kderef" else "user"
+        idx = self.gen.add_error(f"{space} read fault", e.loc, f"operator '@{e.kind}'")
+        t = self.tmp()
+        self.emit(f"{{ u{e.size * 8} rv = 0; E->err = {idx};")
+        self.emit(f"  if (bpf_probe_read_{space}(&rv, {e.size}, (void *){addr}) < 0) {{")
+        self.emit(f'    char __pre[] = "{space} read fault at 0x"; '
+                  f'char __post[] = " [man error::fault]";')
+        self.emit(f"    pytap_errmsg_addr(E, __pre, sizeof(__pre) - 1, (u64){addr}, "
+                  f"__post, sizeof(__post));")
+        self.emit(f"    goto {self.err_targets[-1]};")
+        self.emit("  }")
+        self.emit(f"  {t} = (s64)rv; }}")
+        return t
+
     def e_DefinedOp(self, e):
         op = e.operand
         if isinstance(op, ast.TargetSymbol) and self.rp is not None:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import glob
 import os
-import pickle
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +31,7 @@ from typing import Dict, List, Optional, Tuple
 from ..diagnostics import StapError
 from . import btf as _btf
 from . import elf as _elf
+from .. import cachefs
 
 KALLSYMS = "/proc/kallsyms"
 KPROBE_BLACKLIST = "/sys/kernel/debug/kprobes/blacklist"
@@ -132,7 +132,7 @@ class Platform:
 
     def _cached_kernel_functions(self) -> Dict[str, Optional[str]]:
         """kallsyms takes the kernel ~0.1 s to produce; the symbol set only
-        changes across boots and module loads, so keep it pickled under the
+        changes across boots and module loads, so keep it (JSON) under the
         cache dir keyed by boot id and /proc/modules."""
         key = None
         try:
@@ -147,25 +147,17 @@ class Platform:
             key = hashlib.sha256((boot + "\0" + mods).encode()).hexdigest()[:24]
         except OSError:
             pass
-        path = self.cache_dir / f"ksyms-{key}.pickle" if key else None
-        if path is not None:
-            try:
-                with open(path, "rb") as f:
-                    return pickle.load(f)
-            except (OSError, pickle.PickleError, EOFError, ValueError):
-                pass
+        name = f"ksyms-{key}.json" if key else None
+        if name is not None:
+            got = cachefs.load_json(self.cache_dir, name)
+            if isinstance(got, dict):
+                return got
         syms = self._read_kernel_functions()
-        if path is not None and syms:
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                for old in path.parent.glob("ksyms-*.pickle"):
-                    old.unlink()
-                tmp = path.with_suffix(".tmp%d" % os.getpid())
-                with open(tmp, "wb") as f:
-                    pickle.dump(syms, f, protocol=pickle.HIGHEST_PROTOCOL)
-                os.replace(tmp, path)
-            except OSError:
-                pass
+        if name is not None and syms:
+            for old, _st in cachefs.entries(self.cache_dir):
+                if old.startswith("ksyms-") and old != name:
+                    cachefs.remove(self.cache_dir, old)
+            cachefs.store_json(self.cache_dir, name, syms)
         return syms
 
     def _read_kernel_functions(self) -> Dict[str, Optional[str]]:
@@ -302,26 +294,18 @@ class Platform:
                 st = os.stat(BTF_VMLINUX)
             except OSError:
                 return self._btf
-            cache = self.cache_dir / f"btf-funcs-v2-{st.st_size}-{int(st.st_mtime)}.pickle"
-            try:
-                with open(cache, "rb") as f:
-                    self._btf = pickle.load(f)
+            # pickle, for speed; cachefs checks ownership before loading
+            name = f"btf-funcs-v2-{st.st_size}-{int(st.st_mtime)}.pickle"
+            got = cachefs.load_pickle(self.cache_dir, name)
+            if isinstance(got, tuple) and len(got) == 2:
+                self._btf = got
                 return self._btf
-            except (OSError, pickle.PickleError, EOFError, AttributeError, ValueError):
-                pass
             try:
                 protos = _btf.parse_file(BTF_VMLINUX)
             except (OSError, _btf.BTFError):
                 return self._btf
             self._btf = _compact_protos(protos)
-            try:
-                cache.parent.mkdir(parents=True, exist_ok=True)
-                tmp = cache.with_suffix(f".tmp{os.getpid()}")
-                with open(tmp, "wb") as f:
-                    pickle.dump(self._btf, f, protocol=pickle.HIGHEST_PROTOCOL)
-                os.replace(tmp, cache)
-            except OSError:
-                pass
+            cachefs.store_pickle(self.cache_dir, name, self._btf)
         return self._btf
 
     def btf_function(self, name: str) -> Optional[_btf.FuncProto]:
