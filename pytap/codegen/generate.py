@@ -489,6 +489,8 @@ class Generator:
                 low = self._captured.get(p.index, (None, None))[0]
             if low is not None and low.entry_exprs:
                 handlers.append(self._entry_saver(p, low))
+            if low is not None and low.tp_args_used:
+                handlers.append(self._tp_arg_saver(p, low))
         for g in group_list:
             handlers.append(self._handler(g, lowered))
             for p in g["probes"]:
@@ -679,6 +681,38 @@ class Generator:
                         "\tif (ep) {"]
         low.prologue += [f"\t\tent{i} = ep->v[{i}];" for i in range(n)]
         low.prologue += ["\t}", f"\t{mp}.delete(&id);", "}"]
+        return "\n".join(out)
+
+    def _tp_arg_saver(self, p, low) -> str:
+        """A classic tracepoint program sees the record, not the TP_PROTO
+        arguments.  When p's handler reads both ($next_comm and $prev->pid),
+        a hidden raw tracepoint program on the same event, attached first
+        so the kernel calls it first, saves the arguments in a per-CPU slot;
+        p's handler takes them (tracepoint handlers run with preemption off,
+        so nothing else runs on the CPU in between).  A slot that is not
+        marked fresh (another perf user of the event registered before us,
+        so the order is reversed) reads as 0."""
+        import dataclasses
+        rp = p.resolved
+        srp = dataclasses.replace(rp, spec={**rp.spec, "raw": True})
+        fn = f"pytap_tpsave{p.index}"
+        mp = f"pytap_tpa{p.index}"
+        n = max(low.tp_args_used) + 1
+        self.entry_groups.append((fn, srp))
+        out = [f"struct {mp}_t {{ s64 fresh; s64 v[{n}]; }};",
+               f"BPF_PERCPU_ARRAY({mp}, struct {mp}_t, 1);",
+               f"int {fn}(struct bpf_raw_tracepoint_args *ctx)", "{",
+               "	u32 pytap_z = 0;",
+               f"	struct {mp}_t *sv = {mp}.lookup(&pytap_z);",
+               "	if (!sv)", "		return 0;",
+               "	sv->fresh = 1;"]
+        out += [f"	sv->v[{i}] = ctx->args[{i}];" for i in range(n)]
+        out += ["	return 0;", "}", ""]
+        low.prologue += ["{", "	u32 pytap_tz = 0;",
+                         f"	struct {mp}_t *tp = {mp}.lookup(&pytap_tz);",
+                         "	if (tp && tp->fresh) {"]
+        low.prologue += [f"		tpa{i} = tp->v[{i}];" for i in sorted(low.tp_args_used)]
+        low.prologue += ["		tp->fresh = 0;", "	}", "}"]
         return "\n".join(out)
 
     def _handler(self, g, lowered) -> str:

@@ -54,6 +54,9 @@ class Lowerer(GlobalsMixin, TargetMixin, PrintMixin):
         self.entry_exprs: List = []
         self.in_entry = False
         self.prologue: List[str] = []
+        # TP_PROTO arguments read by a classic tracepoint handler: a hidden
+        # raw tracepoint program saves them (see Generator._tp_arg_saver)
+        self.tp_args_used: set = set()
         if probe is not None:
             self.slot_base = "PYTAP_PSLOT0"
             self.next_action = f"goto pytap_end_{probe.index};"

@@ -207,7 +207,18 @@ class TargetMixin:
             self.emit(f"{t} = {self._cast(tv)}{raw};")
             return t
         if src == "tp_arg":
-            raise StapError(f"target variable '{e.name}' (a tracepoint argument) cannot be used "
-                            "in a handler that also reads record fields", e.loc,
-                            _tok(e, f"identifier '{e.name}'"))
+            # a classic tracepoint program (the handler reads record fields
+            # too): a hidden raw tracepoint program on the same event saved
+            # the TP_PROTO arguments just before (Generator._tp_arg_saver)
+            if tv.arg_index not in self.tp_args_used:
+                self.tp_args_used.add(tv.arg_index)
+                self.decls.append(f"s64 tpa{tv.arg_index} = 0;")
+            raw = f"tpa{tv.arg_index}"
+            if want_string:
+                s = self.slot()
+                self.emit(f"{s}[0] = 0; bpf_probe_read_kernel_str({s}, PYTAP_MSL, (void *){raw});")
+                return s
+            t = self.tmp()
+            self.emit(f"{t} = {self._cast(tv)}{raw};")
+            return t
         raise Unsupported(f"target variable source {src}", e)

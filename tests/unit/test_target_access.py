@@ -1,0 +1,56 @@
+"""Target-variable access that needs this kernel's types: TP_PROTO
+arguments of template-defined tracepoints, handlers mixing arguments with
+record fields, arrays, @cast to any BTF type, @const."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from pytap.platform import FakePlatform, btf
+from pytap.platform.btf import CType, FuncProto
+from pytap.probes.tracepoint import tp_args
+
+HAVE_BTF = os.access("/sys/kernel/btf/vmlinux", os.R_OK)
+needs_btf = pytest.mark.skipif(not HAVE_BTF, reason="this kernel exposes no readable BTF")
+
+TASK_P = CType("struct task_struct *", 8, False, True, False)
+VOID_P = CType("void *", 8, False, True, False)
+
+
+def _template_platform():
+    """sched_wakeup has no wrapper of its own; two templates take its
+    argument types; the record's fields pick sched_wakeup_template."""
+    fmt = ("name: sched_wakeup\nID: 1\nformat:\n"
+           "\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n"
+           "\tfield:char comm[16];\toffset:8;\tsize:16;\tsigned:0;\n"
+           "\tfield:pid_t pid;\toffset:24;\tsize:4;\tsigned:1;\n")
+    plat = FakePlatform(tracepoints={"sched:sched_wakeup": fmt}, btf={
+        "__bpf_trace_sched_wakeup_template": FuncProto(
+            "__bpf_trace_sched_wakeup_template", (("__data", VOID_P), ("p", TASK_P)), None),
+        "__bpf_trace_rseq_update": FuncProto(
+            "__bpf_trace_rseq_update", (("__data", VOID_P), ("t", TASK_P)), None)})
+    plat._tp_templates = ({"sched_wakeup": ("rseq_update", "sched_wakeup_template")},
+                          {"rseq_update": ("cpu_id", "node_id"),
+                           "sched_wakeup_template": ("comm", "pid")})
+    return plat
+
+
+def test_template_tracepoint_arguments_named_by_matching_record():
+    plat = _template_platform()
+    assert [(v.name, v.c_type, v.source) for v in tp_args(plat, "sched", "sched_wakeup")] == \
+        [("p", "struct task_struct *", "tp_arg")]
+
+
+def test_template_tracepoint_ambiguous_names_give_none():
+    plat = _template_platform()
+    plat._tp_templates = ({"sched_wakeup": ("rseq_update", "sched_wakeup_template")}, {})
+    assert tp_args(plat, "sched", "sched_wakeup") == []
+
+
+@needs_btf
+def test_vmlinux_tracepoint_templates():
+    with open("/sys/kernel/btf/vmlinux", "rb") as f:
+        templates, fields = btf.parse_tracepoint_templates(f.read())
+    assert "sched_wakeup_template" in templates["sched_wakeup"]
+    assert fields["sched_wakeup_template"] == ("comm", "pid", "prio", "target_cpu")
