@@ -138,8 +138,16 @@ class ResolvedPoint:
 
 
 def stap_type_spelling(c_type: str) -> str:
-    """stap -L writes pointers without the space: "struct file*"."""
-    return c_type.replace(" *", "*")
+    """stap -L writes pointers without the space ("struct file*") and a
+    qualifier after what it qualifies, as DWARF nests it: "const char *"
+    is "char const*"."""
+    t = c_type.replace(" *", "*")
+    for q in ("const", "volatile"):
+        if t.startswith(q + " "):
+            rest = t[len(q) + 1:]
+            star = rest.find("*")
+            t = f"{rest} {q}" if star < 0 else f"{rest[:star]} {q}{rest[star:]}"
+    return t
 
 
 def has_glob(s: str) -> bool:

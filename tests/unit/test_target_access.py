@@ -54,3 +54,11 @@ def test_vmlinux_tracepoint_templates():
         templates, fields = btf.parse_tracepoint_templates(f.read())
     assert "sched_wakeup_template" in templates["sched_wakeup"]
     assert fields["sched_wakeup_template"] == ("comm", "pid", "prio", "target_cpu")
+
+
+def test_listing_spells_qualifiers_as_stap():
+    from pytap.probes.core import stap_type_spelling
+    assert stap_type_spelling("const char *") == "char const*"
+    assert stap_type_spelling("const struct inode *") == "struct inode const*"
+    assert stap_type_spelling("const int") == "int const"
+    assert stap_type_spelling("struct file *") == "struct file*"
