@@ -9,7 +9,7 @@ inference adds stap's "unresolved type" errors after it.
 """
 from __future__ import annotations
 
-from typing import List
+from typing import List, Optional
 
 from .. import ast
 from ..diagnostics import StapError
@@ -48,6 +48,30 @@ def _listing_names(dp) -> List[str]:
         return _var_names(dp)
 
 
+def _static_truth(e) -> Optional[int]:
+    """The value of a condition that @defined made constant (`@defined($x)`,
+    `!@defined($x)`, `@defined($a) && @defined($b)`…), else None: stap
+    prunes the branch it rules out before resolving target variables, so a
+    dead `$x` is never an error (`@choose_defined($a, $b)` relies on it)."""
+    def val(n):
+        if isinstance(n, ast.Number):
+            return n.value, getattr(n, "_from_defined", False)
+        if isinstance(n, ast.Unary) and n.op == "!":
+            v = val(n.operand)
+            return (None, False) if v[0] is None else (int(not v[0]), v[1])
+        if isinstance(n, (ast.LogicalAnd, ast.LogicalOr)):
+            (a, da), (b, db) = val(n.left), val(n.right)
+            is_and = isinstance(n, ast.LogicalAnd)
+            if a is not None and bool(a) != is_and:     # 0 && x, 1 || x
+                return int(not is_and), da
+            if a is None or b is None:
+                return None, False
+            return int(bool(b)), da or db
+        return None, False
+    v, from_defined = val(e)
+    return v if from_defined else None
+
+
 def check_targets(session, errors: List[StapError]) -> None:
     for dp in session.probes:
         names = _var_names(dp)
@@ -59,9 +83,32 @@ def check_targets(session, errors: List[StapError]) -> None:
                 op = n.operand
                 if isinstance(op, ast.TargetSymbol):
                     val = 1 if _ok(op, names, family) else 0
-                    return ast.Number(val, str(val), loc=n.loc, type="long",
-                                      tok_desc=f"number '{val}'")
-                return ast.Number(1, "1", loc=n.loc, type="long", tok_desc="number '1'")
+                else:
+                    val = 1
+                num = ast.Number(val, str(val), loc=n.loc, type="long", tok_desc=f"number '{val}'")
+                num._from_defined = True
+                return num
+
+            def visit_Ternary(self, n):
+                n.cond = self.visit(n.cond)
+                v = _static_truth(n.cond)
+                if v is not None:
+                    return self.visit(n.truevalue if v else n.falsevalue)
+                n.truevalue = self.visit(n.truevalue)
+                n.falsevalue = self.visit(n.falsevalue)
+                return n
+
+            def visit_IfStatement(self, s):
+                s.cond = self.visit(s.cond)
+                v = _static_truth(s.cond)
+                if v is not None:
+                    if v:
+                        return self.visit(s.then)
+                    return self.visit(s.else_) if s.else_ is not None else ast.NullStatement(loc=s.loc)
+                s.then = self.visit(s.then)
+                if s.else_ is not None:
+                    s.else_ = self.visit(s.else_)
+                return s
 
             def visit_EntryOp(self, n):
                 self.generic_visit(n)
