@@ -153,7 +153,7 @@ def offsets(path: str = BTF_PATH) -> List[Tuple[str, int]]:
 
 KIND_INT, KIND_PTR, KIND_ARRAY, KIND_STRUCT, KIND_UNION, KIND_ENUM = 1, 2, 3, 4, 5, 6
 KIND_FWD, KIND_TYPEDEF, KIND_VOLATILE, KIND_CONST, KIND_RESTRICT = 7, 8, 9, 10, 11
-KIND_TYPE_TAG, KIND_ENUM64 = 18, 19
+KIND_TYPE_TAG, KIND_ENUM64, KIND_FLOAT = 18, 19, 16
 
 
 class BtfTypes:
@@ -170,13 +170,25 @@ class BtfTypes:
         pos = hdr_len + type_off
         end = pos + type_len
         self.structs: Dict[str, int] = {}
+        # other named types, for @cast(p, "TYPE"): "union u", "enum e",
+        # typedefs and base types by their bare name
+        self.named: Dict[str, int] = {}
+        self._enum_values: Optional[Dict[str, int]] = None
         while pos < end:
             name_off, info, st = struct.unpack_from("<III", data, pos)
             kind = (info >> 24) & 0x1F
             vlen = info & 0xFFFF
             self.types.append((kind, vlen, info >> 31, pos, st))
-            if kind in (KIND_STRUCT, KIND_UNION) and vlen and name_off:
-                self.structs.setdefault(self.name(name_off), len(self.types) - 1)
+            tid = len(self.types) - 1
+            if name_off:
+                if kind in (KIND_STRUCT, KIND_UNION) and vlen:
+                    self.structs.setdefault(self.name(name_off), tid)
+                    kw = "struct " if kind == KIND_STRUCT else "union "
+                    self.named.setdefault(kw + self.name(name_off), tid)
+                elif kind in (KIND_ENUM, KIND_ENUM64):
+                    self.named.setdefault("enum " + self.name(name_off), tid)
+                elif kind in (KIND_TYPEDEF, KIND_INT, KIND_FLOAT):
+                    self.named.setdefault(self.name(name_off), tid)
             pos += 12 + _EXTRA.get(kind, lambda v: 0)(vlen)
 
     def name(self, off: int) -> str:
@@ -239,6 +251,26 @@ class BtfTypes:
                     if r is not None:
                         return (bit // 8 + r[0], r[1])
         return None
+
+
+    def enum_value(self, name: str) -> Optional[int]:
+        """The value of enumerator `name` (TASK_COMM_LEN, PIDTYPE_TGID…)."""
+        if self._enum_values is None:
+            vals: Dict[str, int] = {}
+            for kind, vlen, kflag, pos, _st in self.types:
+                if kind == KIND_ENUM:
+                    for i in range(vlen):
+                        no, v = struct.unpack_from("<Ii" if kflag else "<II", self.data, pos + 12 + 8 * i)
+                        vals.setdefault(self.name(no), v)
+                elif kind == KIND_ENUM64:
+                    for i in range(vlen):
+                        no, lo, hi = struct.unpack_from("<III", self.data, pos + 12 + 12 * i)
+                        v = (hi << 32) | lo
+                        if kflag and v >= 1 << 63:
+                            v -= 1 << 64
+                        vals.setdefault(self.name(no), v)
+            self._enum_values = vals
+        return self._enum_values.get(name)
 
 
 _TYPES: Optional[BtfTypes] = None

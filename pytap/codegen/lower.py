@@ -501,6 +501,18 @@ class Lowerer(GlobalsMixin, TargetMixin, PrintMixin):
     def e_EmbeddedExpr(self, e):
         raise Unsupported("embedded C expression", e)
 
+    def e_ConstOp(self, e):
+        """@const("NAME"): the kernel constant's value, found at compile time
+        (codegen/kconst.py), so BPF and user space agree."""
+        from .kconst import ConstError, value
+        tok = _tok(e, "operator '@const'")
+        if (e.type or "long") != "long":
+            raise StapError("@const of a string is not supported", e.loc, tok)
+        try:
+            return c_long(value(e.operand.value))
+        except ConstError as err:
+            raise StapError(str(err), e.loc, tok)
+
     # --- strings written straight into a destination buffer
     def str_into(self, e, dst: str, size: str):
         """Evaluate string expression e into buffer dst of `size` bytes."""

@@ -1034,6 +1034,13 @@ class Interpreter:
     def eval_EmbeddedExpr(self, e):
         raise self.error("embedded C cannot run in user space", e)
 
+    def eval_ConstOp(self, e):
+        from ..codegen.kconst import ConstError, value
+        try:
+            return value(e.operand.value)
+        except ConstError as err:
+            raise self.error(str(err), e)
+
     def eval_DefinedOp(self, e: ast.DefinedOp):
         # elaboration normally folds @defined; a surviving one is false
         return 0

@@ -62,3 +62,29 @@ def test_listing_spells_qualifiers_as_stap():
     assert stap_type_spelling("const struct inode *") == "struct inode const*"
     assert stap_type_spelling("const int") == "int const"
     assert stap_type_spelling("struct file *") == "struct file*"
+
+
+# ---------------------------------------------------------------- @const
+def test_const_expression_evaluator():
+    from pytap.codegen.kconst import ConstError, eval_c_int
+    assert eval_c_int("((1UL) << 12)") == 4096
+    assert eval_c_int("02000000") == 0o2000000
+    assert eval_c_int("(int)0x00000001 | 0x2") == 3
+    assert eval_c_int("-(int)1") == -1
+    assert eval_c_int("7 / 2") == 3
+    with pytest.raises(ConstError):
+        eval_c_int("sizeof(struct page)")
+
+
+@needs_btf
+def test_const_from_btf_enum():
+    from pytap.codegen.kconst import value
+    assert value("TASK_COMM_LEN") == 16
+    assert value("PIDTYPE_TGID") == 1
+
+
+def test_const_unknown_is_a_clear_error(monkeypatch):
+    from pytap.codegen import kconst
+    monkeypatch.setattr(kconst, "_preprocess", lambda text: None)
+    with pytest.raises(kconst.ConstError, match=r'@const\("NO_SUCH_CONSTANT_X"\) is not an integer'):
+        kconst.value("NO_SUCH_CONSTANT_X")
