@@ -9,6 +9,7 @@ The scan result is cached on disk keyed by the BTF file's size and mtime.
 from __future__ import annotations
 
 import json
+import re
 import os
 import struct
 from typing import Dict, List, Optional, Tuple
@@ -285,3 +286,138 @@ def kernel_types(path: str = BTF_PATH) -> Optional[BtfTypes]:
         except (OSError, ValueError, struct.error):
             return None
     return _TYPES
+
+
+# ------------------------------------------------------- types as C spells them
+# A type reference for target-expression walks: a BTF type id (int), or one
+# BTF does not spell out itself: ("ptr", ref), ("arr", ref, n), ("int", size, signed).
+
+_BASE_SPELLINGS = {
+    # C spellings -> the names gcc writes into BTF
+    "unsigned": "unsigned int", "signed": "int", "signed int": "int",
+    "unsigned long": "long unsigned int", "long unsigned": "long unsigned int",
+    "long": "long int", "signed long": "long int", "long signed int": "long int",
+    "unsigned long long": "long long unsigned int", "long long": "long long int",
+    "signed long long": "long long int", "unsigned short": "short unsigned int",
+    "short": "short int", "signed short": "short int", "unsigned short int": "short unsigned int",
+    "unsigned long int": "long unsigned int", "unsigned long long int": "long long unsigned int",
+    "signed char": "signed char", "_Bool": "_Bool", "bool": "_Bool",
+}
+_FALLBACK_INTS = {"char": (1, True), "unsigned char": (1, False), "signed char": (1, True),
+                  "short int": (2, True), "short unsigned int": (2, False), "int": (4, True),
+                  "unsigned int": (4, False), "long int": (8, True), "long unsigned int": (8, False),
+                  "long long int": (8, True), "long long unsigned int": (8, False), "_Bool": (1, False),
+                  "u8": (1, False), "u16": (2, False), "u32": (4, False), "u64": (8, False),
+                  "s8": (1, True), "s16": (2, True), "s32": (4, True), "s64": (8, True)}
+
+
+def parse_type(bt: Optional["BtfTypes"], text: str):
+    """A TypeRef for a C type name: "struct task_struct *", "char[16]",
+    "u_int8_t", "unsigned long", "enum pid_type", "task_struct" (a bare
+    struct/union name, as @cast allows); None if unknown."""
+    t = re.sub(r"\b(const|volatile|__user|__rcu|__iomem|__percpu|__force|restrict)\b", " ", text or "")
+    t = " ".join(t.replace("*", " * ").replace("[", " [").split())
+    dims = [int(n) if n else 0 for n in re.findall(r"\[\s*(\d*)\s*\]", t)]
+    t = re.sub(r"\s*\[\s*\d*\s*\]", "", t).strip()
+    stars = t.count("*")
+    base = t.replace("*", "").strip()
+    base = " ".join(base.split())
+    ref = None
+    if bt is not None:
+        m = re.fullmatch(r"(struct|union|enum)\s+(\w+)", base)
+        if m:
+            ref = bt.named.get(f"{m.group(1)} {m.group(2)}")
+            if ref is None and m.group(1) != "enum":
+                ref = bt.named.get(("union " if m.group(1) == "struct" else "struct ") + m.group(2))
+        else:
+            name = _BASE_SPELLINGS.get(base, base)
+            ref = bt.named.get(name)
+            if ref is None and re.fullmatch(r"\w+", base):
+                # stap's @cast(p, "task_struct"): a bare struct/union name
+                ref = bt.named.get("struct " + base) or bt.named.get("union " + base)
+    if ref is None:
+        name = _BASE_SPELLINGS.get(base, base)
+        if name in _FALLBACK_INTS:
+            ref = ("int",) + _FALLBACK_INTS[name]
+        elif base == "void" and stars:
+            ref = ("int", 1, False)          # void *: byte steps, as gcc does
+    if ref is None:
+        return None
+    for _ in range(stars):
+        ref = ("ptr", ref)
+    for n in reversed(dims):
+        ref = ("arr", ref, n)
+    return ref
+
+
+class TypeView:
+    """Kind/size/member questions about a TypeRef (see parse_type)."""
+
+    def __init__(self, bt: "BtfTypes"):
+        self.bt = bt
+
+    def strip(self, ref):
+        return self.bt.strip(ref) if isinstance(ref, int) else ref
+
+    def kind(self, ref) -> int:
+        ref = self.strip(ref)
+        if isinstance(ref, tuple):
+            return {"ptr": KIND_PTR, "arr": KIND_ARRAY, "int": KIND_INT}[ref[0]]
+        return self.bt.kind(ref)
+
+    def target(self, ref):
+        ref = self.strip(ref)
+        if isinstance(ref, tuple):
+            return self.strip(ref[1])
+        t = self.bt.target(ref)
+        return self.strip(t) if t else ("int", 1, False)     # void *: byte steps
+
+    def array_len(self, ref) -> int:
+        ref = self.strip(ref)
+        if isinstance(ref, tuple):
+            return ref[2] if ref[0] == "arr" else 0
+        return self.bt.array_len(ref)
+
+    def size(self, ref) -> int:
+        ref = self.strip(ref)
+        if isinstance(ref, tuple):
+            if ref[0] == "ptr":
+                return 8
+            if ref[0] == "int":
+                return ref[1]
+            return self.size(ref[1]) * ref[2]
+        return self.bt.size(ref)
+
+    def signed(self, ref) -> bool:
+        ref = self.strip(ref)
+        if isinstance(ref, tuple):
+            return ref[0] == "int" and ref[2]
+        return self.bt.signed(ref)
+
+    def member(self, ref, name):
+        ref = self.strip(ref)
+        return None if isinstance(ref, tuple) else self.bt.member(ref, name)
+
+    def spell(self, ref) -> str:
+        """C spelling for messages: "char[16]", "struct task_struct *"."""
+        if isinstance(ref, tuple):
+            if ref[0] == "ptr":
+                return self.spell(ref[1]) + " *"
+            if ref[0] == "arr":
+                return f"{self.spell(ref[1])}[{ref[2]}]"
+            return {(1, True): "char", (1, False): "unsigned char"}.get(ref[1:], f"int{ref[1] * 8}")
+        kind, _v, _k, pos, st = self.bt.types[ref]
+        name = self.bt.name(struct.unpack_from("<I", self.bt.data, pos)[0])
+        if kind == KIND_PTR:
+            return self.spell(st) + " *" if st else "void *"
+        if kind == KIND_ARRAY:
+            return f"{self.spell(self.bt.target(ref))}[{self.bt.array_len(ref)}]"
+        if kind in (KIND_CONST, KIND_VOLATILE, KIND_RESTRICT, KIND_TYPE_TAG):
+            return self.spell(st)
+        if kind == KIND_STRUCT:
+            return f"struct {name}"
+        if kind == KIND_UNION:
+            return f"union {name}"
+        if kind in (KIND_ENUM, KIND_ENUM64):
+            return f"enum {name}"
+        return name or "?"

@@ -88,3 +88,59 @@ def test_const_unknown_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(kconst, "_preprocess", lambda text: None)
     with pytest.raises(kconst.ConstError, match=r'@const\("NO_SUCH_CONSTANT_X"\) is not an integer'):
         kconst.value("NO_SUCH_CONSTANT_X")
+
+
+# ------------------------------------------------ arrays and @cast (pass 3)
+def _gen(text):
+    from pytap.codegen.generate import generate
+    from pytap.elaborate import elaborate_source
+    from pytap.options import Options
+    opts = Options()
+    return generate(elaborate_source(text, options=opts), opts)
+
+
+def _c3(text):
+    from pytap.diagnostics import PassFailed
+    try:
+        return _gen(text).c_source, None
+    except PassFailed as e:
+        return None, str(e.__context__.message if e.__context__ is not None else e)
+
+
+needs_tracefs = pytest.mark.skipif(not os.path.isdir("/sys/kernel/tracing/events/sched")
+                                   and not os.path.isdir("/sys/kernel/debug/tracing/events/sched"),
+                                   reason="no tracefs sched events readable")
+
+
+@needs_btf
+@needs_tracefs
+@pytest.mark.parametrize("expr, reads", [
+    ('$next_comm[3]', "bpf_probe_read_kernel(&rv, 1, (void *)((u64)t"),       # char of the record
+    ('@cast($prev, "u_int8_t", "kernel<linux/types.h>")[2]', "(u64)(2LL) * 1"),
+    ('@cast($prev, "size_t")[1]', "(u64)(1LL) * 8"),
+    ('@cast($prev, "pid_t", "kernel")', "s32 rv"),
+    ('@cast($prev, "enum pid_type")', "32 rv = 0; bpf_probe_read_kernel(&rv, 4"),
+    ('@cast($prev, "unsigned long")', "u64 rv"),
+    ('@cast($prev, "struct list_head *")[1]->next', "(u64)(1LL) * 8"),
+    ('@cast($prev, "union bpf_attr")->map_type', "u32 rv"),
+    ('@cast($prev, "task_struct")->comm[2]', "u8 rv"),
+])
+def test_cast_and_index_kinds(expr, reads):
+    c, err = _c3(f'probe kernel.trace("sched:sched_switch") {{ println({expr}) }}')
+    assert err is None, err
+    assert reads in c
+
+
+@needs_btf
+@needs_tracefs
+@pytest.mark.parametrize("expr, message", [
+    ('$next_comm[16]', "index 16 is out of bounds for char[16]"),
+    ('$prev->comm[-1]', "index -1 is out of bounds for char[16]"),
+    ('$next_pid[0]', "cannot follow members of '$next_pid' (type pid_t)"),
+    ('@cast($prev, "no_such_type_zz")->x', "unknown type 'no_such_type_zz' in this kernel's BTF"),
+    ('$prev->no_such_member_zz', "unable to find member 'no_such_member_zz' of struct task_struct"),
+    ('$prev->pid[1]', "cannot index a value of type pid_t"),
+])
+def test_target_access_errors(expr, message):
+    _c, err = _c3(f'probe kernel.trace("sched:sched_switch") {{ println({expr}) }}')
+    assert err == message
