@@ -421,3 +421,34 @@ class TypeView:
         if kind in (KIND_ENUM, KIND_ENUM64):
             return f"enum {name}"
         return name or "?"
+
+
+def components_resolve(bt: "BtfTypes", ref, components, from_pointer: bool = True) -> bool:
+    """Whether ->member / [index] components can be followed from a value
+    of type `ref` (a pointer's pointee when from_pointer), as pass 2's
+    @defined($p->m) asks; the walk mirrors codegen's follow()."""
+    tv = TypeView(bt)
+    t = tv.strip(ref)
+    is_ptr = from_pointer
+    for comp in components:
+        if comp.kind == "member":
+            if tv.kind(t) == KIND_PTR and not is_ptr:
+                t, is_ptr = tv.target(t), True
+            if tv.kind(t) not in (KIND_STRUCT, KIND_UNION):
+                return False
+            r = tv.member(t, comp.name)
+            if r is None:
+                return False
+            t, is_ptr = tv.strip(r[1]), False
+        elif comp.kind == "index":
+            if is_ptr:
+                is_ptr = False
+            elif tv.kind(t) == KIND_ARRAY:
+                t = tv.target(t)
+            elif tv.kind(t) == KIND_PTR:
+                t = tv.target(t)
+            else:
+                return False
+        else:
+            return False
+    return True

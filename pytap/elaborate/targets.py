@@ -9,6 +9,7 @@ inference adds stap's "unresolved type" errors after it.
 """
 from __future__ import annotations
 
+import re
 from typing import List, Optional
 
 from .. import ast
@@ -72,6 +73,36 @@ def _static_truth(e) -> Optional[int]:
     return v if from_defined else None
 
 
+def _members_exist(dp, op) -> bool:
+    """@defined($p->a->b[1]) / @defined(@cast(p, "T")->m): whether this
+    kernel's types have that path (BTF); true when BTF cannot tell."""
+    from ..codegen.btf_offsets import KIND_ARRAY, KIND_PTR, TypeView, components_resolve, kernel_types, parse_type
+    comps = [c for c in op.components if c.kind != "pretty"]
+    if not comps:
+        return True
+    bt = kernel_types()
+    if bt is None:
+        return True
+    tv = TypeView(bt)
+    if isinstance(op, ast.CastOp):
+        ref = parse_type(bt, op.type_name or "")
+        return ref is not None and components_resolve(bt, ref, comps, True)
+    try:
+        var = dp.resolved.variable(op.name.lstrip("$"))
+    except Exception:
+        return True
+    if var is None:
+        return False
+    ref = parse_type(bt, re.sub(r"^\s*__data_loc\s+", "", var.c_type or ""))
+    if ref is None:
+        return True
+    if tv.kind(ref) == KIND_PTR:
+        return components_resolve(bt, tv.target(ref), comps, True)
+    if tv.kind(ref) == KIND_ARRAY:
+        return components_resolve(bt, ref, comps, False)
+    return False
+
+
 def check_targets(session, errors: List[StapError]) -> None:
     for dp in session.probes:
         names = _var_names(dp)
@@ -82,7 +113,9 @@ def check_targets(session, errors: List[StapError]) -> None:
             def visit_DefinedOp(self, n):
                 op = n.operand
                 if isinstance(op, ast.TargetSymbol):
-                    val = 1 if _ok(op, names, family) else 0
+                    val = 1 if _ok(op, names, family) and _members_exist(dp, op) else 0
+                elif isinstance(op, ast.CastOp):
+                    val = 1 if _members_exist(dp, op) else 0
                 else:
                     val = 1
                 num = ast.Number(val, str(val), loc=n.loc, type="long", tok_desc=f"number '{val}'")

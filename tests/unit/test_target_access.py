@@ -144,3 +144,19 @@ def test_cast_and_index_kinds(expr, reads):
 def test_target_access_errors(expr, message):
     _c, err = _c3(f'probe kernel.trace("sched:sched_switch") {{ println({expr}) }}')
     assert err == message
+
+
+# ------------------------------------------------ @defined over members (pass 2)
+@needs_btf
+@needs_tracefs
+def test_defined_follows_members_through_btf():
+    from pytap.elaborate import elaborate_source
+    s = elaborate_source('probe kernel.trace("sched:sched_switch") {\n'
+                         '  a = @defined($prev->nosuch_zz) ? $prev->nosuch_zz : 3\n'
+                         '  b = @defined($prev->comm[1]) + 10 * @defined(@cast($prev, "task_struct")->pid)\n'
+                         '  c = @defined(@cast($prev, "task_struct")->nosuch_zz) + 10 * @defined($next_pid->x)\n'
+                         '  d = @defined($prev->thread_pid->numbers[0]->nr)\n'
+                         '  printf("%d %d %d %d\\n", a, b, c, d)\n}\n')
+    body = s.dump(verbose=1)
+    assert "(a) = (3);" in body and "(b) = (11);" in body
+    assert "(c) = (0);" in body and "(d) = (1);" in body
