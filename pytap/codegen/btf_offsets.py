@@ -350,23 +350,39 @@ def parse_type(bt: Optional["BtfTypes"], text: str):
     return ref
 
 
-class TypeView:
-    """Kind/size/member questions about a TypeRef (see parse_type)."""
+def dwarf_type(ref) -> bool:
+    """A user program's type (platform.dwarf.DType) rather than BTF's."""
+    return not isinstance(ref, (int, tuple))
 
-    def __init__(self, bt: "BtfTypes"):
+
+_DWARF_KINDS = {"base": KIND_INT, "enum": KIND_ENUM, "ptr": KIND_PTR, "array": KIND_ARRAY,
+                "struct": KIND_STRUCT, "union": KIND_UNION}
+
+
+class TypeView:
+    """Kind/size/member questions about a TypeRef (see parse_type), or a
+    user program's DWARF type (platform.dwarf.DType)."""
+
+    def __init__(self, bt: Optional["BtfTypes"]):
         self.bt = bt
 
     def strip(self, ref):
+        if dwarf_type(ref):
+            return ref.strip()
         return self.bt.strip(ref) if isinstance(ref, int) else ref
 
     def kind(self, ref) -> int:
         ref = self.strip(ref)
+        if dwarf_type(ref):
+            return _DWARF_KINDS.get(ref.kind, KIND_INT)
         if isinstance(ref, tuple):
             return {"ptr": KIND_PTR, "arr": KIND_ARRAY, "int": KIND_INT}[ref[0]]
         return self.bt.kind(ref)
 
     def target(self, ref):
         ref = self.strip(ref)
+        if dwarf_type(ref):
+            return ref.target.strip() if ref.target is not None else ("int", 1, False)
         if isinstance(ref, tuple):
             return self.strip(ref[1])
         t = self.bt.target(ref)
@@ -374,12 +390,16 @@ class TypeView:
 
     def array_len(self, ref) -> int:
         ref = self.strip(ref)
+        if dwarf_type(ref):
+            return ref.count if ref.kind == "array" else 0
         if isinstance(ref, tuple):
             return ref[2] if ref[0] == "arr" else 0
         return self.bt.array_len(ref)
 
     def size(self, ref) -> int:
         ref = self.strip(ref)
+        if dwarf_type(ref):
+            return ref.byte_size()
         if isinstance(ref, tuple):
             if ref[0] == "ptr":
                 return 8
@@ -390,16 +410,29 @@ class TypeView:
 
     def signed(self, ref) -> bool:
         ref = self.strip(ref)
+        if dwarf_type(ref):
+            return ref.signed
         if isinstance(ref, tuple):
             return ref[0] == "int" and ref[2]
         return self.bt.signed(ref)
 
     def member(self, ref, name):
         ref = self.strip(ref)
+        if dwarf_type(ref):
+            for mname, off, mt in ref.members:
+                if mname == name:
+                    return off, mt
+                if not mname and mt.strip().kind in ("struct", "union"):
+                    r = self.member(mt, name)
+                    if r is not None:
+                        return off + r[0], r[1]
+            return None
         return None if isinstance(ref, tuple) else self.bt.member(ref, name)
 
     def spell(self, ref) -> str:
         """C spelling for messages: "char[16]", "struct task_struct *"."""
+        if dwarf_type(ref):
+            return ref.spell()
         if isinstance(ref, tuple):
             if ref[0] == "ptr":
                 return self.spell(ref[1]) + " *"

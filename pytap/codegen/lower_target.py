@@ -67,13 +67,16 @@ class TargetMixin:
     def member_chain(self, e, tv):
         """$var->a->b[i], $field[i]: follow the kernel's types from BTF
         (tracepoint fields by their format's C type)."""
-        from .btf_offsets import KIND_ARRAY, KIND_PTR, parse_type
+        from .btf_offsets import KIND_ARRAY, KIND_PTR, KIND_STRUCT, KIND_UNION, parse_type
         tok = _tok(e, f"identifier '{e.name}'")
-        bt, tv_ = self._types(e, tok)
-        ctype = re.sub(r"^\s*__data_loc\s+", "", tv.c_type or "")
-        ref = parse_type(bt, ctype)
+        if tv.type_ref is not None:         # a user program's DWARF type
+            from .btf_offsets import TypeView
+            bt, tv_, ref = None, TypeView(None), tv.type_ref
+        else:
+            bt, tv_ = self._types(e, tok)
+            ref = parse_type(bt, re.sub(r"^\s*__data_loc\s+", "", tv.c_type or ""))
         kind = tv_.kind(ref) if ref is not None else None
-        if kind == KIND_ARRAY and tv.source == "field":
+        if kind in (KIND_ARRAY, KIND_STRUCT, KIND_UNION) and tv.source in ("field", "frame"):
             # the array's bytes in the trace record (a __data_loc one: where
             # its descriptor points): read_target gives that address
             saved_type, e.type = e.type, "long"
@@ -112,6 +115,44 @@ class TargetMixin:
         return self.follow(e, ("ptr", val, ref), e.components, tok, addressof=bool(e.addressof),
                            deref=True)
 
+    def e_AtVarOp(self, e):
+        """@var("name") in a process probe: a global of the program's own
+        DWARF, at its link address (a PIE's moved by where the probe
+        instruction really is: regs->ip at a uprobe is the probed address)."""
+        from .btf_offsets import KIND_ARRAY, KIND_STRUCT, KIND_UNION, TypeView
+        tok = _tok(e, "operator '@var'")
+        rp = self.rp
+        name = (e.target_name or "").partition("@")[0]
+        dw = None
+        if rp is not None and rp.family == "uprobe":
+            from .. import platform as pplat
+            dw = pplat.current().dwarf_info(rp.spec["path"])
+        var = dw.globals.get(name) if dw is not None else None
+        if var is None or var.type is None:
+            raise StapError(f"unable to find global '{name}' in the program's debuginfo"
+                            if rp is not None and rp.family == "uprobe"
+                            else "@var is only supported in process probes of programs built with -g",
+                            e.loc, tok)
+        info = pplat.current().elf_info(rp.spec["path"])
+        addr = self.tmp()
+        if info is not None and info.is_pie:
+            if rp.spec.get("return"):
+                raise StapError("@var of a position-independent program is not supported in "
+                                ".return probes", e.loc, tok)
+            self.emit(f"{addr} = (s64)(PT_REGS_IP((struct pt_regs *)ctx) - {rp.spec['address']}ULL "
+                      f"+ {var.location[1]}ULL);")
+        else:
+            self.emit(f"{addr} = (s64){var.location[1]}ULL;")
+        if e.addressof and not e.components:
+            return addr
+        kind = TypeView(None).kind(var.type)
+        state = ("obj", addr, var.type.strip()) if kind in (KIND_ARRAY, KIND_STRUCT, KIND_UNION) \
+            else ("ptr", addr, var.type)
+        if state[0] == "obj" and not e.components:
+            return addr
+        return self.follow(e, state, e.components, tok, addressof=bool(e.addressof),
+                           deref=True, user=True)
+
     def follow(self, e, state, components, tok, addressof=False, deref=False, user=False):
         """Walk ->member / [index] components from `state`: ("ptr", C
         expression of a pointer, pointee TypeRef) or ("obj", C expression of
@@ -119,7 +160,11 @@ class TargetMixin:
         pointee itself is read (@cast(p, "int"))."""
         from .btf_offsets import (KIND_ARRAY, KIND_ENUM, KIND_ENUM64, KIND_INT, KIND_PTR,
                                   KIND_STRUCT, KIND_UNION)
-        bt, tv_ = self._types(e, tok)
+        from .btf_offsets import TypeView, dwarf_type
+        if dwarf_type(state[2]):
+            tv_ = TypeView(None)
+        else:
+            bt, tv_ = self._types(e, tok)
         user = user or (self.rp is not None and self.rp.family == "uprobe")
         reader = "bpf_probe_read_user" if user else "bpf_probe_read_kernel"
 
@@ -247,6 +292,27 @@ class TargetMixin:
                 self.emit(f"{{ u64 pa = (u64)({addr}); bpf_probe_read_kernel(&{t}, 8, &pa); }}")
             else:
                 self.emit(f"{t} = (s64)*({'s' if tv.signed else 'u'}{ctype} *){at};")
+            return t
+        if src in ("frame", "reg"):
+            # a user program's DWARF variable: a register, or a stack slot
+            # at a register + offset (the CFA rule at the probe address)
+            regs = f"((struct pt_regs *)ctx)->{tv.reg}"
+            size = tv.size if tv.size in (1, 2, 4, 8) else 8
+            ctype = f"{'s' if tv.signed and not tv.is_pointer else 'u'}{size * 8}"
+            t = self.tmp()
+            if src == "reg":
+                self.emit(f"{t} = (s64)({ctype}){regs};")
+            else:
+                s_ = tv.type_ref.strip() if tv.type_ref is not None else None
+                if s_ is not None and s_.kind in ("struct", "union", "array"):
+                    self.emit(f"{t} = (s64)({regs} + ({tv.offset}));")     # the object: its address
+                    return t
+                self.emit(f"{{ {ctype} rv = 0; bpf_probe_read_user(&rv, {size}, "
+                          f"(void *)({regs} + ({tv.offset}))); {t} = (s64)rv; }}")
+            if want_string:
+                s = self.slot()
+                self.emit(f"{s}[0] = 0; bpf_probe_read_user_str({s}, PYTAP_MSL, (void *){t});")
+                return s
             return t
         if src == "tp_arg" and self.rp.spec.get("raw"):
             # raw tracepoint: ctx->args[] are the TP_PROTO arguments

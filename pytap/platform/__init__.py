@@ -417,6 +417,18 @@ class Platform:
     def ensure_kernel_headers(self) -> str:
         return ensure_kernel_headers()
 
+    def dwarf_info(self, path: str):
+        """platform.dwarf.DwarfInfo of a user binary built with -g, else None."""
+        if not hasattr(self, "_dwarf"):
+            self._dwarf = {}
+        if path not in self._dwarf:
+            from . import dwarf as _dwarf
+            try:
+                self._dwarf[path] = _dwarf.read(path)
+            except Exception:
+                self._dwarf[path] = None
+        return self._dwarf[path]
+
 
 def _compact_protos(protos: Dict[str, _btf.FuncProto]):
     types: List[tuple] = []

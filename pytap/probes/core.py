@@ -43,6 +43,11 @@ class TargetVar:
     array_len: int = 0
     string_space: Optional[str] = None
     at_entry: bool = False
+    # a user program's DWARF variable: source "frame" (a stack slot at
+    # pt_regs->`reg` + offset) or "reg" (pt_regs->`reg` itself); type_ref
+    # is its platform.dwarf.DType, for ->member / [i] walks
+    reg: str = ""
+    type_ref: object = None
 
     # ------------------------------------------------ C for codegen (BCC)
     def c_value(self, ctx: str = "ctx") -> str:
