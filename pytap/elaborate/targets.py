@@ -32,8 +32,18 @@ def _ok(ts: ast.TargetSymbol, names: List[str], family: str) -> bool:
     return ts.name.lstrip("$") in names
 
 
-def _error(ts: ast.TargetSymbol, names: List[str], family: str) -> StapError:
+def _error(ts: ast.TargetSymbol, names: List[str], family: str, rp=None) -> StapError:
     tok = ts.tok_desc or f"identifier '{ts.name}'"
+    if family == "uprobe" and rp is not None:
+        df = getattr(rp, "dwarf_func", None)
+        if df is None:
+            return StapError(f"debuginfo scope not found for module '{rp.spec.get('path')}', cannot "
+                             "resolve context variable [man error::dwarf]", ts.loc, tok)
+        import os
+        alts = ", ".join("$" + n for n in names)
+        return StapError(f"unable to find local '{ts.name.lstrip('$')}', [man error::dwarf] in "
+                         f"{rp.spec.get('path')}, near pc 0x{rp.spec.get('address', 0):x} in {df.name} "
+                         f"{os.path.basename(df.decl_file)} (alternatives: {alts}))", ts.loc, tok)
     if family == "tracepoint":
         alts = ", ".join(["$" + n for n in names] + ["$$vars", "$$name", "$$parms"])
         return StapError(f"unable to find tracepoint variable '{ts.name}' (alternatives: {alts})",
@@ -103,6 +113,34 @@ def _members_exist(dp, op) -> bool:
     return False
 
 
+def _pretty_vars(dp, n, names):
+    """$$parms / $$locals / $$vars / $$return of a function probe with
+    DWARF: stap's sprintf("a=%#x b=%#x", $a, $b); a struct is "{...}", an
+    array "[...]", a variable with no home at the probe address "?"."""
+    df = getattr(dp.resolved, "dwarf_func", None)
+    if df is None or n.components or n.name not in ("$$parms", "$$locals", "$$vars", "$$return"):
+        return None
+    if n.name == "$$return":
+        vs = [("return", None)] if "return" in names else []
+    else:
+        pick = {"$$parms": df.params, "$$locals": df.locals, "$$vars": df.params + df.locals}[n.name]
+        vs = [(v.name, v.type) for v in pick]
+    parts, args = [], []
+    for name, t in vs:
+        kind = t.strip().kind if t is not None else "base"
+        if kind in ("struct", "union"):
+            parts.append(f"{name}={{...}}")
+        elif kind == "array":
+            parts.append(f"{name}=[...]")
+        elif name not in names:
+            parts.append(f"{name}=?")
+        else:
+            parts.append(f"{name}=%#x")
+            args.append(ast.TargetSymbol("$" + name, loc=n.loc, tok_desc=n.tok_desc))
+    fmt = " ".join(parts)
+    return ast.PrintFormat("sprintf", args, fmt=fmt, loc=n.loc, tok_desc=n.tok_desc)
+
+
 def check_targets(session, errors: List[StapError]) -> None:
     for dp in session.probes:
         names = _var_names(dp)
@@ -154,10 +192,13 @@ def check_targets(session, errors: List[StapError]) -> None:
                 return n
 
             def visit_TargetSymbol(self, n):
+                pretty = _pretty_vars(dp, n, names)
+                if pretty is not None:
+                    return pretty
                 self.generic_visit(n)
                 if not _ok(n, names, family):
                     n._unresolved = True
-                    errors.append(_error(n, shown, family))
+                    errors.append(_error(n, shown if family != "uprobe" else names, family, dp.resolved))
                 return n
 
         dp.body = T().visit(dp.body)

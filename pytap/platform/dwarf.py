@@ -98,6 +98,9 @@ class DFunc:
     frame_base_cfa: bool
     probe_pc: int                          # stap's probe address (after the prologue)
     cfa: Optional[Tuple[int, int]] = None  # (DWARF register, offset) of the CFA at probe_pc
+    # line table rows inside the function: (address, file, line), address order
+    lines: List[Tuple[int, str, int]] = field(default_factory=list)
+    cfa_at: Dict[int, Tuple[int, int]] = field(default_factory=dict)   # at each row address
 
 
 @dataclass
@@ -225,6 +228,11 @@ def read(path: str) -> Optional[DwarfInfo]:
             lp = dw.line_program_for_CU(cu)
             files = _file_names(lp, comp_dir) if lp is not None else {}
             rows = None
+            line_rows = []
+            if lp is not None:
+                line_rows = sorted((e.state.address, files.get(e.state.file, ""), e.state.line)
+                                   for e in lp.get_entries()
+                                   if e.state is not None and not e.state.end_sequence and e.state.is_stmt)
             for die in top.iter_children():
                 a = die.attributes
                 if die.tag == "DW_TAG_variable" and "DW_AT_name" in a and "DW_AT_location" in a:
@@ -254,10 +262,13 @@ def read(path: str) -> Optional[DwarfInfo]:
                     if later:
                         pc = later[0]
                 functions.setdefault(name, DFunc(name, low, high, decl_file, decl_line, params, locs,
-                                                 type_of(die), fb == [0x9C], pc))
-        cfa_rules = _cfa_rules(dw, [f.probe_pc for f in functions.values()])
+                                                 type_of(die), fb == [0x9C], pc,
+                                                 lines=[r for r in line_rows if low <= r[0] < high]))
+        cfa_rules = _cfa_rules(dw, [f.probe_pc for f in functions.values()] +
+                               [r[0] for f in functions.values() for r in f.lines])
         for f in functions.values():
             f.cfa = cfa_rules.get(f.probe_pc)
+            f.cfa_at = {r[0]: cfa_rules[r[0]] for r in f.lines if r[0] in cfa_rules}
         return DwarfInfo(path, functions, globals_)
 
 

@@ -89,6 +89,7 @@ def _build(concrete, point, platform):
         rp = ResolvedPoint("uprobe", make_point(point, comps), spec, annotation=annotation)
         rp.derivation_point = rp.point          # stap's DWARF-style expansion
         if df is not None:
+            rp.dwarf_func = df                  # $$parms / $$locals / $$vars text
             rp._vars = _dwarf_vars(df, dw, is_return, pc)
             rp._listing = _dwarf_listing(df, is_return)
         elif is_return:
@@ -124,12 +125,66 @@ def _target_var(v, source, **kw):
                      string_space="user" if _is_string(t) else None, **kw)
 
 
-def _dwarf_vars(df, dw, is_return, pc):
+def _build_statement(concrete, point, platform):
+    """process("P").statement("func@file.c:LINE"): the first address the
+    line table gives that line inside the function (LINE may be * or a
+    glob); stap's "no line records" error (with a nearby line) otherwise."""
+    path, pid = _target_path(concrete, platform)
+    info = platform.elf_info(path) if path else None
+    dw = platform.dwarf_info(path) if path else None
+    if info is None or dw is None:
+        return []
+    functors = [f for f, _v in concrete]
+    sidx = functors.index("statement")
+    spec_text = str(concrete[sidx][1])
+    fpat, _, where = spec_text.partition("@")
+    file_pat, _, line_pat = where.partition(":")
+    syms = {(sym.name, sym.address): sym for sym in info.functions}
+    out = []
+    for df in sorted(dw.functions.values(), key=lambda f: f.low_pc):
+        if not fnmatch.fnmatchcase(df.name, fpat or "*"):
+            continue
+        sym = syms.get((df.name, df.low_pc))
+        if sym is None:
+            continue
+        first: dict = {}
+        for addr, fname, line in df.lines:
+            if file_pat and not any(fnmatch.fnmatchcase(n, file_pat) for n in (fname, os.path.basename(fname))):
+                continue
+            first.setdefault(line, (addr, fname))
+        lines = [ln for ln in first if (fnmatch.fnmatchcase(str(ln), line_pat) if has_glob(line_pat or "*")
+                                         else str(ln) == line_pat)]
+        if not lines and line_pat and not has_glob(line_pat) and first:
+            near = min(first, key=lambda ln: abs(ln - int(line_pat)) if line_pat.isdigit() else 0)
+            fname = first[near][1]
+            raise StapError(f"no line records for {fname}:{line_pat} [man error::dwarf] (try :{near})")
+        for ln in lines:
+            pc, fname = first[ln]
+            comps = list(concrete)
+            comps[0] = ("process", path)
+            comps[sidx] = ("statement", f"{df.name}@{fname}:{ln}")
+            where_ = ".dynamic" if info.is_pie else ".absolute"
+            spec = {"path": path, "symbol": df.name, "address": pc,
+                    "offset": sym.offset + (pc - sym.address), "return": False, "pid": pid}
+            rp = ResolvedPoint("uprobe", make_point(point, comps), spec,
+                               annotation=f" /* pc={where_}+0x{pc - info.load_base:x} */")
+            rp.derivation_point = rp.point
+            rp.dwarf_func = df
+            rp._vars = _dwarf_vars(df, dw, False, pc, df.cfa_at.get(pc))
+            rp._listing = _dwarf_listing(df, False, pc)
+            out.append(rp)
+    out.sort(key=lambda rp: rp.point.text() if hasattr(rp.point, "text") else "")
+    return out
+
+
+def _dwarf_vars(df, dw, is_return, pc, cfa="probe"):
     """$params / $locals where this probe can read them: at a function's
     entry (.return probes: stap's entry values) the System V argument
     registers; after the prologue, the frame slots DW_OP_fbreg names,
     found through the CFA rule at that address."""
     from ..platform.dwarf import X86_64_REGS
+    if cfa == "probe":
+        cfa = df.cfa if pc == df.probe_pc else None
 
     def variables():
         out = []
@@ -153,8 +208,8 @@ def _dwarf_vars(df, dw, is_return, pc):
         loc = location_at(v, pc)
         if loc is None:
             return None
-        if loc[0] == "fbreg" and df.frame_base_cfa and df.cfa and df.cfa[0] in X86_64_REGS:
-            return _target_var(v, "frame", reg=X86_64_REGS[df.cfa[0]], offset=df.cfa[1] + loc[1])
+        if loc[0] == "fbreg" and df.frame_base_cfa and cfa and cfa[0] in X86_64_REGS:
+            return _target_var(v, "frame", reg=X86_64_REGS[cfa[0]], offset=cfa[1] + loc[1])
         if loc[0] == "reg" and loc[1] in X86_64_REGS:
             return _target_var(v, "reg", reg=X86_64_REGS[loc[1]])
         return None
@@ -166,14 +221,14 @@ def _ret_var(df):
     return DVar("return", df.ret, None)
 
 
-def _dwarf_listing(df, is_return):
+def _dwarf_listing(df, is_return, at=None):
     """stap -L: $return first, then the variables that have a location
     at the probe address (an optimised-out local is not listed)."""
     from ..platform.dwarf import location_at
 
     def listing():
         out = [_target_var(_ret_var(df), "return")] if is_return and df.ret is not None else []
-        pc = df.probe_pc
+        pc = df.probe_pc if at is None else at
         return out + [_target_var(v, "arg") for v in df.params + df.locals
                       if location_at(v, pc) is not None]
     return listing
@@ -196,6 +251,8 @@ PATTERNS = []
 for _head in ("process(string).function(string)", "process(number).function(string)",
               "process.function(string)"):
     PATTERNS += [(_head + t, _build) for t in ("", ".call", ".return")]
+for _head in ("process(string)", "process(number)", "process"):
+    PATTERNS.append((_head + ".statement(string)", _build_statement))
 
 _counter = itertools.count()
 

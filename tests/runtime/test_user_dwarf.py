@@ -98,3 +98,40 @@ def test_probe_address_same_as_stap(target):
     ours = _pytap(["-p2", "-e", text])
     line = [x for x in theirs.stdout.splitlines() if x.startswith("process(")]
     assert line and line[0] in ours.stdout
+
+
+@pytest.mark.root
+def test_statement_and_pretty_vars(target, tmp_path):
+    opt, path = target
+    if opt != "-O0":
+        pytest.skip("locals at a line of an optimised build may have no home")
+    script = tmp_path / "t.stp"
+    script.write_text(f'''
+probe process("{path}").statement("visit@dwarf_target.c:12") {{ printf("line 12: doubled=%d\\n", $doubled) }}
+probe process("{path}").function("shrink") {{ println($$parms) }}
+probe process("{path}").function("shrink").return {{ println($$return) }}
+''')
+    r = _pytap(["-c", path, str(script)])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == ["line 12: doubled=6", "v=0xffffffffffffffeb c=0xffffffffffffffff",
+                                     "return=0xffffffffffffffd5"]
+
+
+def test_statement_listing_and_errors(target):
+    _opt, path = target
+    r = _pytap(["-L", f'process("{path}").statement("shrink@dwarf_target.c:*")'])
+    assert r.stdout.strip() == f'process("{path}").statement("shrink@{SRC}:16") $v:short int $c:signed char'
+    r = _pytap(["-p2", "-e", f'probe process("{path}").statement("visit@dwarf_target.c:3") {{ }}'])
+    assert r.returncode == 1
+    assert f"no line records for {SRC}:3 [man error::dwarf] (try :" in r.stderr
+
+
+def test_no_debuginfo_error(tmp_path):
+    if shutil.which("gcc") is None:
+        pytest.skip("gcc is not installed")
+    out = tmp_path / "nodwarf"
+    subprocess.run(["gcc", "-O0", "-o", str(out), str(SRC)], check=True)
+    r = _pytap(["-p2", "-e", f'probe process("{out}").function("visit") {{ println($n) }}'])
+    assert r.returncode == 1
+    assert (f"semantic error: debuginfo scope not found for module '{out}', cannot resolve context "
+            "variable [man error::dwarf]: identifier '$n'") in r.stderr

@@ -160,3 +160,29 @@ def test_defined_follows_members_through_btf():
     body = s.dump(verbose=1)
     assert "(a) = (3);" in body and "(b) = (11);" in body
     assert "(c) = (0);" in body and "(d) = (1);" in body
+
+
+# ------------------------------------------------ a user program's DWARF
+def test_dwarf_reader_on_gcc_binary(tmp_path):
+    import shutil
+    import subprocess
+    pytest.importorskip("elftools", reason="pyelftools is not installed")
+    if shutil.which("gcc") is None:
+        pytest.skip("gcc is not installed")
+    from pathlib import Path
+    from pytap.platform import dwarf
+    src = Path(__file__).resolve().parent.parent / "runtime" / "dwarf" / "dwarf_target.c"
+    out = tmp_path / "t"
+    subprocess.run(["gcc", "-g", "-O0", "-fno-omit-frame-pointer", "-o", str(out), str(src)], check=True)
+    info = dwarf.read(str(out))
+    f = info.functions["visit"]
+    assert (f.decl_file, f.decl_line) == (str(src), 10)
+    assert [(v.name, v.type.spell()) for v in f.params] == [
+        ("n", "int"), ("scale", "long int"), ("label", "char const*"), ("r", "struct rec*")]
+    assert [v.name for v in f.locals] == ["doubled"]
+    assert f.probe_pc > f.low_pc                 # after the prologue (unoptimised build)
+    assert f.cfa == (6, 16)                      # rbp + 16 with frame pointers
+    assert all(v.location[0] == "fbreg" for v in f.params)
+    rec = f.params[3].type.strip().target.strip()
+    assert [(m, off) for m, off, _t in rec.members][:4] == [("id", 0), ("total", 8), ("delta", 16), ("mark", 18)]
+    assert info.globals["counter"].type.spell() == "int"
