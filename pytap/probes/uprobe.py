@@ -68,6 +68,8 @@ def _build(concrete, point, platform):
     for sym in info.functions:
         if not (fnmatch.fnmatchcase(sym.name, pattern) if has_glob(pattern) else sym.name == pattern):
             continue
+        if is_return and sym.name == "_start":
+            continue            # never returns: stap offers no .return probe on it
         df = dw.functions.get(sym.name) if dw is not None else None
         if df is not None and df.low_pc != sym.address:
             df = None
