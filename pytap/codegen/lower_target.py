@@ -101,10 +101,22 @@ class TargetMixin:
         any type of this kernel's BTF (struct, union, enum, typedef, base
         type, pointer).  The module string ("kernel", "kernel<linux/types.h>")
         names where stap would find the type; BTF has them all."""
-        from .btf_offsets import KIND_ARRAY, KIND_STRUCT, KIND_UNION, parse_type
+        from .btf_offsets import KIND_ARRAY, KIND_STRUCT, KIND_UNION, TypeView, parse_type
         tok = _tok(e, "operator '@cast'")
-        bt, tv_ = self._types(e, tok)
-        ref = parse_type(bt, e.type_name or "")
+        dw = self._cast_program(e, tok)
+        if dw is not None:
+            # a user program's type: its module named, or (as stap) the
+            # probe's own program when no module is given
+            ref = dw.parse_type(e.type_name or "")
+            if ref is None and e.module:
+                raise StapError(f"unknown type '{e.type_name}' in {dw.path}'s debuginfo", e.loc, tok)
+        else:
+            ref = None
+        if ref is not None:
+            tv_ = TypeView(None)
+        else:
+            bt, tv_ = self._types(e, tok)
+            ref = parse_type(bt, e.type_name or "")
         if ref is None:
             raise StapError(f"unknown type '{e.type_name}' in this kernel's BTF", e.loc, tok)
         val = self.expr(e.operand)
@@ -113,7 +125,25 @@ class TargetMixin:
         # `&@cast(p, "T")->m` is p + offsetof(T, m): the library's
         # @offsetof/@container_of/@cast_sizeof macros are built on it
         return self.follow(e, ("ptr", val, ref), e.components, tok, addressof=bool(e.addressof),
-                           deref=True)
+                           deref=True, user=dw is not None and not isinstance(ref, (int, tuple)))
+
+    def _cast_program(self, e, tok):
+        """The DWARF of the program @cast's module names (a path), or of
+        the process probe's program when it names none; None for kernel."""
+        from .. import platform as pplat
+        mod = (e.module or "").strip()
+        if mod.startswith("kernel") or (mod and "/" not in mod and not mod.startswith(".")):
+            return None
+        if mod:
+            path = pplat.current().find_executable(mod)
+            dw = pplat.current().dwarf_info(path) if path else None
+            if dw is None:
+                raise StapError(f"no debuginfo for module '{mod}' to resolve @cast", e.loc, tok)
+            return dw
+        rp = self.rp
+        if rp is not None and rp.family == "uprobe" and getattr(rp, "dwarf_func", None) is not None:
+            return pplat.current().dwarf_info(rp.spec["path"])
+        return None
 
     def e_AtVarOp(self, e):
         """@var("name") in a process probe: a global of the program's own

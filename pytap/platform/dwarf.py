@@ -108,6 +108,26 @@ class DwarfInfo:
     path: str
     functions: Dict[str, DFunc]
     globals: Dict[str, DVar]
+    types: Dict[str, DType] = field(default_factory=dict)   # "struct rec", "size_t", "int"
+
+    def parse_type(self, text: str) -> Optional[DType]:
+        """A DType for a C type name as @cast spells it ("struct rec *",
+        "rec", "size_t"), None if the program has no such type."""
+        t = re.sub(r"\b(const|volatile)\b", " ", text or "")
+        stars = t.count("*")
+        base = " ".join(t.replace("*", " ").split())
+        got = self.types.get(base)
+        if got is None and re.fullmatch(r"\w+", base):
+            got = self.types.get("struct " + base) or self.types.get("union " + base)
+        if got is None:
+            return None
+        for _ in range(stars):
+            got = DType("ptr", "", 8, False, got)
+        return got
+
+
+_NAMED_TYPE_TAGS = ("DW_TAG_structure_type", "DW_TAG_union_type", "DW_TAG_enumeration_type",
+                    "DW_TAG_typedef", "DW_TAG_base_type")
 
 
 def _sleb(data: List[int]) -> int:
@@ -218,6 +238,7 @@ def read(path: str) -> Optional[DwarfInfo]:
 
         functions: Dict[str, DFunc] = {}
         globals_: Dict[str, DVar] = {}
+        named_types: Dict[str, DType] = {}
         lines_by_cu = {}
         for cu in dw.iter_CUs():
             top = cu.get_top_DIE()
@@ -235,6 +256,11 @@ def read(path: str) -> Optional[DwarfInfo]:
                                    if e.state is not None and not e.state.end_sequence and e.state.is_stmt)
             for die in top.iter_children():
                 a = die.attributes
+                if die.tag in _NAMED_TYPE_TAGS and "DW_AT_name" in a and \
+                        "DW_AT_declaration" not in a:
+                    t = make_type(die)
+                    named_types.setdefault(t.spell(), t)
+                    continue
                 if die.tag == "DW_TAG_variable" and "DW_AT_name" in a and "DW_AT_location" in a:
                     loc = _decode_loc(a["DW_AT_location"].value)
                     if loc and loc[0] == "addr":
@@ -269,7 +295,7 @@ def read(path: str) -> Optional[DwarfInfo]:
         for f in functions.values():
             f.cfa = cfa_rules.get(f.probe_pc)
             f.cfa_at = {r[0]: cfa_rules[r[0]] for r in f.lines if r[0] in cfa_rules}
-        return DwarfInfo(path, functions, globals_)
+        return DwarfInfo(path, functions, globals_, named_types)
 
 
 def _collect_vars(die, params, locs, type_of):

@@ -135,3 +135,18 @@ def test_no_debuginfo_error(tmp_path):
     assert r.returncode == 1
     assert (f"semantic error: debuginfo scope not found for module '{out}', cannot resolve context "
             "variable [man error::dwarf]: identifier '$n'") in r.stderr
+
+
+@pytest.mark.root
+def test_cast_to_program_types(target, tmp_path):
+    _opt, path = target
+    script = tmp_path / "t.stp"
+    script.write_text(f'''
+probe process("{path}").function("visit") {{
+  printf("%d %s %d %d\\n", @cast($r, "struct rec")->id, user_string(@cast($r, "rec", "{path}")->next->tag),
+         @cast($r, "struct rec")[0]->total, @cast(&$r->delta, "short int"))
+}}
+''')
+    r = _pytap(["-c", path, str(script)])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "1 two 10 -300\n"
