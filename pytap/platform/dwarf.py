@@ -192,13 +192,10 @@ def read(path: str) -> Optional[DwarfInfo]:
                     "DW_TAG_array_type": "array", "DW_TAG_enumeration_type": "enum",
                     "DW_TAG_typedef": "typedef", "DW_TAG_const_type": "const",
                     "DW_TAG_volatile_type": "volatile", "DW_TAG_subroutine_type": "func",
+                    # restrict: a nameless typedef, so it spells as what it qualifies
                     "DW_TAG_restrict_type": "typedef"}.get(tag, "void")
             t = DType(kind, name, size)
             types[die.offset] = t
-            if tag == "DW_TAG_restrict_type":
-                t.kind, t.name = "const", ""      # spelled through; no qualifier text needed
-                t.kind = "typedef"
-                t.name = ""
             if kind == "base":
                 enc = a["DW_AT_encoding"].value if "DW_AT_encoding" in a else 0
                 t.signed = enc in (0x05, 0x06, 0x0D)       # signed, signed_char, signed_fixed
