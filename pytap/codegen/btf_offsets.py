@@ -485,3 +485,36 @@ def components_resolve(bt: "BtfTypes", ref, components, from_pointer: bool = Tru
         else:
             return False
     return True
+
+
+def static_address(tv: "TypeView", ref, base: int, components, index_value) -> int:
+    """`&@cast(base, "T")->a[i]->b` computed without reading memory: only
+    for a path whose every step stays inside the object (members, and
+    indexes of the pointer itself or of arrays), as @cast_sizeof /
+    @offsetof use it.  index_value(node) gives a constant index.  Raises
+    ValueError when a step would dereference a pointer."""
+    t, is_ptr, addr = tv.strip(ref), True, base
+    for comp in components:
+        if comp.kind == "member":
+            if tv.kind(t) not in (KIND_STRUCT, KIND_UNION):
+                raise ValueError("not a struct")
+            r = tv.member(t, comp.name)
+            if r is None:
+                raise ValueError(f"unable to find member '{comp.name}' of {tv.spell(t)}")
+            addr += r[0]
+            t, is_ptr = tv.strip(r[1]), False
+            if tv.kind(t) == KIND_PTR:
+                raise ValueError("a pointer member would be read")
+        elif comp.kind == "index":
+            i = index_value(comp)
+            if is_ptr:
+                addr += i * tv.size(t)
+                is_ptr = False
+            elif tv.kind(t) == KIND_ARRAY:
+                t = tv.target(t)
+                addr += i * tv.size(t)
+            else:
+                raise ValueError("cannot index")
+        else:
+            raise ValueError("unsupported")
+    return addr

@@ -1034,6 +1034,28 @@ class Interpreter:
     def eval_EmbeddedExpr(self, e):
         raise self.error("embedded C cannot run in user space", e)
 
+    def eval_CastOp(self, e):
+        """`&@cast(p, "T")->m[i]` in user space: address arithmetic over
+        this kernel's types (@cast_sizeof, @offsetof); reading the kernel's
+        memory is for BPF handlers only."""
+        from ..codegen.btf_offsets import TypeView, kernel_types, parse_type, static_address
+        base = self.eval(e.operand)
+        bt = kernel_types()
+        ref = parse_type(bt, e.type_name or "") if bt is not None else None
+        if ref is None:
+            raise self.error(f"unknown type '{e.type_name}' in this kernel's BTF", e)
+        if not e.addressof:
+            raise self.error("@cast cannot read kernel memory in user space", e)
+
+        def index_value(comp):
+            if comp.index is not None and isinstance(comp.index, ast.Expr):
+                return int(self.eval(comp.index))
+            return int(comp.name or 0)
+        try:
+            return static_address(TypeView(bt), ref, int(base), e.components, index_value)
+        except ValueError as err:
+            raise self.error(f"@cast in user space: {err}", e)
+
     def eval_ConstOp(self, e):
         from ..codegen.kconst import ConstError, value
         try:
