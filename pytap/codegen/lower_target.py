@@ -132,6 +132,13 @@ class TargetMixin:
         the process probe's program when it names none; None for kernel."""
         from .. import platform as pplat
         mod = (e.module or "").strip()
+        if mod.startswith("<") and mod.endswith(">"):
+            # "<stdio.h>": a user-space header's types (stap compiles it too)
+            from ..platform.dwarf import header_types
+            dw = header_types(mod[1:-1])
+            if dw is None:
+                raise StapError(f"cannot compile the header {mod} to resolve @cast", e.loc, tok)
+            return dw
         if mod.startswith("kernel") or (mod and "/" not in mod and not mod.startswith(".")):
             return None
         if mod:

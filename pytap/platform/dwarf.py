@@ -393,3 +393,32 @@ def _cfa_rules(dw, pcs) -> Dict[int, Tuple[int, int]]:
             if rule is not None and rule.reg is not None:
                 out[pc] = (rule.reg, rule.offset)
     return out
+
+
+_HEADER_TYPES: Dict[str, Optional[DwarfInfo]] = {}
+
+
+def header_types(header: str) -> Optional[DwarfInfo]:
+    """The types a C header declares, as stap's @cast(p, "T", "<stdio.h>")
+    wants them: a one-line program including it is compiled with gcc -g
+    (every declared type kept) and its DWARF read.  None without gcc or
+    when the header does not compile."""
+    if header in _HEADER_TYPES:
+        return _HEADER_TYPES[header]
+    import subprocess
+    import tempfile
+    got = None
+    with tempfile.TemporaryDirectory(prefix="pytap-hdr-") as d:
+        src = os.path.join(d, "t.c")
+        obj = os.path.join(d, "t.o")
+        with open(src, "w") as f:
+            f.write(f"#include <{header}>\nint __pytap_header_anchor;\n")
+        try:
+            r = subprocess.run(["gcc", "-g", "-O0", "-fno-eliminate-unused-debug-types", "-c", src,
+                                "-o", obj], capture_output=True, text=True, timeout=60)
+            if r.returncode == 0:
+                got = read(obj)
+        except (OSError, subprocess.TimeoutExpired):
+            got = None
+    _HEADER_TYPES[header] = got
+    return got

@@ -1040,8 +1040,19 @@ class Interpreter:
         memory is for BPF handlers only."""
         from ..codegen.btf_offsets import TypeView, kernel_types, parse_type, static_address
         base = self.eval(e.operand)
-        bt = kernel_types()
-        ref = parse_type(bt, e.type_name or "") if bt is not None else None
+        mod = (e.module or "").strip()
+        bt, ref = None, None
+        if mod.startswith("<") and mod.endswith(">") or "/" in mod and not mod.startswith("kernel"):
+            # a header's or a program's own types (see TargetMixin._cast_program)
+            from ..platform import current
+            from ..platform.dwarf import header_types
+            dw = header_types(mod[1:-1]) if mod.startswith("<") else current().dwarf_info(mod)
+            ref = dw.parse_type(e.type_name or "") if dw is not None else None
+            if ref is None:
+                raise self.error(f"unknown type '{e.type_name}' in {mod}", e)
+        else:
+            bt = kernel_types()
+            ref = parse_type(bt, e.type_name or "") if bt is not None else None
         if ref is None:
             raise self.error(f"unknown type '{e.type_name}' in this kernel's BTF", e)
         if not e.addressof:
