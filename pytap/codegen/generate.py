@@ -511,6 +511,8 @@ class Generator:
                 low = self._captured.get(p.index, (None, None))[0]
             if low is not None and low.entry_exprs:
                 handlers.append(self._entry_saver(p, low))
+            if low is not None and low.tp_args_used:
+                handlers.append(self._tp_arg_saver(p, low, lowered))
         for g in group_list:
             handlers.append(self._handler(g, lowered))
             for p in g["probes"]:
@@ -702,6 +704,66 @@ class Generator:
         low.prologue += [f"\t\tent{i} = ep->v[{i}];" for i in range(n)]
         low.prologue += ["\t}", f"\t{mp}.delete(&id);", "}"]
         return "\n".join(out)
+
+    def _tp_arg_saver(self, p, low, lowered) -> str:
+        """A classic tracepoint program sees the record, not the TP_PROTO
+        arguments.  When p's handler reads both ($next_comm and $prev->pid),
+        a second program, a raw tracepoint on the same event, sees the
+        arguments.  The kernel calls the two one after the other on the
+        same CPU with preemption off, in the order their probes were
+        registered (usually the raw one first, but the classic one first
+        when another perf user of the event was there before us), so the
+        two meet in a per-CPU slot and whichever runs second runs the
+        handler: the raw program leaves the arguments for the classic one,
+        or the classic program leaves a copy of its record for the raw one
+        (which then runs the same handler code over that copy)."""
+        import dataclasses
+        rp = p.resolved
+        srp = dataclasses.replace(rp, spec={**rp.spec, "raw": True})
+        fn = f"pytap_tpsave{p.index}"
+        mp = f"pytap_tpa{p.index}"
+        n = max(low.tp_args_used) + 1
+        used = sorted(low.tp_args_used)
+        fields = [v for v in rp.variables() if v.source == "field"]
+        rec = max([v.offset + max(v.size, 4) for v in fields] + [8])
+        if any(v.data_loc for v in fields):
+            rec += self.msl                  # __data_loc strings follow the fixed fields
+        rec = min(round8(rec), 4096)
+        self.entry_groups.append((fn, srp))
+        decl = [f"struct {mp}_t {{ u64 args_ready; u64 rec_ready; s64 v[{n}]; char rec[{rec}]; }};",
+                f"BPF_PERCPU_ARRAY({mp}, struct {mp}_t, 1);"]
+        # the raw program: its own copy of the handler, run over the record
+        # the classic program left
+        saved = low.prologue
+        low.prologue = ["{"] + [f"\ttpa{i} = pytap_raw->args[{i}];" for i in used] + ["}"]
+        try:
+            text = self._handler({"rp": srp, "probes": [p], "fn": fn, "ptype": "tracepoint"}, lowered)
+        finally:
+            low.prologue = saved
+        head, _, rest = text.partition("\n{\n")
+        text = "\n".join(
+            [f"int {fn}(struct bpf_raw_tracepoint_args *pytap_raw)", "{",
+             "\tu32 pytap_tz = 0;",
+             f"\tstruct {mp}_t *sv = {mp}.lookup(&pytap_tz);",
+             "\tif (!sv)", "\t\treturn 0;",
+             "\tif (!sv->rec_ready) {",
+             "\t\tsv->args_ready = 1;"] +
+            [f"\t\tsv->v[{i}] = pytap_raw->args[{i}];" for i in used] +
+            ["\t\treturn 0;", "\t}",
+             "\tsv->rec_ready = 0;",
+             "\tvoid *ctx = sv->rec;"]) + "\n" + rest
+        # the classic program: the arguments the raw one left, else hand over
+        low.prologue += ["{", "\tu32 pytap_tz = 0;",
+                         f"\tstruct {mp}_t *tp = {mp}.lookup(&pytap_tz);",
+                         "\tif (!tp)", "\t\tgoto pytap_fail;",
+                         "\tif (!tp->args_ready) {",
+                         f"\t\tbpf_probe_read_kernel(tp->rec, {rec}, ctx);",
+                         "\t\ttp->rec_ready = 1;",
+                         f"\t\tgoto pytap_end_{p.index};", "\t}",
+                         "\ttp->args_ready = 0;"]
+        low.prologue += [f"\ttpa{i} = tp->v[{i}];" for i in used]
+        low.prologue += ["}"]
+        return "\n".join(decl) + "\n" + text
 
     def _handler(self, g, lowered) -> str:
         ctx_t = CTX_TYPES.get(g["ptype"], "void")

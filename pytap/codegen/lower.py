@@ -54,6 +54,9 @@ class Lowerer(GlobalsMixin, TargetMixin, PrintMixin):
         self.entry_exprs: List = []
         self.in_entry = False
         self.prologue: List[str] = []
+        # TP_PROTO arguments read by a classic tracepoint handler: a hidden
+        # raw tracepoint program saves them (see Generator._tp_arg_saver)
+        self.tp_args_used: set = set()
         if probe is not None:
             self.slot_base = "PYTAP_PSLOT0"
             self.next_action = f"goto pytap_end_{probe.index};"
@@ -519,6 +522,18 @@ class Lowerer(GlobalsMixin, TargetMixin, PrintMixin):
 
     def e_EmbeddedExpr(self, e):
         raise Unsupported("embedded C expression", e)
+
+    def e_ConstOp(self, e):
+        """@const("NAME"): the kernel constant's value, found at compile time
+        (codegen/kconst.py), so BPF and user space agree."""
+        from .kconst import ConstError, value
+        tok = _tok(e, "operator '@const'")
+        if (e.type or "long") != "long":
+            raise StapError("@const of a string is not supported", e.loc, tok)
+        try:
+            return c_long(value(e.operand.value))
+        except ConstError as err:
+            raise StapError(str(err), e.loc, tok)
 
     # --- strings written straight into a destination buffer
     def str_into(self, e, dst: str, size: str):

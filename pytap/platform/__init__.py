@@ -11,6 +11,8 @@ probe providers can be tested with `FakePlatform` and no root:
     tracepoints()             [(category, event)] from tracefs available_events
     tracepoint_format(c, e)   [TracepointField] from events/c/e/format
     btf_function(name)        btf.FuncProto (param names/types) from /sys/kernel/btf/vmlinux
+    tracepoint_prototype(c, e)  btf.FuncProto of the event's TP_PROTO (its own or its
+                              template's __bpf_trace_ wrapper), None if unknown
     pid_exists(n)             /proc/n is there
     find_executable(p)        stap's process("p") path lookup (cwd if it has a "/", else $PATH)
     elf_info(path)            elf.ElfInfo: FUNC symbols of a user binary
@@ -116,6 +118,7 @@ class Platform:
         self._tracepoints: Optional[List[Tuple[str, str]]] = None
         self._formats: Dict[Tuple[str, str], List[TracepointField]] = {}
         self._btf: Optional[Dict[str, _btf.FuncProto]] = None
+        self._tp_templates: Optional[tuple] = None
         self._elf: Dict[str, _elf.ElfInfo] = {}
 
     @property
@@ -317,6 +320,47 @@ class Platform:
         return _btf.FuncProto(name, tuple((pn, _btf.CType(*types[ti])) for pn, ti in params),
                               _btf.CType(*types[ret]) if ret >= 0 else None)
 
+    def tracepoint_prototype(self, category: str, event: str) -> Optional[_btf.FuncProto]:
+        """The TP_PROTO of an event as BTF names it: the kernel's
+        `__bpf_trace_<event>` wrapper, or for an event defined from a
+        template (DEFINE_EVENT) its template's wrapper, picked among those
+        with the event's argument types by the record's field names."""
+        own = self.btf_function(f"__bpf_trace_{event}")
+        if own is not None:
+            return own
+        templates, fields = self._tracepoint_templates()
+        cands = templates.get(event, ())
+        if len(cands) > 1:
+            mine = tuple(f.name for f in self.tracepoint_format(category, event) if not f.common)
+            cands = tuple(t for t in cands if fields.get(t) == mine) or cands
+        protos = [p for p in (self.btf_function(f"__bpf_trace_{t}") for t in cands) if p is not None]
+        if not protos or len({tuple(n for n, _ in p.params) for p in protos}) != 1:
+            return None         # unknown, or templates that disagree on names
+        return protos[0]
+
+    def _tracepoint_templates(self):
+        """btf.parse_tracepoint_templates of this kernel, pickled like
+        _btf_table."""
+        if self._tp_templates is None:
+            self._tp_templates = ({}, {})
+            try:
+                st = os.stat(BTF_VMLINUX)
+            except OSError:
+                return self._tp_templates
+            # pickle, for speed; cachefs checks ownership before loading
+            name = f"btf-tp-v1-{st.st_size}-{int(st.st_mtime)}.pickle"
+            got = cachefs.load_pickle(self.cache_dir, name)
+            if isinstance(got, tuple) and len(got) == 2:
+                self._tp_templates = got
+                return self._tp_templates
+            try:
+                with open(BTF_VMLINUX, "rb") as f:
+                    self._tp_templates = _btf.parse_tracepoint_templates(f.read())
+            except (OSError, _btf.BTFError):
+                return self._tp_templates
+            cachefs.store_pickle(self.cache_dir, name, self._tp_templates)
+        return self._tp_templates
+
     # ---------------------------------------------------------- user binaries
     def find_executable(self, name: str, cwd: Optional[str] = None) -> Optional[str]:
         """stap's lookup for process("NAME"): with a "/" relative to the
@@ -348,6 +392,18 @@ class Platform:
 
     def ensure_kernel_headers(self) -> str:
         return ensure_kernel_headers()
+
+    def dwarf_info(self, path: str):
+        """platform.dwarf.DwarfInfo of a user binary built with -g, else None."""
+        if not hasattr(self, "_dwarf"):
+            self._dwarf = {}
+        if path not in self._dwarf:
+            from . import dwarf as _dwarf
+            try:
+                self._dwarf[path] = _dwarf.read(path)
+            except Exception:
+                self._dwarf[path] = None
+        return self._dwarf[path]
 
 
 def _compact_protos(protos: Dict[str, _btf.FuncProto]):
@@ -396,6 +452,7 @@ class FakePlatform(Platform):
             self._tracepoints.append((cat, name))
             self._formats[(cat, name)] = parse_format(fmt) if isinstance(fmt, str) else list(fmt or [])
         self._btf = _compact_protos(dict(btf or {}))
+        self._tp_templates = ({}, {})
         self._executables = dict(executables or {})   # name as written -> path
         self._elf = dict(elfs or {})                   # path -> ElfInfo
         self._kprobes = kprobes

@@ -82,10 +82,11 @@ def _variables_fn(platform, cat, name, rp):
 
 def tp_args(platform, cat, name):
     """TP_PROTO arguments from BTF: the kernel's __bpf_trace_<event>
-    wrapper has them, named, after its leading `void *__data`."""
+    wrapper (or its template's) has them, named, after its leading
+    `void *__data`."""
     if cat == "syscalls":
         return []           # built on raw_syscalls; no TP_PROTO of their own
-    proto = platform.btf_function(f"__bpf_trace_{name}")
+    proto = platform.tracepoint_prototype(cat, name)
     if proto is None:
         return []
     out = []
