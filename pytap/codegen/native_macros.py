@@ -13,6 +13,9 @@ the C preprocessor runs) from this kernel's BTF:
                                                (usable in `#if`)
     PYTAP_SIZEOF(pid_namespace)                struct size, 0 if unknown
 
+Host facts fixed when the script starts: PYTAP_TZ_GMTOFF (seconds west of
+UTC), PYTAP_TZ_NAME (a C string literal), PYTAP_HZ (CONFIG_HZ).
+
 A member that does not exist becomes the undefined identifier
 `PYTAP_NO_MEMBER_<struct>_<member>`: compiling fails only if that code is
 live, so bodies put such reads under `#if PYTAP_HAS_MEMBER(...)`.
@@ -65,10 +68,37 @@ def struct_size(struct_name: str) -> int:
     return bt.size(bt.structs[struct_name])
 
 
+def tz_facts():
+    """(seconds west of UTC, zone abbreviation) now, as staprun passes them."""
+    import time
+    t = time.localtime()
+    return -t.tm_gmtoff, t.tm_zone or "UTC"
+
+
+def config_hz() -> int:
+    import gzip
+    import os
+    for path in (f"/boot/config-{os.uname().release}", "/proc/config.gz"):
+        try:
+            opener = gzip.open if path.endswith(".gz") else open
+            with opener(path, "rt") as f:
+                for line in f:
+                    if line.startswith("CONFIG_HZ="):
+                        return int(line.split("=")[1])
+        except (OSError, ValueError):
+            continue
+    return 250                  # Debian's default
+
+
 def expand(code: str) -> str:
-    """Replace the PYTAP_* layout placeholders of a native body."""
+    """Replace the PYTAP_* placeholders of a native body."""
     if "PYTAP_" not in code:
         return code
+    if "PYTAP_TZ_" in code or "PYTAP_HZ" in code:
+        off, name = tz_facts()
+        code = re.sub(r"\bPYTAP_TZ_GMTOFF\b", "(%dLL)" % off, code)
+        code = re.sub(r"\bPYTAP_TZ_NAME\b", '"%s"' % re.sub(r'[^\w+-]', "", name)[:15], code)
+        code = re.sub(r"\bPYTAP_HZ\b", "%dLL" % config_hz(), code)
 
     def repl(m):
         what, sname, member = m.group(1), m.group(2), m.group(3)
