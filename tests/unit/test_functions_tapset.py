@@ -59,7 +59,7 @@ def test_placeholders_use_btf():
     ('kernel.trace("sched:sched_switch")', "= 0LL;"),
 ])
 def test_user_mode_lowering(point, expected):
-    from pytap.codegen import generate
+    from pytap.codegen.generate import generate
     from pytap.options import Options
     src = f"global n\nprobe {point} {{ n += user_mode() }}\n"
     opts = Options()

@@ -129,3 +129,43 @@ def bytes_to_string(ctx, b):
     if x < 100:
         return "%2d.%d%s" % (x, rem * 10 // 1024, unit)
     return "%4d%s" % (x, unit)
+
+
+@builtin()
+def cmdline_args(ctx, n, m, delim):
+    """Arguments n..m (m < 0: all) of the event's process, from
+    /proc/PID/cmdline, joined like the BPF version."""
+    try:
+        with open(f"/proc/{_pid(ctx)}/cmdline", "rb") as f:
+            raw = f.read()
+    except OSError:
+        return ""
+    args = raw.split(b"\0")
+    if raw.endswith(b"\0"):
+        args.pop()
+    out = ""
+    for nr, a in enumerate(args):
+        if m >= 0 and nr > m:
+            break
+        text = a.decode("utf-8", "surrogateescape")
+        if nr == n:
+            out = text
+        elif nr > n:
+            out += delim + (text if text else '""')
+    return out
+
+
+# tapsets/bpf/task.stp: these take task_struct pointers, which exist only in
+# a BPF handler; pass 3 refuses them in user-space handlers, and the twins
+# fail clearly if one is reached anyway.
+def _register_kernel_only():
+    from ..builtins import _kernel_only
+    for name in ("task_uid", "task_gid", "task_euid", "task_egid", "task_prio", "task_nice",
+                 "task_max_file_handles", "task_open_file_handles", "pid2task",
+                 "__pytap_task_start"):
+        builtin(name)((lambda nm: lambda ctx, arg: _kernel_only(nm)(ctx, arg))(name))
+    for name in ("__pytap_task_cputime", "__pytap_mm_stat"):
+        builtin(name)((lambda nm: lambda ctx, a, b: _kernel_only(nm)(ctx, a, b))(name))
+
+
+_register_kernel_only()
