@@ -72,3 +72,5 @@ def get_loadavg_index(ctx, indx):
         return int(whole) * 100 + int((frac + "00")[:2])
     except (OSError, ValueError):
         return 0
+
+
