@@ -38,3 +38,41 @@ def user_buffer(ctx, addr, inlen):
 @builtin("__pytap_maxstringlen")
 def maxstringlen(ctx):
     return ctx.interp.maxstringlen if ctx is not None and ctx.interp is not None else 128
+
+
+def _kernel_fault(kind):
+    def twin(ctx, addr, *rest):
+        raise _fault(kind, addr)
+    return twin
+
+
+for _kind in ("char", "short", "pointer"):
+    builtin(f"kernel_{_kind}")(_kernel_fault(f"kernel {_kind}"))
+builtin("__pytap_kernel_buffer")(_kernel_fault("kernel buffer"))
+
+
+def _wide(ctx, addr, unit, err):
+    """Code units until a 0 unit, decoded (utf-16-le / utf-32-le) to text of
+    at most MAXSTRINGLEN - 1 UTF-8 bytes."""
+    limit = (ctx.interp.maxstringlen if ctx is not None and ctx.interp is not None else 128) - 1
+    data = _read_user(ctx, addr, limit * unit) if addr else None
+    if not data:
+        if err is not None:
+            return err
+        raise _fault("user string", addr)
+    units = [data[i:i + unit] for i in range(0, len(data) - unit + 1, unit)]
+    end = next((i for i, u in enumerate(units) if u == b"\0" * unit), len(units))
+    raw = b"".join(units[:end])
+    text = raw.decode("utf-16-le" if unit == 2 else "utf-32-le", errors="replace")
+    enc = text.encode("utf-8")[:limit]
+    return from_bytes(enc.decode("utf-8", errors="ignore").encode("utf-8"))
+
+
+@builtin()
+def user_string_utf16(ctx, addr, *err):
+    return _wide(ctx, addr, 2, err[0] if err else None)
+
+
+@builtin()
+def user_string_utf32(ctx, addr, *err):
+    return _wide(ctx, addr, 4, err[0] if err else None)
