@@ -31,6 +31,19 @@ from .lower_print import PrintMixin
 from .lower_target import TargetMixin
 
 
+def probe_type_name(rp) -> str:
+    """probe_type(): stap's name of the low-level handler type."""
+    fam = getattr(rp, "family", None)
+    ret = bool(getattr(rp, "spec", {}).get("return"))
+    if fam in ("begin", "end", "error", "never", None):
+        return "begin_end"
+    if fam == "timer":
+        return "timer" if rp.spec.get("unit") == "jiffies" else "hrtimer"
+    return {"perf": "perf_event", "tracepoint": "tracepoint", "process": "utrace",
+            "kprobe": "kretprobe" if ret else "kprobe",
+            "uprobe": "uretprobe" if ret else "uprobe"}.get(fam, fam)
+
+
 class Lowerer(GlobalsMixin, TargetMixin, PrintMixin):
     """Lowers one probe handler body or one script function body."""
 
@@ -621,6 +634,7 @@ class Lowerer(GlobalsMixin, TargetMixin, PrintMixin):
             "pp": lambda p: self.gen.pp_text(p),
             "probefunc": lambda p: self.gen.probefunc_text(p),
             "ppfunc": lambda p: self.gen.probefunc_text(p),
+            "probe_type": lambda p: probe_type_name(p.resolved),
         }
         if name not in texts:
             raise Unsupported(f"intrinsic {name}", e)

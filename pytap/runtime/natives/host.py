@@ -74,3 +74,28 @@ def get_loadavg_index(ctx, indx):
         return 0
 
 
+
+
+@builtin()
+def probe_type(ctx):
+    """From the probe point a user-space handler runs for (codegen expands
+    it per probe in BPF: codegen/lower.py probe_type_name)."""
+    pp = getattr(ctx, "pp", "") or ""
+    if pp.startswith(("begin", "end", "error", "never")) or not pp:
+        return "begin_end"
+    if pp.startswith("timer.jiffies"):
+        return "timer"
+    if pp.startswith("timer.profile") or pp.startswith("perf"):
+        return "perf_event"
+    if pp.startswith("timer."):
+        return "hrtimer"
+    if pp.startswith(("kernel.trace", "kernel.statm")):
+        return "tracepoint"
+    if pp.startswith(("process.begin", "process.end", "process.thread")):
+        return "utrace"
+    ret = pp.endswith(".return")
+    if pp.startswith(("process", "uprobe")):
+        return "uretprobe" if ret else "uprobe"
+    if pp.startswith("kernel") or pp.startswith("module") or pp.startswith("kprobe"):
+        return "kretprobe" if ret else "kprobe"
+    return ""
