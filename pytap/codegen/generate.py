@@ -22,6 +22,7 @@ from ..diagnostics import PassFailed, StapError, Diagnostics
 from .cutil import c_ident, round8
 from .layout import build_layouts, seq_map_decls
 from .lower import Lowerer, Unsupported, is_native, native_code, native_kind
+from .native_macros import expand as native_expand
 from .program import (FIRST_FORMAT_ID, KIND_ERROR, KIND_EXIT, KIND_TRIGGER, CompiledProbe,
                       Program, RecordFormat, RuntimeErrorSite)
 
@@ -306,7 +307,7 @@ class Generator:
                 params.append(f"s64 STAP_ARG_{a.name}")
         src = [f"/* {decl.name}: native ({decl.loc}) */", ret_macro,
                f"static __always_inline int {cname}({', '.join(params)})", "{",
-               native_code(decl).strip("\n"), "\treturn 0;", "}", "#undef STAP_RETURN", ""]
+               native_expand(native_code(decl)).strip("\n"), "\treturn 0;", "}", "#undef STAP_RETURN", ""]
         self.native_src.append("\n".join(src))
         self.natives[id(decl)] = cname
         return cname
@@ -544,7 +545,8 @@ class Generator:
             zero_size=round8(self.zero_size), task_offsets=task_offsets(),
             frame_percpu=(nslots + 1) * self.msl + 4 * self.msl <= 32000, ncpus=_possible_cpus(),
             globals=self.layouts, records=records,
-            functions=self.native_src + [i["src"] for i in self.fn_order], handlers=handlers)
+            functions=_bpf_embeds(session) + self.native_src + [i["src"] for i in self.fn_order],
+            handlers=handlers)
         prog = Program(c_source=text, probes=probes_out, formats=self.formats, errors=self.errors,
                        globals=self.layouts, session=session)
         prog.state_slots = {"state": 0, "target": 1, "dropped": 2, "stp_pid": 3, "realtime": 4}
@@ -879,6 +881,21 @@ def _possible_cpus() -> int:
         return max(int(part.split("-")[-1]) for part in text.split(",")) + 1
     except (OSError, ValueError):
         return os.cpu_count() or 1
+
+
+def _bpf_embeds(session) -> List[str]:
+    """Top-level `%{ /* bpf */ ... %}` blocks of the tapset files in use:
+    BPF C shared by their natives (helpers, bpf_loop callbacks), emitted
+    before the functions with the PYTAP_OFFSETOF placeholders filled in."""
+    out = []
+    for e in getattr(session, "embeds", []) or []:
+        code = str(getattr(e, "code", ""))
+        if "/* bpf */" in code:
+            code = code.strip()
+            code = code[2:] if code.startswith("%{") else code
+            code = code[:-2] if code.endswith("%}") else code
+            out.append(native_expand(code).strip("\n") + "\n")
+    return out
 
 
 def task_offsets():

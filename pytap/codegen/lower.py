@@ -31,6 +31,19 @@ from .lower_print import PrintMixin
 from .lower_target import TargetMixin
 
 
+def probe_type_name(rp) -> str:
+    """probe_type(): stap's name of the low-level handler type."""
+    fam = getattr(rp, "family", None)
+    ret = bool(getattr(rp, "spec", {}).get("return"))
+    if fam in ("begin", "end", "error", "never", None):
+        return "begin_end"
+    if fam == "timer":
+        return "timer" if rp.spec.get("unit") == "jiffies" else "hrtimer"
+    return {"perf": "perf_event", "tracepoint": "tracepoint", "process": "utrace",
+            "kprobe": "kretprobe" if ret else "kprobe",
+            "uprobe": "uretprobe" if ret else "uprobe"}.get(fam, fam)
+
+
 class Lowerer(GlobalsMixin, TargetMixin, PrintMixin):
     """Lowers one probe handler body or one script function body."""
 
@@ -637,6 +650,19 @@ class Lowerer(GlobalsMixin, TargetMixin, PrintMixin):
 
     def intrinsic(self, e, decl):
         name = decl.name
+        if name == "user_mode":
+            # Was the CPU in user mode when the event fired?  Only a sampled
+            # context (perf/timer: the interrupted registers) or a uprobe can
+            # say yes; tracepoints and kprobes fire inside the kernel.
+            if self.probe is not None:
+                return self._user_mode_expr(self.rp, "ctx")
+            t = self.tmp()
+            self.emit("switch (E->probe) {")
+            for p in self.gen.bpf_probes():
+                self.emit(f"case {p.index}: {t} = {self._user_mode_expr(p.resolved, 'E->ctx')}; break;")
+            self.emit(f"default: {t} = 0;")
+            self.emit("}")
+            return t
         if name == "is_return":
             if self.probe is not None:
                 return "1LL" if self.rp is not None and self.rp.spec.get("return") else "0LL"
@@ -645,6 +671,7 @@ class Lowerer(GlobalsMixin, TargetMixin, PrintMixin):
             "pp": lambda p: self.gen.pp_text(p),
             "probefunc": lambda p: self.gen.probefunc_text(p),
             "ppfunc": lambda p: self.gen.probefunc_text(p),
+            "probe_type": lambda p: probe_type_name(p.resolved),
         }
         if name not in texts:
             raise Unsupported(f"intrinsic {name}", e)
@@ -658,6 +685,15 @@ class Lowerer(GlobalsMixin, TargetMixin, PrintMixin):
             self.emit(f"case {p.index}: PYTAP_LIT({s}, {c_string(texts[name](p)[: self.gen.msl - 1])}); break;")
         self.emit("}")
         return s
+
+    @staticmethod
+    def _user_mode_expr(rp, ctx: str) -> str:
+        fam = getattr(rp, "family", None)
+        if fam in ("timer", "perf"):
+            return f"(s64)((((struct bpf_perf_event_data *){ctx})->regs.cs & 3) == 3)"
+        if fam == "uprobe":
+            return "1LL"
+        return "0LL"
 
     def per_probe_long(self, fn):
         t = self.tmp()
