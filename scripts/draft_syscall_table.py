@@ -130,7 +130,13 @@ def draft_one(n, al):
                 txt = printer.print_block(sa.body) if hasattr(printer, "print_block") else ""
                 nrs += [g for g in GATE.findall(txt) if not g.startswith("compat_")]
                 bodies.append(sa)
+            # the gate aliases come first (their prologue runs first), then
+            # the outer alias's own body
+            outer = a
             a = bodies[0] if bodies else None
+            if a is not None:
+                a = ast.ProbeAlias(a.alias_names, a.locations,
+                                   ast.Block(list(a.body.statements) + list(outer.body.statements)))
         else:
             txt = printer.print_block(a.body)
             nrs += [g for g in GATE.findall(txt) if not g.startswith("compat_")]
