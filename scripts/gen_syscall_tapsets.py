@@ -74,7 +74,7 @@ def stap_locals(path):
 
 
 ARG = re.compile(r"@a(\d+)")
-KNOWN = set(re.findall(r"function (\w+)", dec.tapset_text())) - {"_sc_open_flags_rest"} | {"_sc_open_flags_rest"}
+KNOWN = set(re.findall(r"function (\w+)", dec.tapset_text()))
 UNDECODED = re.compile(r"_sc_UNDECODED(\w+)\(")
 
 
@@ -95,7 +95,10 @@ def fix_formats(stmt):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--tracefs", default="/sys/kernel/tracing")
+    ap.add_argument("--check", action="store_true",
+                    help="write nothing; exit 1 when a checked-in output differs")
     args = ap.parse_args()
+    WRITTEN.clear()
     stapl = stap_locals(os.path.join(ROOT, "tests", "data", "stap_L_syscall.txt"))
     undecoded = {}
     long_stubs = set()
@@ -142,11 +145,11 @@ def main():
                     s = re.sub(r"_sc_ustr_n(q?)\(([^,()]*), syscall_string_trunc\)",
                                lambda m: ("_sc_ustr_q(" if m.group(1) else "_sc_ustr(") + m.group(2) + ")", s)
                     # a decoder the table names but decode.py does not have yet
-                    s = re.sub(r"\b(_sc_\w+)\(", lambda m: m.group(0) if m.group(1) in KNOWN
+                    s = re.sub(r"\b(_sc_\w+)\(", lambda m: m.group(0) if m.group(1) in KNOWN or m.group(1).startswith("_sc_UNDECODED")
                                else "_sc_UNDECODED_" + m.group(1)[4:] + "(", s)
-                    m = re.match(r"(\w+) = _sc_UNDECODED(\w+)\(", s)
-                    if m and dict(stapl.get(name, [])).get(m.group(1)) == "long":
-                        long_stubs.add(m.group(2))
+                    for m in re.finditer(r"\(?(\w+)\)? = \(?_sc_UNDECODED(\w+)\(", s):
+                        if dict(stapl.get(name, [])).get(m.group(1)) == "long":
+                            long_stubs.add(m.group(2))
                     for m in UNDECODED.finditer(s):
                         ar = max(len(split_args(c)) for c in calls_of("_sc_UNDECODED" + m.group(1), [s]))
                         undecoded[m.group(1)] = max(ar, undecoded.get(m.group(1), 0))
@@ -175,9 +178,18 @@ def main():
     write(os.path.join(ROOT, "tapsets", "nd_syscalls.stp"), "".join(ndl))
     write(os.path.join(ROOT, "tapsets", "syscall_decoders.stp"), dec.tapset_text())
     write(os.path.join(ROOT, "pytap", "runtime", "natives", "syscall_tables.py"), dec.python_tables())
+    if args.check:
+        stale = [p for p, t in WRITTEN.items() if not os.path.exists(p) or open(p).read() != t]
+        for p in stale:
+            print(f"stale: {os.path.relpath(p, ROOT)} (rerun scripts/gen_syscall_tapsets.py)", file=sys.stderr)
+        return 1 if stale else 0
+    for p, t in WRITTEN.items():
+        with open(p, "w") as f:
+            f.write(t)
     print(f"{len(SYSCALLS)} system calls, {len(missing)} without a tracepoint here: "
           f"{' '.join(missing)}", file=sys.stderr)
     print(f"{len(undecoded)} decoders written as hex stand-ins", file=sys.stderr)
+    return 0
 
 
 def ent_name(ent, default):
@@ -216,10 +228,12 @@ def split_args(text):
     return out
 
 
+WRITTEN = {}
+
+
 def write(path, text):
-    with open(path, "w") as f:
-        f.write(text)
+    WRITTEN[path] = text
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""The generated system-call tapsets against this kernel's tracefs and
+against SystemTap's locals (saved `stap -L` output in tests/data).  Root:
+both read /sys/kernel/tracing (no BPF is loaded)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.root
+
+REPO = Path(__file__).resolve().parents[2]
+DATA = REPO / "tests" / "data"
+
+
+def _need_tracefs():
+    if not os.access("/sys/kernel/tracing/events/syscalls", os.R_OK):
+        pytest.skip("no readable tracefs syscalls events")
+
+
+def test_generated_tapsets_are_current():
+    _need_tracefs()
+    r = subprocess.run([sys.executable, str(REPO / "scripts" / "gen_syscall_tapsets.py"), "--check"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.parametrize("pattern,saved,prefix", [
+    ("syscall.*", "stap_L_syscall.txt", "syscall."),
+    ("syscall.*.return", "stap_L_syscall_return.txt", "syscall."),
+    ("nd_syscall.*", "stap_L_syscall.txt", "nd_syscall."),
+    ("nd_syscall.*.return", "stap_L_syscall_return.txt", "nd_syscall."),
+])
+def test_locals_match_stap(pattern, saved, prefix, tmp_path):
+    """Every probe stap lists, with at least stap's locals (names, types).
+    nd_syscall.* offers the same locals as syscall.* in stap 4.8."""
+    _need_tracefs()
+    text = (DATA / saved).read_text()
+    if prefix != "syscall.":
+        text = "".join(prefix + l[len("syscall."):] for l in text.splitlines(True))
+    f = tmp_path / "stap.L"
+    f.write_text(text)
+    r = subprocess.run([sys.executable, str(REPO / "scripts" / "compare_locals.py"), "-v",
+                        "--stap-file", f"{pattern}={f}", pattern],
+                       capture_output=True, text=True, cwd=REPO)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.strip().endswith("total: 382/382"), r.stdout
+
+
+@pytest.mark.parametrize("point,line", [
+    ("syscall.openat", "syscall.openat name:string dfd:long dfd_str:string filename:string "
+     "filename_unquoted:string flags:long flags_str:string mode:long argstr:string"),
+    ("syscall.openat.return", "syscall.openat.return name:string retval:long retstr:string"),
+    ("nd_syscall.kill", "nd_syscall.kill name:string pid:long sig:long sig_name:string argstr:string"),
+    ("syscall_any.return", "syscall_any.return syscall_nr:long name:string retval:long"),
+])
+def test_listing(point, line):
+    _need_tracefs()
+    r = subprocess.run([sys.executable, "-m", "pytap", "-L", point], capture_output=True, text=True,
+                       cwd=REPO)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == [line]
