@@ -7,7 +7,7 @@ Inputs:
                              statements over positional arguments `@aN`
                              (our _sc_* helpers), and the retstr format;
   scripts/syscall_decode.py  decoding tables (flag and value names);
-  tests/data/stap_L_syscall.txt   `stap -L 'syscall.*'` (names and types of
+  tests/data/stap_L/syscall.*.txt   `stap -L 'syscall.*'` (names and types of
                              every local, used for aliases this kernel
                              cannot support);
   /sys/kernel/tracing/events/syscalls/*/format   which tracepoints exist
@@ -99,7 +99,7 @@ def main():
                     help="write nothing; exit 1 when a checked-in output differs")
     args = ap.parse_args()
     WRITTEN.clear()
-    stapl = stap_locals(os.path.join(ROOT, "tests", "data", "stap_L_syscall.txt"))
+    stapl = stap_locals(os.path.join(ROOT, "tests", "data", "stap_L", "syscall.*.txt"))
     undecoded = {}
     long_stubs = set()
     entry, ndl = [], []
