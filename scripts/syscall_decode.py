@@ -54,6 +54,29 @@ FCNTL_CMD = [(0, "F_DUPFD"), (1, "F_GETFD"), (2, "F_SETFD"), (3, "F_GETFL"), (4,
              (11, "F_GETSIG"), (15, "F_SETOWN_EX"), (16, "F_GETOWN_EX"), (17, "F_GETOWNER_UIDS"),
              (1024, "F_SETLEASE"), (1025, "F_GETLEASE"), (1030, "F_DUPFD_CLOEXEC"), (1026, "F_NOTIFY"),
              (1031, "F_SETPIPE_SZ"), (1032, "F_GETPIPE_SZ")]
+SIGPROCMASK_HOW = [(0, "SIG_BLOCK"), (1, "SIG_UNBLOCK"), (2, "SIG_SETMASK")]
+SOCK_FAMILY = [(v, "PF_" + n) for v, n in [
+    (0, "UNSPEC"), (1, "LOCAL"), (2, "INET"), (3, "AX25"), (4, "IPX"), (5, "APPLETALK"), (6, "NETROM"),
+    (7, "BRIDGE"), (8, "ATMPVC"), (9, "X25"), (10, "INET6"), (11, "ROSE"), (13, "NETBEUI"),
+    (14, "SECURITY"), (15, "KEY"), (16, "NETLINK"), (17, "PACKET"), (18, "ASH"), (19, "ECONET"),
+    (20, "ATMSVC"), (21, "RDS"), (22, "SNA"), (23, "IRDA"), (24, "PPPOX"), (25, "WANPIPE"), (26, "LLC"),
+    (27, "IB"), (29, "CAN"), (30, "TIPC"), (31, "BLUETOOTH"), (32, "IUCV"), (33, "RXRPC"), (34, "ISDN"),
+    (35, "PHONET"), (36, "IEEE802154"), (37, "CAIF"), (38, "ALG"), (39, "NFC"), (40, "VSOCK")]]
+GETRANDOM_FLAGS = [(1, "GRND_NONBLOCK"), (2, "GRND_RANDOM")]
+PIPE2_FLAGS = [(0o4000, "O_NONBLOCK"), (0o2000000, "O_CLOEXEC"), (0o40000, "O_DIRECT")]
+TIMER_ABSTIME = [(1, "TIMER_ABSTIME")]
+ITIMER_WHICH = [(0, "ITIMER_REAL"), (1, "ITIMER_VIRTUAL"), (2, "ITIMER_PROF")]
+SHUTDOWN_HOW = [(0, "SHUT_RD"), (1, "SHUT_WR"), (2, "SHUT_RDWR")]
+MADVICE = [(v, "MADV_" + n) for v, n in [
+    (0, "NORMAL"), (1, "RANDOM"), (2, "SEQUENTIAL"), (3, "WILLNEED"), (4, "DONTNEED"), (8, "FREE"),
+    (9, "REMOVE"), (10, "DONTFORK"), (11, "DOFORK"), (100, "HWPOISON"), (101, "SOFT_OFFLINE"),
+    (12, "MERGEABLE"), (13, "UNMERGEABLE"), (14, "HUGEPAGE"), (15, "NOHUGEPAGE"), (16, "DONTDUMP"),
+    (17, "DODUMP")]]
+RLIMIT_RESOURCE = [(0xffffffff, "RLIM_INFINITY")] + [(i, "RLIMIT_" + n) for i, n in enumerate(
+    ["CPU", "FSIZE", "DATA", "STACK", "CORE", "RSS", "NPROC", "NOFILE", "MEMLOCK", "AS", "LOCKS",
+     "SIGPENDING", "MSGQUEUE", "NICE", "RTPRIO", "RTTIME"])] + [(16, "RLIM_NLIMITS")]
+RUSAGE_WHO = [(0, "RUSAGE_SELF"), (0xffffffff, "RUSAGE_CHILDREN"), (0xfffffffe, "RUSAGE_BOTH"),
+              (1, "RUSAGE_THREAD")]
 SIG_NAMES = ["HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2",
              "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG",
              "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS"]
@@ -89,6 +112,16 @@ DECODERS = {
     "_sc_seek_whence": ("value", SEEK_WHENCE, "(u32)STAP_ARG_f", 16),
     "_sc_fcntl_cmd": ("value", FCNTL_CMD, "(u32)STAP_ARG_f", 16),
     "_sc_signal_name": ("value", SIGNALS, "(u32)STAP_ARG_f", 16),
+    "_sc_sigprocmask_how": ("value", SIGPROCMASK_HOW, "STAP_ARG_f", 16),
+    "_sc_sock_family": ("value", SOCK_FAMILY, "(u32)STAP_ARG_f", 16),
+    "_sc_getrandom_flags": ("flags", GETRANDOM_FLAGS, "(u32)STAP_ARG_f", 16),
+    "_sc_pipe2_flags": ("flags", PIPE2_FLAGS, "(u32)STAP_ARG_f", 16),
+    "_sc_timer_abstime": ("value", TIMER_ABSTIME, "(u32)STAP_ARG_f", 16),
+    "_sc_itimer_which": ("value", ITIMER_WHICH, "(u32)STAP_ARG_f", 16),
+    "_sc_shutdown_how": ("value", SHUTDOWN_HOW, "(u32)STAP_ARG_f", 16),
+    "_sc_madvice": ("value", MADVICE, "(u32)STAP_ARG_f", 16),
+    "_sc_rlimit_resource": ("value", RLIMIT_RESOURCE, "(u32)STAP_ARG_f", 16),
+    "_sc_rusage_who": ("value", RUSAGE_WHO, "(u32)STAP_ARG_f", 16),
     "errno_str": ("value", ERRNO, "(STAP_ARG_f < 0 ? -STAP_ARG_f : STAP_ARG_f)", None),
     "signal_str": ("value", SIGNAL_STR, "STAP_ARG_f", None),
     "syscall_name": ("value", _syscall_names(), "STAP_ARG_f", None),

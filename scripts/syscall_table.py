@@ -1930,7 +1930,7 @@ SYSCALLS = {'accept': {'nr': ['accept', 'socketcall'],
  'pipe': {'nr': ['pipe', 'pipe2'],
           'body': ['name = "pipe2"',
                    'flags = _sc_s32(@a2)',
-                   'flag_str = _sc_UNDECODED_sys_pipe2_flag_str(flags)',
+                   'flag_str = _sc_pipe2_flags(flags)',
                    'fildes_uaddr = @a1',
                    'if ((fildes_uaddr) == (0)) {\n'
                    '(pipe0) = (0);\n'
