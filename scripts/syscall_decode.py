@@ -83,7 +83,7 @@ SIG_NAMES = ["HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", 
 SIGNALS = [(0, "SIG_0")] + [(i + 1, "SIG" + n) for i, n in enumerate(SIG_NAMES) if n != "STKFLT"]
 SIGNALS = [(v, "SIGIO/SIGPOLL" if n == "SIGIO" else n) for v, n in SIGNALS] + [(5 | 0x80, "TRACESYSGOOD")]
 # signal_str(): stap's short names, RTMIN+n above 32
-SIGNAL_STR = [(i + 1, n) for i, n in enumerate(SIG_NAMES)] + [(32, "RTMIN")] + \
+SIGNAL_STR = [(i + 1, "IO/POLL" if n == "IO" else n) for i, n in enumerate(SIG_NAMES)] + [(32, "RTMIN")] + \
     [(32 + i, f"RTMIN+{i}") for i in range(1, 33)]
 ERRNO = [(e, _errno.errorcode[e]) for e in range(1, 132) if e in _errno.errorcode]
 
@@ -279,9 +279,62 @@ def tapset_text() -> str:
         out.append(HELPERS)
         out.append("\n".join(body) + "\n\treturn 0;\n%}\n\n")
     out.append("function _sc_ustr_q:string (addr:long) %{ /* bpf */ /* pure */\n" + HELPERS + USTR_Q + "%}\n\n")
+    out.append(TIMES.replace("HELPERS\n", HELPERS + TIMES_MACRO))
     out.append(STAP_FUNCS)
     return "".join(out)
 
+
+TIMES = r"""
+// struct timespec / timeval arrays (n of 1 or 2) in user memory:
+// "[sec.nsec]" per element, "NULL" for a null pointer, the address in hex
+// when unreadable.  nsec_digits: 9 (timespec, with UTIME_NOW/UTIME_OMIT
+// by name) or 6 (timeval).
+function _sc_timespec:string (uaddr:long, n:long) %{ /* bpf */ /* pure */
+HELPERS
+	SC_TIMES(9)
+%}
+
+function _sc_timeval:string (uaddr:long, n:long) %{ /* bpf */ /* pure */
+HELPERS
+	SC_TIMES(6)
+%}
+"""
+TIMES_MACRO = r"""#ifndef PYTAP_SC_TIMES
+#define PYTAP_SC_TIMES
+#define SC_TIMES(digits) \
+	s64 tv[4] = {}; \
+	u32 pos = 0; \
+	s64 n = STAP_ARG_n; \
+	STAP_RETVALUE[0] = 0; \
+	if (!STAP_ARG_uaddr || n < 1 || n > 2) { \
+		SC_PUT(STAP_RETVALUE, pos, "NULL"); \
+		return 0; \
+	} \
+	if (bpf_probe_read_user(tv, n == 2 ? 32 : 16, (void *)STAP_ARG_uaddr) < 0) { \
+		SC_HEX(STAP_RETVALUE, pos, STAP_ARG_uaddr); \
+		return 0; \
+	} \
+	for (int i = 0; i < 2; i++) { \
+		if (i >= n) \
+			break; \
+		s64 sec = tv[2 * i], frac = tv[2 * i + 1]; \
+		if ((digits) == 9 && frac == (1L << 30) - 1) { \
+			SC_PUT(STAP_RETVALUE, pos, "[UTIME_NOW]"); \
+		} else if ((digits) == 9 && frac == (1L << 30) - 2) { \
+			SC_PUT(STAP_RETVALUE, pos, "[UTIME_OMIT]"); \
+		} else { \
+			SC_PUT(STAP_RETVALUE, pos, "["); \
+			pos = pytap_fmt_num(STAP_RETVALUE, pos, sec, 10, 0, 0); \
+			STAP_RETVALUE[pos & PYTAP_IDX_MASK] = 0; \
+			SC_PUT(STAP_RETVALUE, pos, "."); \
+			pos = pytap_fmt_num(STAP_RETVALUE, pos, frac, 10, (digits), PYTAP_F_ZERO); \
+			STAP_RETVALUE[pos & PYTAP_IDX_MASK] = 0; \
+			SC_PUT(STAP_RETVALUE, pos, "]"); \
+		} \
+	} \
+	return 0;
+#endif
+"""
 
 STAP_FUNCS = r"""// A user string without quoting; "" when it cannot be read.
 function _sc_ustr:string (addr:long) %{ /* bpf */ /* pure */

@@ -181,7 +181,7 @@ SYSCALLS = {'accept': {'nr': ['accept', 'socketcall'],
                               'flags_str = _sc_timer_abstime(flags)',
                               'req_uaddr = @a3',
                               'rem_uaddr = @a4',
-                              'req_str = _sc_UNDECODED_struct_timespec_u(req_uaddr, 1)',
+                              'req_str = _sc_timespec(req_uaddr, 1)',
                               'argstr = sprintf("%s, %s, %s, %p", clk_id_str, flags_str, req_str, '
                               'rem_uaddr)'],
                      'ret': 1},
@@ -191,7 +191,7 @@ SYSCALLS = {'accept': {'nr': ['accept', 'socketcall'],
                             'clk_id_str = _sc_clockid(clk_id)',
                             'tp_uaddr = @a2',
                             'if (0) (tp_uaddr_str) = (_sc_UNDECODED_struct_compat_timespec_u(tp_uaddr, 1))\n'
-                            'else (tp_uaddr_str) = (_sc_UNDECODED_struct_timespec_u(tp_uaddr, 1))',
+                            'else (tp_uaddr_str) = (_sc_timespec(tp_uaddr, 1))',
                             'argstr = sprintf("%s, %s", clk_id_str, tp_uaddr_str)'],
                    'ret': 1},
  'clone': {'nr': ['clone'],
@@ -298,12 +298,12 @@ SYSCALLS = {'accept': {'nr': ['accept', 'socketcall'],
                            'else if ((op) == (0)) {\n'
                            '(argstr) = (sprintf("%p, %s, %d, %s", futex_uaddr, _sc_futex_op(op), val, '
                            '(0)?(_sc_UNDECODED_struct_compat_timespec_u(utime_uaddr, '
-                           '1)):(_sc_UNDECODED_struct_timespec_u(utime_uaddr, 1))));\n'
+                           '1)):(_sc_timespec(utime_uaddr, 1))));\n'
                            '}\n'
                            'else if ((op) == (9)) {\n'
                            '(argstr) = (sprintf("%p, %s, %d, %s, %#x", futex_uaddr, _sc_futex_op(op), val, '
                            '(0)?(_sc_UNDECODED_struct_compat_timespec_u(utime_uaddr, '
-                           '1)):(_sc_UNDECODED_struct_timespec_u(utime_uaddr, 1)), val3));\n'
+                           '1)):(_sc_timespec(utime_uaddr, 1)), val3));\n'
                            '}\n'
                            'else if ((op) == (3)) {\n'
                            '(argstr) = (sprintf("%p, %s, %d, %d, %p", futex_uaddr, _sc_futex_op(op), val, '
@@ -320,7 +320,7 @@ SYSCALLS = {'accept': {'nr': ['accept', 'socketcall'],
                            'else if ((op) == (11)) {\n'
                            '(argstr) = (sprintf("%p, %s, %d, %s, %p", futex_uaddr, _sc_futex_op(op), val, '
                            '(0)?(_sc_UNDECODED_struct_compat_timespec_u(utime_uaddr, '
-                           '1)):(_sc_UNDECODED_struct_timespec_u(utime_uaddr, 1)), uaddr2_uaddr));\n'
+                           '1)):(_sc_timespec(utime_uaddr, 1)), uaddr2_uaddr));\n'
                            '}\n'
                            'else {\n'
                            '(argstr) = (sprintf("%p, %s, %d", futex_uaddr, _sc_futex_op(op), val));\n'
@@ -1004,12 +1004,12 @@ SYSCALLS = {'accept': {'nr': ['accept', 'socketcall'],
                     'else if ((op) == (0)) {\n'
                     '(argstr) = (sprintf("%p, %s, %d, %s", futex_uaddr, _sc_futex_op(op), val, '
                     '(0)?(_sc_UNDECODED_struct_compat_timespec_u(utime_uaddr, '
-                    '1)):(_sc_UNDECODED_struct_timespec_u(utime_uaddr, 1))));\n'
+                    '1)):(_sc_timespec(utime_uaddr, 1))));\n'
                     '}\n'
                     'else if ((op) == (9)) {\n'
                     '(argstr) = (sprintf("%p, %s, %d, %s, %#x", futex_uaddr, _sc_futex_op(op), val, '
                     '(0)?(_sc_UNDECODED_struct_compat_timespec_u(utime_uaddr, '
-                    '1)):(_sc_UNDECODED_struct_timespec_u(utime_uaddr, 1)), val3));\n'
+                    '1)):(_sc_timespec(utime_uaddr, 1)), val3));\n'
                     '}\n'
                     'else if ((op) == (3)) {\n'
                     '(argstr) = (sprintf("%p, %s, %d, %d, %p", futex_uaddr, _sc_futex_op(op), val, '
@@ -1026,7 +1026,7 @@ SYSCALLS = {'accept': {'nr': ['accept', 'socketcall'],
                     'else if ((op) == (11)) {\n'
                     '(argstr) = (sprintf("%p, %s, %d, %s, %p", futex_uaddr, _sc_futex_op(op), val, '
                     '(0)?(_sc_UNDECODED_struct_compat_timespec_u(utime_uaddr, '
-                    '1)):(_sc_UNDECODED_struct_timespec_u(utime_uaddr, 1)), uaddr2_uaddr));\n'
+                    '1)):(_sc_timespec(utime_uaddr, 1)), uaddr2_uaddr));\n'
                     '}\n'
                     'else {\n'
                     '(argstr) = (sprintf("%p, %s, %d", futex_uaddr, _sc_futex_op(op), val));\n'
@@ -1041,7 +1041,7 @@ SYSCALLS = {'accept': {'nr': ['accept', 'socketcall'],
                         'filename = _sc_ustr_q(filename_uaddr)',
                         'filename_unquoted = _sc_ustr(@a2)',
                         'tvp_uaddr = @a3',
-                        'tvp_str = _sc_UNDECODED_struct_timeval_u(tvp_uaddr, 2)',
+                        'tvp_str = _sc_timeval(tvp_uaddr, 2)',
                         'argstr = sprintf("%s, %s, %s", dirfd_str, filename, tvp_str)'],
                'ret': 1},
  'get_mempolicy': {'nr': ['get_mempolicy'],
@@ -1249,7 +1249,7 @@ SYSCALLS = {'accept': {'nr': ['accept', 'socketcall'],
                            'events_uaddr = @a4',
                            'timeout_uaddr = @a5',
                            'timestr = (0)?(_sc_UNDECODED_struct_compat_timespec_u(timeout_uaddr, '
-                           '1)):(_sc_UNDECODED_struct_timespec_u(timeout_uaddr, 1))',
+                           '1)):(_sc_timespec(timeout_uaddr, 1))',
                            'argstr = sprintf("%u, %d, %d, %p, %s", ctx_id, min_nr, nr, events_uaddr, '
                            'timestr)'],
                   'ret': 1},
@@ -1871,7 +1871,7 @@ SYSCALLS = {'accept': {'nr': ['accept', 'socketcall'],
                         'name = "nanosleep"',
                         'req_uaddr = @a1',
                         'rem_uaddr = @a2',
-                        'req_str = _sc_UNDECODED_struct_timespec_u(req_uaddr, 1)',
+                        'req_str = _sc_timespec(req_uaddr, 1)',
                         'argstr = sprintf("%s, %p", req_str, rem_uaddr)'],
                'ret': 1},
  'ni_syscall': {'nr': ['ni_syscall'], 'body': ['name = "ni_syscall"', 'argstr = ""'], 'ret': 1},
@@ -1983,7 +1983,7 @@ SYSCALLS = {'accept': {'nr': ['accept', 'socketcall'],
                     'fds_uaddr = @a1',
                     'nfds = _sc_u32(@a2)',
                     'tsp = @a3',
-                    'tsp_str = _sc_UNDECODED_struct_timespec_u(tsp, 1)',
+                    'tsp_str = _sc_timespec(tsp, 1)',
                     'sigmask = @a4',
                     'sigsetsize = @a5',
                     'argstr = sprintf("%p, %u, %s, %p, %d", fds_uaddr, nfds, tsp_str, sigmask, sigsetsize)'],
@@ -2068,7 +2068,7 @@ SYSCALLS = {'accept': {'nr': ['accept', 'socketcall'],
                        'exceptfds = @a4',
                        'timeout = @a5',
                        'sigmask = @a6',
-                       'timeout_str = _sc_UNDECODED_struct_timespec_u(timeout, 1)',
+                       'timeout_str = _sc_timespec(timeout, 1)',
                        'argstr = sprintf("%d, %p, %p, %p, %s, %p", nfds, readfds, writefds, exceptfds, '
                        'timeout_str, sigmask)'],
               'ret': 1},
@@ -2254,7 +2254,7 @@ SYSCALLS = {'accept': {'nr': ['accept', 'socketcall'],
                        'flags = _sc_u32(@a4)',
                        'flags_str = _sc_msg_flags(flags)',
                        'timeout_uaddr = @a5',
-                       'timeout_str = _sc_UNDECODED_struct_timespec_u(timeout_uaddr, 1)',
+                       'timeout_str = _sc_timespec(timeout_uaddr, 1)',
                        'argstr = sprintf("%d, %p, %u, %s, %s", s, mmsg_uaddr, vlen, flags_str, timeout_str)'],
               'ret': 1},
  'recvmsg': {'nr': ['recvmsg', 'socketcall'],
@@ -2422,7 +2422,7 @@ SYSCALLS = {'accept': {'nr': ['accept', 'socketcall'],
                               'else {\n'
                               '(uthese_str) = (_sc_UNDECODED_stp_sigset_u(uthese_uaddr));\n'
                               '(uinfo_str) = (_sc_UNDECODED_stp_siginfo_u(uinfo_uaddr));\n'
-                              '(uts_str) = (_sc_UNDECODED_struct_timespec_u(uts_uaddr, 1));\n'
+                              '(uts_str) = (_sc_timespec(uts_uaddr, 1));\n'
                               '}',
                               'sigsetsize = @a4',
                               'argstr = sprintf("%s, %s, %s, %d", uthese_str, uinfo_str, uts_str, '
@@ -2529,7 +2529,7 @@ SYSCALLS = {'accept': {'nr': ['accept', 'socketcall'],
                      'writefds_uaddr = @a3',
                      'exceptfds_uaddr = @a4',
                      'timeout_uaddr = @a5',
-                     'timeout_str = _sc_UNDECODED_struct_timeval_u(timeout_uaddr, 1)',
+                     'timeout_str = _sc_timeval(timeout_uaddr, 1)',
                      'argstr = sprintf("%d, %p, %p, %p, %s", n, readfds_uaddr, writefds_uaddr, '
                      'exceptfds_uaddr, timeout_str)'],
             'ret': 1},
@@ -2568,7 +2568,7 @@ SYSCALLS = {'accept': {'nr': ['accept', 'socketcall'],
                          'sops_uaddr = @a2',
                          'nsops = _sc_u32(@a3)',
                          'timeout_uaddr = @a4',
-                         'timeout_str = _sc_UNDECODED_struct_timespec_u(timeout_uaddr, 1)',
+                         'timeout_str = _sc_timespec(timeout_uaddr, 1)',
                          'argstr = sprintf("%d, %p, %u, %s", semid, sops_uaddr, nsops, timeout_str)'],
                 'ret': 1},
  'send': {'nr': ['send', 'socketcall'],
@@ -2794,7 +2794,7 @@ SYSCALLS = {'accept': {'nr': ['accept', 'socketcall'],
                            'tv_uaddr = @a1',
                            'tz_uaddr = @a2',
                            'tz_str = _sc_UNDECODED_struct_timezone_u(tz_uaddr)',
-                           'tv_str = _sc_UNDECODED_struct_timeval_u(tv_uaddr, 1)',
+                           'tv_str = _sc_timeval(tv_uaddr, 1)',
                            'argstr = sprintf("%s, %s", tv_str, tz_str)'],
                   'ret': 1},
  'settimeofday32': {'nr': ['settimeofday32'],
@@ -3281,7 +3281,7 @@ SYSCALLS = {'accept': {'nr': ['accept', 'socketcall'],
                         'tsp_uaddr = @a3',
                         'flags = _sc_s32(@a4)',
                         'flags_str = _sc_at_flags(flags)',
-                        'tsp_str = _sc_UNDECODED_struct_timespec_u(tsp_uaddr, 2)',
+                        'tsp_str = _sc_timespec(tsp_uaddr, 2)',
                         'argstr = sprintf("%s, %s, %s, %s", dfd_str, filename, tsp_str, flags_str)'],
                'ret': 1},
  'utimes': {'nr': ['utimes'],
@@ -3291,7 +3291,7 @@ SYSCALLS = {'accept': {'nr': ['accept', 'socketcall'],
                      'filename = _sc_ustr_q(filename_uaddr)',
                      'filename_unquoted = _sc_ustr(@a1)',
                      'tvp_uaddr = @a2',
-                     'tvp_uaddr_str = _sc_UNDECODED_struct_timeval_u(tvp_uaddr, 2)',
+                     'tvp_uaddr_str = _sc_timeval(tvp_uaddr, 2)',
                      'argstr = sprintf("%s, %s", filename, tvp_uaddr_str)'],
             'ret': 1},
  'vfork': {'nr': ['vfork'], 'body': ['name = "vfork"', 'argstr = ""'], 'ret': 1},

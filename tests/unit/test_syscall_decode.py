@@ -46,11 +46,18 @@ def call(name, *args):
     ("errno_str", 4095, ""),
     ("signal_str", 15, "TERM"),
     ("signal_str", 34, "RTMIN+2"),
+    ("signal_str", 29, "IO/POLL"),
+    ("signal_str", 0, ""),
     ("syscall_name", 257, "openat"),
     ("syscall_name", 0, "read"),
 ])
 def test_decoders(name, arg, out):
     assert call(name, arg) == out
+
+
+def test_timespec_null():
+    assert call("_sc_timespec", 0, 1) == "NULL"
+    assert call("_sc_timeval", 0x1000, 3) == "NULL"
 
 
 def _compare_module():

@@ -74,3 +74,32 @@ def _sc_ustr_q(ctx, addr):
     except Exception:
         return _hex(addr)
     return _b._text_strn(ctx, s, 0, 1)
+
+
+def _times(ctx, uaddr, n, digits):
+    if not uaddr or n < 1 or n > 2:
+        return "NULL"
+    data = _b._read_user(ctx, uaddr, 16 * n)
+    if not data or len(data) < 16 * n:
+        return _hex(uaddr)
+    out = []
+    for i in range(n):
+        sec = int.from_bytes(data[16 * i:16 * i + 8], "little", signed=True)
+        frac = int.from_bytes(data[16 * i + 8:16 * i + 16], "little", signed=True)
+        if digits == 9 and frac == (1 << 30) - 1:
+            out.append("[UTIME_NOW]")
+        elif digits == 9 and frac == (1 << 30) - 2:
+            out.append("[UTIME_OMIT]")
+        else:
+            out.append(f"[{sec}.{frac:0{digits}d}]")
+    return "".join(out)
+
+
+@builtin("_sc_timespec")
+def _sc_timespec(ctx, uaddr, n):
+    return _times(ctx, uaddr, n, 9)
+
+
+@builtin("_sc_timeval")
+def _sc_timeval(ctx, uaddr, n):
+    return _times(ctx, uaddr, n, 6)
