@@ -52,3 +52,19 @@ def test_listing(point, line):
                        cwd=REPO)
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines() == [line]
+
+
+def _handlers_c(script):
+    r = subprocess.run([sys.executable, "-m", "pytap", "-p3", "-e", script], capture_output=True,
+                       text=True, cwd=REPO)
+    assert r.returncode == 0, r.stderr
+    text = r.stdout.split("one BPF function per attached event")[1]
+    return [l for l in text.splitlines() if "@<input>" not in l and "/* probe 0" not in l]
+
+
+def test_unread_locals_cost_nothing():
+    """stap's optimizer drops the alias's assignments nobody reads: the
+    handler is the bare tracepoint's (no argstr built in BPF)."""
+    _need_tracefs()
+    assert _handlers_c("global n; probe syscall.openat { n++ }") == \
+        _handlers_c('global n; probe kernel.trace("syscalls:sys_enter_openat") { n++ }')
