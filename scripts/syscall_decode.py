@@ -77,6 +77,17 @@ RLIMIT_RESOURCE = [(0xffffffff, "RLIM_INFINITY")] + [(i, "RLIMIT_" + n) for i, n
      "SIGPENDING", "MSGQUEUE", "NICE", "RTPRIO", "RTTIME"])] + [(16, "RLIM_NLIMITS")]
 RUSAGE_WHO = [(0, "RUSAGE_SELF"), (0xffffffff, "RUSAGE_CHILDREN"), (0xfffffffe, "RUSAGE_BOTH"),
               (1, "RUSAGE_THREAD")]
+CLONE_FLAGS = [(v, "CLONE_" + n) for v, n in [
+    (0x100, "VM"), (0x200, "FS"), (0x400, "FILES"), (0x800, "SIGHAND"), (0x2000, "PTRACE"),
+    (0x4000, "VFORK"), (0x8000, "PARENT"), (0x10000, "THREAD"), (0x20000, "NEWNS"), (0x40000, "SYSVSEM"),
+    (0x80000, "SETTLS"), (0x100000, "PARENT_SETTID"), (0x200000, "CHILD_CLEARTID"),
+    (0x400000, "DETACHED"), (0x800000, "UNTRACED"), (0x1000000, "CHILD_SETTID"), (0x4000000, "NEWUTS"),
+    (0x8000000, "NEWIPC"), (0x10000000, "NEWUSER"), (0x20000000, "NEWPID"), (0x40000000, "NEWNET"),
+    (0x80000000, "IO")]]
+_FUTEX = ["WAIT", "WAKE", "FD", "REQUEUE", "CMP_REQUEUE", "WAKE_OP", "LOCK_PI", "UNLOCK_PI",
+          "TRYLOCK_PI", "WAIT_BITSET", "WAKE_BITSET", "WAIT_REQUEUE_PI", "CMP_REQUEUE_PI"]
+FUTEX_OP = [(i, "FUTEX_" + n) for i, n in enumerate(_FUTEX)] + \
+    [(i | 128, f"FUTEX_{n}_PRIVATE") for i, n in enumerate(_FUTEX) if n != "FD"]
 SIG_NAMES = ["HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2",
              "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG",
              "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS"]
@@ -112,6 +123,8 @@ DECODERS = {
     "_sc_seek_whence": ("value", SEEK_WHENCE, "(u32)STAP_ARG_f", 16),
     "_sc_fcntl_cmd": ("value", FCNTL_CMD, "(u32)STAP_ARG_f", 16),
     "_sc_signal_name": ("value", SIGNALS, "(u32)STAP_ARG_f", 16),
+    "_sc_clone_flag_bits": ("flags", CLONE_FLAGS, "STAP_ARG_f", 16),
+    "_sc_futex_op": ("value", FUTEX_OP, "(u32)STAP_ARG_f", 16),
     "_sc_sigprocmask_how": ("value", SIGPROCMASK_HOW, "STAP_ARG_f", 16),
     "_sc_sock_family": ("value", SOCK_FAMILY, "(u32)STAP_ARG_f", 16),
     "_sc_getrandom_flags": ("flags", GETRANDOM_FLAGS, "(u32)STAP_ARG_f", 16),
@@ -350,6 +363,14 @@ function _sc_open_flags:string (f:long) {
 	rest = f & ~3 & 0xffffffff
 	if (rest)
 		return s . "|" . _sc_open_flags_rest(rest)
+	return s
+}
+
+// clone flags, then the exit signal in the low byte by name
+function _sc_clone_flags:string (f:long) {
+	s = _sc_clone_flag_bits(f & ~0xff)
+	if (f & 0xff)
+		s = s . "|" . _sc_signal_name(f & 0xff)
 	return s
 }
 
