@@ -374,6 +374,11 @@ function _sc_clone_flags:string (f:long) {
 	return s
 }
 
+// quotactl's command without its quota type (QCMD(cmd, type) >> SUBCMDSHIFT)
+function _sc_quotactl_subcmd:long (cmd:long) {
+	return (cmd & 0xffffffff) >> 8
+}
+
 function _sc_dfd_str:string (d:long) {
 	if (d == -100)
 		return "AT_FDCWD"
