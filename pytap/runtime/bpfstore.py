@@ -33,6 +33,8 @@ from __future__ import annotations
 import ctypes as ct
 from typing import Any, Dict, List, Optional, Tuple
 
+from . import stacks
+
 try:
     from .store import GlobalStore
 except ImportError:  # the user-space helper's module may not have landed yet
@@ -59,10 +61,14 @@ def _decode_str(raw) -> str:
     end = b.find(b"\0")
     if end >= 0:
         b = b[:end]
+    if b"\x01" in b or b"\x02" in b:          # stack tokens (runtime/stacks.py)
+        return stacks.expand(b.decode("utf-8", "surrogateescape"))
     return b.decode("utf-8", "surrogateescape")
 
 
 def _encode_str(s, size: int) -> bytes:
+    if isinstance(s, str) and stacks.S.reverse:
+        s = stacks.contract(s)
     b = s.encode("utf-8", "surrogateescape") if isinstance(s, str) else bytes(s)
     return b[: max(size - 1, 0)]
 
@@ -111,6 +117,10 @@ class BpfStore(GlobalStore):
     def __init__(self, bpf, program, session=None):
         self.bpf = bpf
         self.program = program
+        stacks.use_bpf(bpf)
+        opts = getattr(session, "options", None)
+        if opts is not None and hasattr(opts, "define_int"):
+            stacks.configure(opts.define_int("MAXBACKTRACE", 20), opts.define_int("MAXSTRINGLEN", 128))
         self.session = session
         self.layouts: Dict[str, Any] = {g.name: g for g in program.globals}
         self._tables: Dict[str, Any] = {}
