@@ -131,7 +131,12 @@ def _expand_token(m: re.Match) -> str:
     if got is not None:
         return got
     if m.group(1) is not None:
-        text = _hex_stack(_read_stack(S.kfd, int(m.group(1), 16)))
+        addrs = _read_stack(S.kfd, int(m.group(1), 16))
+        # the first frames are pytap's own BPF program (bpf_get_stackid
+        # starts where it is called): stap's stacks start at the probe
+        while addrs and KERNEL.lookup(addrs[0]).module == "bpf":
+            addrs.pop(0)
+        text = _hex_stack(addrs)
     else:
         pid = int(m.group(3), 16)
         USER.remember(pid)
