@@ -1,0 +1,123 @@
+"""Stacks and symbols (tapsets/stacks.stp, runtime/stacks.py) and SDT
+markers (probes/sdt.py), through the real pytap command (root)."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.root
+
+REPO = Path(__file__).resolve().parents[2]
+PYTAP = [sys.executable, "-m", "pytap"]
+
+
+def run(words, timeout=90):
+    env = dict(os.environ)
+    env.setdefault("PYTHONPATH", str(REPO))
+    return subprocess.run(PYTAP + words, capture_output=True, text=True, timeout=timeout,
+                          cwd=REPO, env=env)
+
+
+FULL = re.compile(r"^ 0x[0-9a-f]+ : [\w.$]+\+0x[0-9a-f]+/0x[0-9a-f]+ \[kernel\]$")
+
+
+def test_kernel_stack_from_syscall_tracepoint():
+    r = run(["-c", "sleep 0.2", "-e", '''
+global bt
+probe kernel.trace("raw_syscalls:sys_enter") {
+  if (execname() == "sleep" && bt == "") { bt = backtrace(); print_backtrace(); exit() }
+}
+probe end {
+  found = 0
+  s = tokenize(bt, " ")
+  while (s != "") { if (symname(strtol(s, 16)) == "do_syscall_64") found++; s = tokenize("", " ") }
+  printf("do_syscall_64 in backtrace(): %d\\n", found)
+}'''])
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[-1] == "do_syscall_64 in backtrace(): 1"
+    frames = lines[:-1]
+    assert frames and all(FULL.match(ln) for ln in frames), frames
+    assert any(" : do_syscall_64+0x" in ln for ln in frames)
+
+
+def test_symname_symdata_of_a_kallsyms_address():
+    addr = None
+    with open("/proc/kallsyms") as f:
+        for line in f:
+            a, t, name = line.split()[:3]
+            if name == "do_syscall_64":
+                addr = int(a, 16)
+                break
+    assert addr
+    r = run(["-e", f'''probe kernel.trace("raw_syscalls:sys_enter") {{
+  printf("%s|%s|%s\\n", symname({addr:#x}), symdata({addr:#x} + 3), modname({addr:#x})); exit() }}'''])
+    assert r.returncode == 0, r.stderr
+    m = re.fullmatch(r"do_syscall_64\|do_syscall_64\+0x3/0x[0-9a-f]+ \[kernel\]\|kernel\n", r.stdout)
+    assert m, r.stdout
+    # the interpreter's twins give the same text
+    r = run(["-e", f'probe begin {{ printf("%s|%s\\n", symname({addr:#x}), symdata({addr:#x})); exit() }}'])
+    assert re.fullmatch(r"do_syscall_64\|do_syscall_64\+0x0/0x[0-9a-f]+ \[kernel\]\n", r.stdout), r.stdout
+
+
+@pytest.fixture(scope="module")
+def fp_bin(tmp_path_factory):
+    if shutil.which("gcc") is None:
+        pytest.skip("no gcc to build the frame-pointer test program")
+    d = tmp_path_factory.mktemp("stk")
+    src = d / "fp.c"
+    src.write_text("""#include <unistd.h>
+__attribute__((noinline)) int leaf(int x) { return x * 2 + getpid() % 2; }
+__attribute__((noinline)) int middle(int x) { return leaf(x) + 1; }
+int main(void) { int r = middle(20); usleep(300000); return r > 1000; }
+""")
+    out = d / "fp"
+    subprocess.run(["gcc", "-O0", "-fno-omit-frame-pointer", "-o", str(out), str(src)], check=True)
+    return str(out)
+
+
+def test_user_stack_shows_main(fp_bin):
+    r = run(["-c", fp_bin, "-e", f'''
+global s
+probe process("{fp_bin}").function("leaf") {{
+  print_ubacktrace_brief(); printf("%s|%s\\n", usymname(uaddr()), usymdata(uaddr())); s[ubacktrace()] <<< 1
+}}
+probe end {{ foreach (k in s) print_ustack(k) }}'''])
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[:3] == ["leaf+0x0", "middle+0x15", "main+0x12"] or \
+        [ln.split("+")[0] for ln in lines[:3]] == ["leaf", "middle", "main"], lines
+    assert lines[4] == f"leaf|leaf+0x0/0x{lines[4].split('/0x')[1].split(' ')[0]} [{fp_bin}]"
+    ustack = [ln for ln in lines[5:] if ln.startswith(" 0x")]
+    assert re.fullmatch(r" 0x[0-9a-f]+ : leaf\+0x0/0x[0-9a-f]+ \[" + re.escape(fp_bin) + r"\]", ustack[0])
+    assert any(re.fullmatch(r" 0x[0-9a-f]+ : main\+0x[0-9a-f]+/0x[0-9a-f]+ \[" + re.escape(fp_bin) + r"\]", ln)
+               for ln in ustack), ustack
+
+
+def test_profile_sample_prints_folded_stacks():
+    r = run([str(REPO / "samples" / "profile_folded.stp"), "1", "20"])
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert 0 < len(lines) <= 20
+    for ln in lines:
+        assert re.fullmatch(r"[^ ;]+(;[^ ;]+)* \d+", ln), ln
+    assert any(int(ln.rsplit(" ", 1)[1]) > 1 for ln in lines)
+
+
+def test_sdt_listing_python():
+    py = "/usr/bin/python3.11"
+    if not os.path.exists(py):
+        pytest.skip("no /usr/bin/python3.11 with SDT markers")
+    r = run(["-L", f'process("{py}").mark("function__*")'])
+    assert r.stdout.splitlines() == [
+        f'process("{py}").mark("function__entry") $arg1:long $arg2:long $arg3:long',
+        f'process("{py}").mark("function__return") $arg1:long $arg2:long $arg3:long']
+    r = run(["-p2", "-e", f'probe process("{py}").mark("nope") {{}}'])
+    assert r.returncode != 0
+    assert "no match (similar marks:" in r.stderr
