@@ -52,9 +52,9 @@ Environment:
    PYTAP_TAPSET   replaces the default tapset directory
 """
 
-_SHORT = "hVp:ve:E:I:D:G:gwWuo:c:x:T:l:L:"
+_SHORT = "hVp:ve:E:I:D:G:gwWuo:c:x:T:l:L:d:"
 _LONG = ["help", "version", "runtime=", "bpf", "compatible=",
-         "dump-probe-aliases", "dump-functions", "dump-probe-types"]
+         "dump-probe-aliases", "dump-functions", "dump-probe-types", "ldd"]
 
 
 def parse_args(argv: List[str]) -> Options:
@@ -100,6 +100,10 @@ def parse_args(argv: List[str]) -> Options:
             opts.output_file = val
         elif flag == "-c":
             opts.target_cmd = val
+        elif flag in ("-d", "--ldd"):
+            # stap's symbol-table options: pytap reads symbols of every
+            # mapped file at run time (runtime/symbols.py), so accepted
+            pass
         elif flag == "-x":
             try:
                 opts.target_pid = int(val)
