@@ -128,8 +128,6 @@ def attach(bpf, fn_name, rp, target_pid=None):
         extra = {"ref_ctr_offset": ref}
     fd = lib.bpf_attach_uprobe(fn.fd, 1 if s.get("return") else 0, ev_name,
                                s["path"].encode(), s["offset"], pid, **extra)
-    if ref and target_pid:
-        _enable_semaphore_later(target_pid, s["path"], ref)
     if fd < 0:
         what = (f'process("{s["path"]}").mark("{s["mark"]}")' if s.get("mark") else
                 f'process("{s["path"]}").function("{s["symbol"]}")' + (".return" if s.get("return") else ""))
@@ -143,51 +141,3 @@ def attach(bpf, fn_name, rp, target_pid=None):
             state["fd"] = None
     return detach
 
-
-def _enable_semaphore_later(pid: int, path: str, ref_off: int, seconds: float = 10.0) -> None:
-    """The kernel's reference counter reaches processes that map the file
-    while the probe is registered, but not (here, measured) one that -c
-    execs afterwards: raise that semaphore through /proc/PID/mem once the
-    command has mapped the file."""
-    import threading
-    import time
-
-    def cmdline():
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read()
-
-    def run():
-        deadline = time.monotonic() + seconds
-        real = os.path.realpath(path)
-        try:
-            before = cmdline()          # the forked pytap, before its exec
-        except OSError:
-            return
-        while time.monotonic() < deadline:
-            try:
-                if cmdline() == before:
-                    time.sleep(0.0005)
-                    continue
-                with open(f"/proc/{pid}/maps") as f:
-                    rows = f.read().splitlines()
-            except OSError:
-                return
-            for row in rows:
-                parts = row.split(None, 5)
-                if len(parts) < 6 or "w" not in parts[1] or os.path.realpath(parts[5].strip()) != real:
-                    continue
-                lo, hi = (int(x, 16) for x in parts[0].split("-"))
-                off = int(parts[2], 16)
-                if off <= ref_off < off + (hi - lo):
-                    addr = lo + ref_off - off
-                    try:
-                        with open(f"/proc/{pid}/mem", "r+b", buffering=0) as m:
-                            m.seek(addr)
-                            v = int.from_bytes(m.read(2), "little")
-                            m.seek(addr)
-                            m.write(((v + 1) & 0xFFFF).to_bytes(2, "little"))
-                    except OSError:
-                        pass
-                    return
-            time.sleep(0.0005)
-    threading.Thread(target=run, daemon=True, name="pytap-sdt-semaphore").start()
