@@ -21,8 +21,20 @@ import fnmatch
 import os
 from dataclasses import dataclass
 
+from .. import ast
 from ..diagnostics import StapError
 from .core import ResolvedPoint, TargetVar, has_glob, make_point, similar
+
+class _HexNumber(ast.Number):
+    """A statement address, printed in hex as stap does."""
+
+
+def _register_printer():
+    from .. import printer
+    printer._EXPR.setdefault("_HexNumber", lambda e: f"0x{e.value:x}")
+
+
+_register_printer()
 
 _LIB_DIRS = ("/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64",
              "/lib", "/usr/lib", "/usr/local/lib")
@@ -112,8 +124,19 @@ def _build(concrete, point, platform):
         spec = {"path": path, "symbol": m.name, "address": m.pc, "offset": m.offset,
                 "return": False, "pid": None, "ref_ctr_offset": m.sem_offset,
                 "provider": m.provider, "mark": m.name}
-        rp = ResolvedPoint("uprobe", make_point(point, comps), spec,
+        # stap -p2 shows a marker as the statement it is (uprobe at pc);
+        # -l / -L list the mark form
+        if "library" in functors:
+            stmt = [("process", path), ("statement", m.pc)]
+        else:
+            stmt = [comps[0], ("statement", m.pc)]
+        spoint = make_point(point, stmt)
+        a = spoint.components[1].arg
+        spoint.components[1].arg = _HexNumber(a.value, f"0x{m.pc:x}", loc=a.loc)
+        rp = ResolvedPoint("uprobe", spoint, spec,
                            annotation=f" /* pc=.absolute+0x{m.offset:x} */")
+        rp.derivation_point = rp.point
+        rp.listing_point = make_point(point, comps)
         rp._vars = (lambda m=m: _vars(m))
         rp._listing = rp._vars          # stap -L: $arg1:long ...
         out.append(rp)
