@@ -529,7 +529,7 @@ class Generator:
             need_perf_header=bool(_PERF_DEREF.search(bodies)),
             need_sched_header=bool(_SCHED_NAME.search(bodies)),
             need_kstacks="pytap_kstacks" in bodies, need_ustacks="pytap_ustacks" in bodies,
-            need_stack_helpers=bool(re.search(r"pytap_(kstacks|ustacks|stack_frame|note_upid|hex8)", bodies)),
+            need_stack_helpers=bool(re.search(r"pytap_(kstacks|ustacks|stack_frame|note_upid|hex8|probefunc_lazy)", bodies)),
             stack_entries=self.opts.define_int("PYTAP_STACK_ENTRIES", 10240),
             msl=self.msl, idx_mask=(1 << (self.msl - 1).bit_length()) - 1, maxaction=self.maxaction, kind_exit=KIND_EXIT, kind_error=KIND_ERROR,
             kind_trigger=KIND_TRIGGER, fn_slots=self.fn_slot_total, nslots=nslots,

@@ -126,6 +126,10 @@ class BpfStore(GlobalStore):
         self._tables: Dict[str, Any] = {}
         # name -> {python key: sequence number}; see "Element order"
         self._order: Dict[str, Dict[tuple, int]] = {}
+        # name -> {python key: [BPF keys]}: keys holding stack/symbol tokens
+        # (runtime/stacks.py), several of which can expand to one string
+        # (probefunc() at two addresses of one function): read as one element
+        self._aliases: Dict[str, Dict[tuple, list]] = {}
         self._seq = 0
 
     # ------------------------------------------------------------ plumbing
@@ -228,9 +232,29 @@ class BpfStore(GlobalStore):
         return ScriptRuntimeError(overflow_message(layout.maxsize))
 
     # ------------------------------------------------------------ values
+    def _aliased(self, name, key):
+        al = self._aliases.get(name)
+        return al.get(tuple(key)) if al else None
+
+    def _note_aliases(self, name, t, pk, k, al) -> None:
+        raw = ct.string_at(ct.addressof(k), ct.sizeof(k))
+        if b"\x01" in raw or b"\x02" in raw:
+            al.setdefault(pk, []).append(t.Key.from_buffer_copy(raw))
+
     def get(self, name, key=()):
         layout = self._layout(name)
         t = self._table(name)
+        al = self._aliased(name, key)
+        if al:
+            vals = []
+            for ck in al:
+                try:
+                    vals.append(to_python(t[ck]))
+                except KeyError:
+                    pass
+            if not vals:
+                return self._default(layout)
+            return sum(vals) if all(isinstance(v, int) for v in vals) else vals[0]
         try:
             v = t[self._key(t, layout, tuple(key))]
         except KeyError:
@@ -241,6 +265,15 @@ class BpfStore(GlobalStore):
         layout = self._layout(name)
         t = self._table(name)
         ckey = self._key(t, layout, tuple(key))
+        al = self._aliased(name, key)
+        if al:
+            ckey = al[0]
+            for extra in al[1:]:
+                try:
+                    del t[extra]
+                except KeyError:
+                    pass
+            del al[1:]
         if layout.kind not in ("scalar", "stats"):
             self._note(name, self._pykey(layout, ckey), t, ckey)
         try:
@@ -255,11 +288,13 @@ class BpfStore(GlobalStore):
         t = self._table(name)
         if layout.kind in ("scalar", "stats"):
             return True
-        try:
-            t[self._key(t, layout, tuple(key))]
-            return True
-        except KeyError:
-            return False
+        for ck in self._aliased(name, key) or [self._key(t, layout, tuple(key))]:
+            try:
+                t[ck]
+                return True
+            except KeyError:
+                pass
+        return False
 
     def delete(self, name, key=None):
         layout = self._layout(name)
@@ -270,6 +305,7 @@ class BpfStore(GlobalStore):
             return
         if key is None:
             self._order.pop(name, None)
+            self._aliases.pop(name, None)
             for k in list(t.keys()):
                 try:
                     del t[k]
@@ -278,18 +314,33 @@ class BpfStore(GlobalStore):
             return
         ckey = self._key(t, layout, tuple(key))
         self._order.get(name, {}).pop(self._pykey(layout, ckey), None)
-        try:
-            del t[ckey]
-        except KeyError:
-            pass
+        al = self._aliases.get(name, {}).pop(tuple(key), None)
+        for ck in al or [ckey]:
+            try:
+                del t[ck]
+            except KeyError:
+                pass
 
     def items(self, name):
         layout = self._layout(name)
         t = self._table(name)
         if layout.kind in ("scalar", "stats"):
             return [((), self.get(name, ()))]
-        return self._ordered(name, [(self._pykey(layout, k), to_python(v))
-                                    for k, v in t.items()])
+        rows, al = [], {}
+        for k, v in t.items():
+            pk = self._pykey(layout, k)
+            self._note_aliases(name, t, pk, k, al)
+            rows.append((pk, to_python(v)))
+        if al:
+            self._aliases[name] = al
+            merged: Dict[tuple, Any] = {}
+            for pk, v in rows:
+                if pk in merged and isinstance(v, int) and isinstance(merged[pk], int):
+                    merged[pk] += v
+                else:
+                    merged.setdefault(pk, v)
+            rows = list(merged.items())
+        return self._ordered(name, rows)
 
     # ------------------------------------------------------------ stats
     def _merge(self, layout, per_cpu) -> Any:
@@ -311,6 +362,20 @@ class BpfStore(GlobalStore):
     def stat(self, name, key=()):
         layout = self._layout(name)
         t = self._table(name)
+        al = self._aliased(name, key)
+        if al:
+            from .stats import Stat
+            total = None
+            for ck in al:
+                try:
+                    s = self._merge(layout, self._per_cpu(t, ck))
+                except KeyError:
+                    continue
+                if total is None:
+                    total = s
+                elif s.count:
+                    total.merge(s)
+            return total if total is not None else _new_stat(Stat, layout)
         try:
             return self._merge(layout, self._per_cpu(t, self._key(t, layout, tuple(key))))
         except KeyError:
@@ -322,12 +387,23 @@ class BpfStore(GlobalStore):
         t = self._table(name)
         if layout.kind == "stats":
             return [((), self.stat(name, ()))]
-        out = []
+        out, al = [], {}
         for k, v in t.items():
             per = list(v) if isinstance(v, ct.Array) else [v]
             s = self._merge(layout, per)
             if s.count:
-                out.append((self._pykey(layout, k), s))
+                pk = self._pykey(layout, k)
+                self._note_aliases(name, t, pk, k, al)
+                out.append((pk, s))
+        if al:
+            self._aliases[name] = al
+            merged: Dict[tuple, Any] = {}
+            for pk, s in out:
+                if pk in merged:
+                    merged[pk].merge(s)
+                else:
+                    merged[pk] = s
+            out = list(merged.items())
         return self._ordered(name, out)
 
     def stat_add(self, name, key, value):
@@ -336,6 +412,9 @@ class BpfStore(GlobalStore):
         layout = self._layout(name)
         t = self._table(name)
         k = self._key(t, layout, tuple(key))
+        al = self._aliased(name, key)
+        if al:
+            k = al[0]
         try:
             cur = t[k]
             existed = True
