@@ -33,6 +33,7 @@ class KernelSymbols:
         self._names: List[Tuple[str, Optional[str]]] = []
         self._loaded = False
         self._lock = threading.Lock()
+        self._memo: Dict[int, SymInfo] = {}      # stacks repeat addresses
 
     def _load(self) -> None:
         with self._lock:
@@ -60,6 +61,12 @@ class KernelSymbols:
             self._loaded = True
 
     def lookup(self, addr: int) -> SymInfo:
+        got = self._memo.get(addr)
+        if got is None:
+            got = self._memo[addr] = self._lookup(addr)
+        return got
+
+    def _lookup(self, addr: int) -> SymInfo:
         if not self._loaded:
             self._load()
         i = bisect.bisect_right(self._addrs, addr) - 1

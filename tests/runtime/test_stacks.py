@@ -121,3 +121,24 @@ def test_sdt_listing_python():
     r = run(["-p2", "-e", f'probe process("{py}").mark("nope") {{}}'])
     assert r.returncode != 0
     assert "no match (similar marks:" in r.stderr
+
+
+def test_sdt_python_function_entry_under_c():
+    """Python's markers sit behind semaphores, raised by the kernel's uprobe
+    reference counter while pytap is attached.  CPython 3.11 takes its
+    function__entry path only while tracing is on, which the `line`
+    marker's semaphore turns on: the script probes both (as one must with
+    stap on this Python)."""
+    py = "/usr/bin/python3.11"
+    if not os.path.exists(py):
+        pytest.skip("no /usr/bin/python3.11 with SDT markers")
+    r = run(["-c", "/usr/bin/python3 -c 'import json; json.dumps(1)'", "-e", f'''
+global lines
+probe process("{py}").mark("function__entry") {{
+  if (pid() == target() && user_string($arg2) == "dumps")
+    printf("%s %s %s %d %d\\n", $$provider, $$name, user_string($arg2), @defined($arg3), @defined($arg4))
+}}
+probe process("{py}").mark("line") {{ if (pid() == target()) lines++ }}
+probe end {{ printf("lines seen: %d\\n", lines > 0) }}'''])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "python function__entry dumps 1 0\nlines seen: 1\n"
