@@ -93,7 +93,7 @@ def _watch_pids(fd: int) -> None:
     while it still lives, so it can be symbolized after it exits."""
     from . import bpfsys
     key, nxt = ct.c_uint32(0), ct.c_uint32(0)
-    while not S.stop.wait(0.05):
+    while not S.stop.wait(0.01):
         try:
             first = True
             while bpfsys.next_key(fd, None if first else key, nxt):
