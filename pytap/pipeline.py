@@ -16,6 +16,10 @@ from .options import Options
 
 
 def run(opts: Options) -> int:
+    # -g / -c / -x reach probe matching (process.function/.mark without a
+    # path mean the -c command's program)
+    from .platform import apply_options
+    apply_options(opts)
     if opts.list_probes or opts.list_probes_vars or opts.dump_probe_aliases \
             or opts.dump_functions or opts.dump_probe_types:
         from .elaborate.listing import run_listing

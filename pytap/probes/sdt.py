@@ -75,9 +75,32 @@ def _markers(path, platform):
     return cache[path]
 
 
-def find_library(name: str) -> str | None:
+def _ldd(binary: str) -> dict:
+    """{soname: path} of the libraries binary loads (the dynamic loader's
+    own answer, as stap's --ldd)."""
+    import subprocess
+    try:
+        out = subprocess.run(["ldd", binary], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    libs = {}
+    for line in out.splitlines():
+        if "=>" in line:
+            name, _, rest = line.strip().partition(" => ")
+            path = rest.split(" (")[0].strip()
+            if path.startswith("/"):
+                libs[name] = path
+    return libs
+
+
+def find_library(name: str, binary: str | None = None) -> str | None:
     if "/" in name:
         return os.path.realpath(name) if os.path.exists(name) else None
+    if binary:
+        for soname, path in _ldd(binary).items():
+            if soname == name or fnmatch.fnmatchcase(soname, name) or \
+                    os.path.basename(path) == name:
+                return os.path.realpath(path)
     for d in _LIB_DIRS:
         p = os.path.join(d, name)
         if os.path.exists(p):
@@ -89,7 +112,13 @@ def _path(concrete, platform):
     head = concrete[0][1]
     functors = [f for f, _v in concrete]
     if "library" in functors:
-        return find_library(str(concrete[functors.index("library")][1]))
+        exe = None
+        if head is None:
+            from ..platform import target_executable
+            exe = target_executable(platform)
+        elif isinstance(head, str):
+            exe = platform.find_executable(head)
+        return find_library(str(concrete[functors.index("library")][1]), exe)
     if head is None:
         from ..platform import target_executable
         from .uprobe import UNSPECIFIED
@@ -126,21 +155,29 @@ def _build(concrete, point, platform):
                 "provider": m.provider, "mark": m.name}
         # stap -p2 shows a marker as the statement it is (uprobe at pc);
         # -l / -L list the mark form
-        if "library" in functors:
-            stmt = [("process", path), ("statement", m.pc)]
-        else:
-            stmt = [comps[0], ("statement", m.pc)]
-        spoint = make_point(point, stmt)
-        a = spoint.components[1].arg
-        spoint.components[1].arg = _HexNumber(a.value, f"0x{m.pc:x}", loc=a.loc)
+        lib = "library" in functors
+        spoint = _hex_statement(point, [("process", path) if lib else comps[0], ("statement", m.pc)])
+        info = platform.elf_info(path)
+        pie = bool(info and info.is_pie)
+        base = info.load_base if info and not pie else 0
         rp = ResolvedPoint("uprobe", spoint, spec,
-                           annotation=f" /* pc=.absolute+0x{m.offset:x} */")
-        rp.derivation_point = rp.point
+                           annotation=f" /* pc={'.dynamic' if pie else '.absolute'}+0x{m.pc - base:x} */")
+        # a library's marker: the chain shows the process(APP).library(LIB) form
+        rp.derivation_point = (_hex_statement(point, comps[:functors.index("library") + 1]
+                                              + [("statement", m.pc)]) if lib else rp.point)
         rp.listing_point = make_point(point, comps)
         rp._vars = (lambda m=m: _vars(m))
         rp._listing = rp._vars          # stap -L: $arg1:long ...
         out.append(rp)
     return out
+
+
+def _hex_statement(template, comps):
+    """A point ending in .statement(ADDR), ADDR printed in hex as stap does."""
+    p = make_point(template, comps)
+    a = p.components[-1].arg
+    p.components[-1].arg = _HexNumber(a.value, f"0x{a.value:x}", loc=a.loc)
+    return p
 
 
 def _match(pat: str, name: str) -> bool:

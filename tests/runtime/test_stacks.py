@@ -142,3 +142,53 @@ probe process("{py}").mark("line") {{ if (pid() == target()) lines++ }}
 probe end {{ printf("lines seen: %d\\n", lines > 0) }}'''])
     assert r.returncode == 0, r.stderr
     assert r.stdout == "python function__entry dumps 1 0\nlines seen: 1\n"
+
+
+_MINI_SDT = r'''
+/* a minimal <sys/sdt.h> STAP_PROBE1 (no semaphore): one .note.stapsdt entry
+   (systemtap-sdt-dev is not needed to build the test program) */
+#define MY_PROBE1(prov, name, arg) __asm__ __volatile__ ( \
+  "990: nop\n" ".pushsection .note.stapsdt,\"?\",\"note\"\n" ".balign 4\n" \
+  ".4byte 992f-991f, 994f-993f, 3\n" "991: .asciz \"stapsdt\"\n" "992: .balign 4\n" \
+  "993: .8byte 990b\n" ".8byte _.stapsdt.base\n" ".8byte 0\n" \
+  ".asciz \"" #prov "\"\n" ".asciz \"" #name "\"\n" ".asciz \"%n[s1]@%[a1]\"\n" \
+  "994: .balign 4\n" ".popsection\n" ".ifndef _.stapsdt.base\n" \
+  ".pushsection .stapsdt.base,\"aG\",\"progbits\",.stapsdt.base,comdat\n" \
+  ".weak _.stapsdt.base\n" ".hidden _.stapsdt.base\n" "_.stapsdt.base: .space 1\n" \
+  ".size _.stapsdt.base, 1\n" ".popsection\n" ".endif\n" \
+  :: [s1] "n" (4), [a1] "nor" ((int)(arg)))
+'''
+
+
+@pytest.fixture(scope="module")
+def sdt_app(tmp_path_factory):
+    if shutil.which("gcc") is None:
+        pytest.skip("no gcc to build the SDT test program")
+    d = tmp_path_factory.mktemp("sdt")
+    (d / "mysdt.h").write_text(_MINI_SDT)
+    (d / "lib.c").write_text('#include "mysdt.h"\n'
+                             'int work(int x) { MY_PROBE1(mylib, work_start, x * 3); return x + 1; }\n')
+    (d / "main.c").write_text('#include "mysdt.h"\n#include <unistd.h>\nint work(int);\n'
+                              'int main(void) { int s = 0; for (int i = 0; i < 3; i++) '
+                              '{ s += work(i); MY_PROBE1(myapp, loop, i); } return s == 0; }\n')
+    subprocess.run(["gcc", "-O1", "-shared", "-fPIC", "-o", str(d / "libmylib.so"), str(d / "lib.c")],
+                   check=True)
+    subprocess.run(["gcc", "-O1", "-o", str(d / "app"), str(d / "main.c"), f"-L{d}", "-lmylib",
+                    f"-Wl,-rpath,{d}"], check=True)
+    return str(d / "app"), str(d / "libmylib.so")
+
+
+def test_sdt_marks_of_a_program_and_its_library(sdt_app):
+    app, lib = sdt_app
+    r = run(["-L", f'process("{app}").library("libmylib.so").mark("*")'])
+    assert r.stdout == f'process("{app}").library("{lib}").mark("work_start") $arg1:long\n'
+    r = run(["-p2", "-e", f'probe process("{app}").library("libmylib.so").mark("work_start") {{ println($arg1) }}'])
+    assert re.search(rf'^process\("{re.escape(lib)}"\)\.statement\(0x[0-9a-f]+\) /\* pc=\.dynamic\+0x[0-9a-f]+ \*/ '
+                     rf'/\* <- process\("{re.escape(app)}"\)\.library\("{re.escape(lib)}"\)\.statement\(0x[0-9a-f]+\) \*/$',
+                     r.stdout, re.M), r.stdout
+    r = run(["-c", app, "-e", f'''
+probe process("{app}").mark("loop") {{ printf("%s %s %d\\n", $$provider, $$name, $arg1) }}
+probe process("{app}").library("libmylib.so").provider("mylib").mark("work_*") {{ printf("%s %d %s\\n", $$name, $arg1, $$parms) }}
+probe process.mark("loop") {{ printf("-c: %d\\n", $arg1) }}'''])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "".join(f"work_start {3 * i} arg1=0x{3 * i:x}\nmyapp loop {i}\n-c: {i}\n" for i in range(3))
