@@ -100,10 +100,12 @@ def parse_args(argv: List[str]) -> Options:
             opts.output_file = val
         elif flag == "-c":
             opts.target_cmd = val
-        elif flag in ("-d", "--ldd"):
-            # stap's symbol-table options: pytap reads symbols of every
-            # mapped file at run time (runtime/symbols.py), so accepted
-            pass
+        elif flag == "-d":
+            # stap's symbol-table option: candidates for user stacks of
+            # processes that exited before their report (runtime/symbols.py)
+            opts.symbol_files.append(val)
+        elif flag == "--ldd":
+            pass    # every mapped library is read at run time anyway
         elif flag == "-x":
             try:
                 opts.target_pid = int(val)

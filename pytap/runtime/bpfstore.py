@@ -121,6 +121,7 @@ class BpfStore(GlobalStore):
         opts = getattr(session, "options", None)
         if opts is not None and hasattr(opts, "define_int"):
             stacks.configure(opts.define_int("MAXBACKTRACE", 20), opts.define_int("MAXSTRINGLEN", 128))
+            stacks.candidate_files(program, opts)
         self.session = session
         self.layouts: Dict[str, Any] = {g.name: g for g in program.globals}
         self._tables: Dict[str, Any] = {}

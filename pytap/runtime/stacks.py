@@ -21,6 +21,7 @@ User KINDs (payload "tgid:" + the same):
 from __future__ import annotations
 
 import ctypes as ct
+import os
 import re
 import threading
 from typing import Dict, List, Optional
@@ -30,7 +31,7 @@ from .symbols import KERNEL, USER, SymInfo
 MAXBACKTRACE = 20           # stap's default frame limit
 MSL = 128                   # MAXSTRINGLEN, for sprint_* clipping
 
-_TOKEN = re.compile("\x01K([0-9a-f]{8})|\x01U([0-9a-f]{8})([0-9a-f]{8})")
+_TOKEN = re.compile("\x01K([0-9a-f]{8})|\x01U([0-9a-f]{8})([0-9a-f]{8})([0-9a-f]{8})")
 _LAZY = re.compile("\x02(.)([^\x02\x03]*)\x03?", re.S)
 
 
@@ -38,6 +39,7 @@ class _State:
     bpf = None
     kfd: Optional[int] = None
     ufd: Optional[int] = None
+    bfd: Optional[int] = None
     expanded: Dict[str, str] = {}       # token -> hex text
     reverse: Dict[str, str] = {}        # hex text -> token
     hex_pid: Dict[str, int] = {}        # user hex text -> tgid
@@ -58,6 +60,7 @@ def use_bpf(bpf) -> None:
     S.bpf = bpf
     S.kfd = _map_fd(bpf, "pytap_kstacks")
     S.ufd = _map_fd(bpf, "pytap_ustacks")
+    S.bfd = _map_fd(bpf, "pytap_ubuildids")
     S.expanded.clear()
     S.reverse.clear()
     S.hex_pid.clear()
@@ -70,6 +73,34 @@ def use_bpf(bpf) -> None:
         S.watcher = threading.Thread(target=_watch_pids, args=(pfd,), daemon=True,
                                      name="pytap-upids")
         S.watcher.start()
+
+
+def candidate_files(program, opts) -> None:
+    """Files whose build ids may name frames of exited processes: the
+    probed programs, the -c command's program, -d FILE."""
+    import shutil
+    paths = []
+    for cp in getattr(program, "probes", None) or []:
+        spec = getattr(getattr(cp, "rp", None) or getattr(cp, "resolved", None), "spec", None) or {}
+        if spec.get("path"):
+            paths.append(spec["path"])
+    cmd = getattr(opts, "target_cmd", None)
+    if cmd:
+        word = cmd.split()[0] if cmd.split() else ""
+        found = shutil.which(word) if "/" not in word else word
+        if found:
+            paths.append(os.path.realpath(found))
+    paths.extend(getattr(opts, "symbol_files", None) or [])
+    # and the libraries pytap itself maps (libc, libm ... the common ones)
+    try:
+        with open("/proc/self/maps") as f:
+            for line in f:
+                parts = line.split(None, 5)
+                if len(parts) == 6 and "x" in parts[1] and parts[5].startswith("/"):
+                    paths.append(parts[5].strip())
+    except OSError:
+        pass
+    USER.candidates = list(dict.fromkeys(paths))
 
 
 def release() -> None:
@@ -121,6 +152,24 @@ def _read_stack(fd: Optional[int], sid: int) -> List[int]:
     return out[:MAXBACKTRACE]
 
 
+def _note_build_ids(pid: int, addrs: List[int], bid: int) -> None:
+    """The process is gone: keep each frame's (build id, file offset) from
+    the build-id form of the stack taken with it."""
+    if S.bfd is None or bid >= 0x80000000:
+        return
+    from . import bpfsys
+    k = ct.c_uint32(bid)
+    v = (ct.c_ubyte * (127 * 32))()
+    if not bpfsys.lookup(S.bfd, k, v):
+        return
+    raw = bytes(v)
+    for i, a in enumerate(addrs):
+        status = int.from_bytes(raw[i * 32: i * 32 + 4], "little", signed=True)
+        if status == 1:         # BPF_STACK_BUILD_ID_VALID
+            USER.frames[(pid, a)] = (raw[i * 32 + 4: i * 32 + 24].hex(),
+                                     int.from_bytes(raw[i * 32 + 24: i * 32 + 32], "little"))
+
+
 def _hex_stack(addrs: List[int]) -> str:
     return "".join(f"{a:#x} " for a in addrs)
 
@@ -140,7 +189,10 @@ def _expand_token(m: re.Match) -> str:
     else:
         pid = int(m.group(3), 16)
         USER.remember(pid)
-        text = _hex_stack(_read_stack(S.ufd, int(m.group(2), 16)))
+        addrs = _read_stack(S.ufd, int(m.group(2), 16))
+        if not USER.known(pid):
+            _note_build_ids(pid, addrs, int(m.group(4), 16))
+        text = _hex_stack(addrs)
         S.hex_pid.setdefault(text, pid)
     S.expanded[tok] = text
     S.reverse.setdefault(text, tok)

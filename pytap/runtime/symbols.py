@@ -122,12 +122,61 @@ class _ElfSyms:
         return None
 
 
+def build_id(path: str) -> Optional[str]:
+    """The GNU build id (hex) of an ELF file, from its NT_GNU_BUILD_ID note."""
+    import struct
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    if data[:4] != b"\x7fELF" or data[4] != 2:
+        return None
+    end = "<" if data[5] == 1 else ">"
+    e_shoff, = struct.unpack_from(end + "Q", data, 40)
+    e_shentsize, e_shnum = struct.unpack_from(end + "HH", data, 58)
+    for i in range(e_shnum):
+        sh = struct.unpack_from(end + "IIQQQQIIQQ", data, e_shoff + i * e_shentsize)
+        if sh[1] != 7:          # SHT_NOTE
+            continue
+        pos, stop = sh[4], sh[4] + sh[5]
+        while pos + 12 <= stop:
+            namesz, descsz, ntype = struct.unpack_from(end + "III", data, pos)
+            name = data[pos + 12: pos + 12 + namesz]
+            dpos = pos + 12 + ((namesz + 3) & ~3)
+            if ntype == 3 and name.rstrip(b"\0") == b"GNU":
+                return data[dpos: dpos + descsz].hex()
+            pos = dpos + ((descsz + 3) & ~3)
+    return None
+
+
 class UserSymbols:
     def __init__(self):
         self._maps: Dict[int, List[Mapping]] = {}
         self._elf: Dict[str, _ElfSyms] = {}
         self._lock = threading.Lock()
-        self.extra_paths: List[str] = []        # -d BINARY / --ldd
+        # files that may have been mapped (probe paths, -c program, -d FILE)
+        self.candidates: List[str] = []
+        self._by_build_id: Optional[Dict[str, str]] = None
+        # (pid, address) -> (build id, file offset), from the build-id form of
+        # a stack (pytap_ubuildids): symbolized once the process is gone
+        self.frames: Dict[Tuple[int, int], Tuple[str, int]] = {}
+
+    def _path_of_build_id(self, bid: str) -> Optional[str]:
+        if self._by_build_id is None:
+            self._by_build_id = {}
+        if bid not in self._by_build_id:
+            paths = list(self.candidates)
+            for maps in list(self._maps.values()):
+                paths.extend(m.path for m in maps)
+            for p in dict.fromkeys(paths):
+                if p not in self._by_build_id.values():
+                    b = build_id(p)
+                    if b:
+                        self._by_build_id.setdefault(b, p)
+                if bid in self._by_build_id:
+                    break
+        return self._by_build_id.get(bid)
 
     def remember(self, pid: int) -> bool:
         """Snapshot the executable mappings of pid (True when it had some)."""
@@ -184,7 +233,14 @@ class UserSymbols:
     def lookup(self, pid: int, addr: int) -> SymInfo:
         m = self.mapping(pid, addr)
         if m is None:
-            return SymInfo(None, 0, 0, None)
+            known = self.frames.get((pid, addr))
+            path = self._path_of_build_id(known[0]) if known else None
+            if path is None:
+                return SymInfo(None, 0, 0, None)
+            s = self._elfsyms(path).lookup(known[1])
+            if s is None:
+                return SymInfo(None, known[1], 0, path)
+            return SymInfo(s.name, known[1] - s.offset, s.size, path)
         s = self._elfsyms(m.path).lookup(addr - m.start + m.offset)
         if s is None:
             return SymInfo(None, addr - m.start + m.offset, 0, m.path)

@@ -192,3 +192,27 @@ probe process("{app}").library("libmylib.so").provider("mylib").mark("work_*") {
 probe process.mark("loop") {{ printf("-c: %d\\n", $arg1) }}'''])
     assert r.returncode == 0, r.stderr
     assert r.stdout == "".join(f"work_start {3 * i} arg1=0x{3 * i:x}\nmyapp loop {i}\n-c: {i}\n" for i in range(3))
+
+
+def test_user_stack_of_a_process_gone_before_the_report(tmp_path):
+    """The process exits right after the probe: its frames are symbolized
+    from the build-id form of the stack (file offset + build id of the -c
+    program), not from /proc/PID/maps."""
+    if shutil.which("gcc") is None:
+        pytest.skip("no gcc to build the test program")
+    src = tmp_path / "quick.c"
+    src.write_text("""#include <unistd.h>
+__attribute__((noinline)) int leaf(int x) { return x * 2 + getpid() % 2; }
+__attribute__((noinline)) int middle(int x) { return leaf(x) + 1; }
+int main(void) { return middle(20) > 1000; }
+""")
+    exe = str(tmp_path / "quick")
+    subprocess.run(["gcc", "-O0", "-fno-omit-frame-pointer", "-Wl,--build-id", "-o", exe, str(src)],
+                   check=True)
+    r = run(["-c", exe, "-e", f'''global s
+probe process("{exe}").function("leaf") {{ s[ubacktrace()] <<< 1 }}
+probe end {{ foreach (k in s) print_ustack(k) }}'''])
+    assert r.returncode == 0, r.stderr
+    names = [m.group(1) for m in re.finditer(r"^ 0x[0-9a-f]+ : (\w+)\+0x[0-9a-f]+/0x[0-9a-f]+ \[" +
+                                             re.escape(exe) + r"\]$", r.stdout, re.M)]
+    assert names == ["leaf", "middle", "main"], r.stdout
