@@ -59,8 +59,9 @@ def test_symname_symdata_of_a_kallsyms_address():
     r = run(["-e", f'''probe kernel.trace("raw_syscalls:sys_enter") {{
   printf("%s|%s|%s\\n", symname({addr:#x}), symdata({addr:#x} + 3), modname({addr:#x})); exit() }}'''])
     assert r.returncode == 0, r.stderr
-    m = re.fullmatch(r"do_syscall_64\|do_syscall_64\+0x3/0x[0-9a-f]+ \[kernel\]\|kernel\n", r.stdout)
-    assert m, r.stdout
+    # (both CPUs may hit the event before exit() stops the probes)
+    first = r.stdout.splitlines()[0]
+    assert re.fullmatch(r"do_syscall_64\|do_syscall_64\+0x3/0x[0-9a-f]+ \[kernel\]\|kernel", first), r.stdout
     # the interpreter's twins give the same text
     r = run(["-e", f'probe begin {{ printf("%s|%s\\n", symname({addr:#x}), symdata({addr:#x})); exit() }}'])
     assert re.fullmatch(r"do_syscall_64\|do_syscall_64\+0x0/0x[0-9a-f]+ \[kernel\]\n", r.stdout), r.stdout
