@@ -74,7 +74,9 @@ class KernelSymbols:
             return SymInfo(None, 0, 0, None)
         start = self._addrs[i]
         name, mod = self._names[i]
-        nxt = self._addrs[i + 1] if i + 1 < len(self._addrs) else start + 1
+        nxt = self._addrs[i + 1] if i + 1 < len(self._addrs) else start
+        if i + 1 < len(self._addrs) and self._names[i + 1][1] != mod:
+            nxt = start         # the last symbol of vmlinux / a module: size unknown
         # past the last symbol of a module, or far past the last one at all
         if i + 1 >= len(self._addrs) and addr - start > 0x100000:
             return SymInfo(None, 0, 0, None)
