@@ -15,7 +15,7 @@ cost() {    # PID LABEL
     /^prog_type:/ {p=1} p && /^run_time_ns:/ {t+=$2} p && /^run_cnt:/ {c+=$2; p=0}
     END {if (c) printf "%-13s %6.0f ns/sample  (%d samples)\n", l, t/c, c; else print l ": no samples"}'
 }
-printf 'global s\nprobe timer.profile { s[backtrace()] <<< 1 }\nprobe timer.s(%s) { exit() }\n' "$T" > /tmp/pytap_bench_prof.stp
+printf 'global s[65536]\nprobe timer.profile { s[backtrace()] <<< 1 }\nprobe timer.s(%s) { exit() }\nprobe end { delete s }\n' "$T" > /tmp/pytap_bench_prof.stp
 ./.venv/bin/pytap /tmp/pytap_bench_prof.stp > /dev/null &
 P=$!; sleep $((T - 1)); cost $P pytap; wait $P
 printf 'global s[65536]\nprobe timer.profile { s[backtrace(), ubacktrace()] <<< 1 }\nprobe timer.s(%s) { exit() }\nprobe end { delete s }\n' "$T" > /tmp/pytap_bench_prof2.stp
