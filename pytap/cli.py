@@ -54,13 +54,14 @@ Environment:
    PYTAP_TAPSET   replaces the default tapset directory
 """
 
-_SHORT = "hVp:ve:E:I:D:G:gwWuo:c:x:T:l:L:"
+_SHORT = "hVp:ve:E:I:D:G:gwWuo:c:x:T:l:L:d:"
 _LONG = ["help", "version", "runtime=", "bpf", "compatible=",
          "dump-probe-aliases", "dump-functions", "dump-probe-types"]
 # stap options accepted for compatibility that change nothing here:
 # --all-modules (kernel symbols come from /proc/kallsyms, modules
-# included), --skip-badvars, --suppress-time-limits.
-_NOOP_LONG = ["all-modules", "skip-badvars", "suppress-time-limits"]
+# included), --skip-badvars, --suppress-time-limits; --ldd (user stacks
+# resolve every mapped library anyway).
+_NOOP_LONG = ["all-modules", "skip-badvars", "suppress-time-limits", "ldd"]
 
 
 def parse_args(argv: List[str]) -> Options:
@@ -108,6 +109,12 @@ def parse_args(argv: List[str]) -> Options:
             opts.output_file = val
         elif flag == "-c":
             opts.target_cmd = val
+        elif flag == "-d":
+            # stap's symbol-table option: candidates for user stacks of
+            # processes that exited before their report (runtime/symbols.py)
+            opts.symbol_files.append(val)
+        elif flag == "--ldd":
+            pass    # every mapped library is read at run time anyway
         elif flag == "-x":
             try:
                 opts.target_pid = int(val)

@@ -39,6 +39,10 @@ def emit(text: str) -> None:
 def run(opts: Options) -> int:
     from . import cachefs
     cachefs.verbose = opts.verbose          # -v notes about ignored caches
+    # -g / -c / -x reach probe matching (process.function/.mark without a
+    # path mean the -c command's program)
+    from .platform import apply_options
+    apply_options(opts)
     if opts.list_probes or opts.list_probes_vars or opts.dump_probe_aliases \
             or opts.dump_functions or opts.dump_probe_types:
         from .elaborate.listing import run_listing

@@ -178,9 +178,23 @@ def _capturable_targets(body) -> list:
         V().visit(n)
         return not bad
 
+    seen_fns = set()
+
     class T(ast.Visitor):
         def visit_TargetSymbol(self, n):
             out.append((n, id(n) not in written and pure(n)))
+
+        def visit_FunctionCall(self, n):
+            # event-state natives (backtrace(), uaddr() ...: `/* capture */`),
+            # also inside the script functions called (print_backtrace())
+            d = n.referents[0] if n.referents else None
+            if d is not None and isinstance(d.body, ast.EmbeddedCode):
+                if "/* capture */" in (d.body.code or "") and not n.args:
+                    out.append((n, True))
+            elif d is not None and id(d) not in seen_fns:
+                seen_fns.add(id(d))
+                self.visit(d.body)
+            self.generic_visit(n)
 
         def visit_EntryOp(self, n):
             out.append((n, pure(n.operand)))
@@ -539,6 +553,9 @@ class Generator:
         text = _template_env(self.opts).get_template("program.c.j2").render(
             need_perf_header=bool(_PERF_DEREF.search(bodies)),
             need_sched_header=bool(_SCHED_NAME.search(bodies)),
+            need_kstacks="pytap_kstacks" in bodies, need_ustacks="pytap_ustacks" in bodies,
+            need_stack_helpers=bool(re.search(r"pytap_(kstacks|ustacks|stack_frame|note_upid|hex8|probefunc_lazy)", bodies)),
+            stack_entries=self.opts.define_int("PYTAP_STACK_ENTRIES", 10240),
             msl=self.msl, idx_mask=(1 << (self.msl - 1).bit_length()) - 1, maxaction=self.maxaction, kind_exit=KIND_EXIT, kind_error=KIND_ERROR,
             kind_trigger=KIND_TRIGGER, fn_slots=self.fn_slot_total, nslots=nslots,
             state_map="pytap_state", ringbuf=self.ringbuf, ringbuf_pages=64,

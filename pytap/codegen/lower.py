@@ -676,6 +676,12 @@ class Lowerer(GlobalsMixin, TargetMixin, PrintMixin):
         if name not in texts:
             raise Unsupported(f"intrinsic {name}", e)
         s = self.slot()
+        if (self.probe is not None and name in ("probefunc", "ppfunc") and not texts[name](self.probe)
+                and getattr(self.rp, "family", "") in ("perf", "timer")):
+            # a sampling probe: the function it interrupted, symbolized in
+            # user space (tapsets/stacks.stp's deferred "n"/"N" forms)
+            self.emit(f"pytap_probefunc_lazy(E->ctx, {s});")
+            return s
         if self.probe is not None:
             self.emit(f"PYTAP_LIT({s}, {c_string(texts[name](self.probe)[: self.gen.msl - 1])});")
             return s

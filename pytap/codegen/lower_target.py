@@ -361,6 +361,15 @@ class TargetMixin:
             t = self.tmp()
             self.emit(f"{t} = {self._cast(tv)}{raw};")
             return t
+        if src == "sdt":
+            # an SDT marker argument (probes/sdt.py): register, memory or constant
+            t = self.tmp()
+            self.emit(f"{t} = {tv.c_value('ctx')};")
+            if want_string:
+                s = self.slot()
+                self.emit(f"{s}[0] = 0; bpf_probe_read_user_str({s}, PYTAP_MSL, (void *){t});")
+                return s
+            return t
         if src == "tp_arg":
             # a classic tracepoint program (the handler reads record fields
             # too): a hidden raw tracepoint program on the same event saved

@@ -196,6 +196,9 @@ def check_targets(session, errors: List[StapError]) -> None:
                 if pretty is not None:
                     return pretty
                 self.generic_visit(n)
+                sdt = _sdt_pretty(n, dp, names)
+                if sdt is not None:
+                    return sdt
                 if not _ok(n, names, family):
                     n._unresolved = True
                     errors.append(_error(n, shown if family != "uprobe" else names, family, dp.resolved))
@@ -205,3 +208,23 @@ def check_targets(session, errors: List[StapError]) -> None:
         if dp.condition is not None:
             dp.condition = T().visit(dp.condition)
             dp.point.condition = dp.condition
+
+
+def _sdt_pretty(n: ast.TargetSymbol, dp, names: List[str]):
+    """$$name / $$provider / $$parms of an SDT marker (probes/sdt.py): the
+    note's strings, and "arg1=0x%x arg2=0x%x ..." of its arguments."""
+    spec = getattr(dp.resolved, "spec", None) or {}
+    if "mark" not in spec or n.components or n.addressof:
+        return None
+    if n.name == "$$name":
+        return ast.String(spec["mark"], loc=n.loc, tok_desc=n.tok_desc)
+    if n.name == "$$provider":
+        return ast.String(spec["provider"], loc=n.loc, tok_desc=n.tok_desc)
+    if n.name in ("$$parms", "$$vars"):
+        args = [a for a in names if a.startswith("arg")]
+        if not args:
+            return ast.String("", loc=n.loc, tok_desc=n.tok_desc)
+        fmt = " ".join(f"{a}=0x%x" for a in args)
+        return ast.PrintFormat(print_name="sprintf", fmt=fmt, loc=n.loc, tok_desc=n.tok_desc,
+                               args=[ast.TargetSymbol(name="$" + a, loc=n.loc) for a in args])
+    return None

@@ -271,10 +271,20 @@ def attach(bpf, fn_name, rp, target_pid=None):
     pid = s.get("pid") or -1
     kind = "r" if s.get("return") else "p"
     ev_name = f"pytap_{kind}_{os.getpid()}_{next(_counter)}".encode()
+    ref = s.get("ref_ctr_offset") or 0        # an SDT semaphore (sdt.py)
+    extra = {}
+    if ref:
+        # libbcc's bpf_attach_uprobe has no reference counter: our own
+        # perf_event_open (runtime/attachsys.py) sets it
+        from ..runtime.attachsys import AttachLib
+        if not isinstance(lib, AttachLib):
+            lib = AttachLib()
+        extra = {"ref_ctr_offset": ref}
     fd = lib.bpf_attach_uprobe(fn.fd, 1 if s.get("return") else 0, ev_name,
-                               s["path"].encode(), s["offset"], pid)
+                               s["path"].encode(), s["offset"], pid, **extra)
     if fd < 0:
-        what = f'process("{s["path"]}").function("{s["symbol"]}")' + (".return" if s.get("return") else "")
+        what = (f'process("{s["path"]}").mark("{s["mark"]}")' if s.get("mark") else
+                f'process("{s["path"]}").function("{s["symbol"]}")' + (".return" if s.get("return") else ""))
         raise StapError(f"ERROR: cannot attach uprobe {what}", kind="")
     state = {"fd": fd}
 
@@ -284,3 +294,4 @@ def attach(bpf, fn_name, rp, target_pid=None):
             lib.bpf_detach_uprobe(ev_name)
             state["fd"] = None
     return detach
+

@@ -965,6 +965,8 @@ class Interpreter:
     # -- calls
     def eval_FunctionCall(self, e: ast.FunctionCall):
         decls = e.referents or self.functions.get(e.name, [])
+        if not e.args and id(e) in self.ctx.target_values:
+            return self.ctx.target_values[id(e)]    # taken by the BPF stub (backtrace() ...)
         args = [self.eval(a) for a in e.args]
         if not decls:
             return self.call_builtin(e.name, args, e)
@@ -995,7 +997,7 @@ class Interpreter:
                 err.loc = where.loc
                 err.tok_desc = where.tok_desc or f"identifier '{name}'"
             raise
-        if isinstance(result, str):
+        if isinstance(result, str) and not getattr(result, "unclipped", False):
             result = self.clip(result)
         return result
 
