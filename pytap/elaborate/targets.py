@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import List
 
 from .. import ast
+from ..codegen.defined import defined_value
 from ..diagnostics import StapError
 
 _PRETTY = ("$$vars", "$$parms", "$$locals", "$$return", "$$name")
@@ -48,6 +49,15 @@ def _listing_names(dp) -> List[str]:
         return _var_names(dp)
 
 
+def _var_of(dp):
+    def find(ts):
+        try:
+            return dp.resolved.variable(ts.name.lstrip("$"))
+        except Exception:
+            return None
+    return find
+
+
 def check_targets(session, errors: List[StapError]) -> None:
     for dp in session.probes:
         names = _var_names(dp)
@@ -59,9 +69,13 @@ def check_targets(session, errors: List[StapError]) -> None:
                 op = n.operand
                 if isinstance(op, ast.TargetSymbol):
                     val = 1 if _ok(op, names, family) else 0
+                    if val and op.components:
+                        # $var->member: does this kernel's struct have it?
+                        val = 0 if defined_value(op, _var_of(dp)) is False else 1
                     return ast.Number(val, str(val), loc=n.loc, type="long",
                                       tok_desc=f"number '{val}'")
-                return ast.Number(1, "1", loc=n.loc, type="long", tok_desc="number '1'")
+                val = 0 if defined_value(op) is False else 1
+                return ast.Number(val, str(val), loc=n.loc, type="long", tok_desc=f"number '{val}'")
 
             def visit_EntryOp(self, n):
                 self.generic_visit(n)
