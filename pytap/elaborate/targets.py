@@ -77,6 +77,23 @@ def check_targets(session, errors: List[StapError]) -> None:
                 val = 0 if defined_value(op) is False else 1
                 return ast.Number(val, str(val), loc=n.loc, type="long", tok_desc=f"number '{val}'")
 
+            # @choose_defined(a, b) / `if (@defined(x)) ...`: only the branch
+            # this probe point takes is checked (and kept), as stap does
+            def visit_Ternary(self, n):
+                if isinstance(n.cond, ast.DefinedOp):
+                    taken = self.visit_DefinedOp(n.cond).value
+                    return self.visit(n.truevalue if taken else n.falsevalue)
+                self.generic_visit(n)
+                return n
+
+            def visit_IfStatement(self, n):
+                if isinstance(n.cond, ast.DefinedOp):
+                    taken = self.visit_DefinedOp(n.cond).value
+                    branch = n.then if taken else n.else_
+                    return self.visit(branch) if branch is not None else ast.Block(loc=n.loc)
+                self.generic_visit(n)
+                return n
+
             def visit_EntryOp(self, n):
                 self.generic_visit(n)
                 spec = getattr(dp.resolved, "spec", None) or {}
