@@ -84,21 +84,19 @@ def _variables_fn(platform, cat, name, rp):
 # only its class's; kernels since 6.4 also have __probestub_<event>.  For
 # older ones (Debian's 6.1), the classes of the events the tapsets use.
 EVENT_CLASS = {
-    "net_dev_queue": "net_dev_template", "netif_receive_skb": "net_dev_template",
-    "netif_rx": "net_dev_template", "net_dev_xmit": "net_dev_xmit",
-    "block_bio_queue": "block_bio", "block_bio_backmerge": "block_bio",
-    "block_bio_frontmerge": "block_bio", "block_getrq": "block_bio",
-    "block_bio_bounce": "block_bio", "block_rq_insert": "block_rq",
-    "block_rq_issue": "block_rq", "block_rq_merge": "block_rq",
-    "block_rq_complete": "block_rq_completion", "block_rq_error": "block_rq_completion",
-    "block_rq_requeue": "block_rq_requeue", "block_plug": "block_plug",
-    "block_unplug": "block_unplug", "block_bio_complete": "block_bio_complete",
-    "consume_skb": "consume_skb", "kfree_skb": "kfree_skb",
-    "mm_filemap_add_to_page_cache": "mm_filemap_op_page_cache",
-    "mm_filemap_delete_from_page_cache": "mm_filemap_op_page_cache",
-    "scsi_dispatch_cmd_start": "scsi_dispatch_cmd_start",
-    "scsi_dispatch_cmd_done": "scsi_cmd_done_timeout_template",
-    "scsi_dispatch_cmd_timeout": "scsi_cmd_done_timeout_template",
+    "net_dev_queue": ("net_dev_template",), "netif_receive_skb": ("net_dev_template",),
+    "netif_rx": ("net_dev_template",),
+    "block_bio_queue": ("block_bio",), "block_bio_backmerge": ("block_bio",),
+    "block_bio_frontmerge": ("block_bio",), "block_getrq": ("block_bio",),
+    "block_bio_bounce": ("block_bio",), "block_rq_insert": ("block_rq",),
+    "block_rq_issue": ("block_rq",), "block_rq_merge": ("block_rq",),
+    "block_rq_complete": ("block_rq_completion",), "block_rq_error": ("block_rq_completion",),
+    "block_rq_requeue": ("block_rq",),
+    "mm_filemap_add_to_page_cache": ("mm_filemap_op_page_cache",),
+    "mm_filemap_delete_from_page_cache": ("mm_filemap_op_page_cache",),
+    "tcp_send_reset": ("tcp_event_sk_skb",), "tcp_retransmit_skb": ("tcp_event_sk_skb",),
+    "scsi_dispatch_cmd_done": ("scsi_cmd_done_timeout_template",),
+    "scsi_dispatch_cmd_timeout": ("scsi_cmd_done_timeout_template",),
 }
 
 
@@ -108,8 +106,8 @@ def tp_args(platform, cat, name):
     if cat == "syscalls":
         return []           # built on raw_syscalls; no TP_PROTO of their own
     proto = None
-    for fn in (f"__bpf_trace_{name}", f"__probestub_{name}",
-               f"__bpf_trace_{EVENT_CLASS.get(name, name)}"):
+    classes = EVENT_CLASS.get(name, ())
+    for fn in [f"__bpf_trace_{name}", f"__probestub_{name}"] + [f"__bpf_trace_{c}" for c in classes]:
         proto = platform.btf_function(fn)
         if proto is not None:
             break
