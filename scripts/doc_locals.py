@@ -34,13 +34,13 @@ def documented(family):
 
 
 def pytap_listing(family, pytap):
-    r = subprocess.run([pytap, "-L", f"{family}.*", f"{family}.*.*", f"{family}.*.*.*"],
-                       capture_output=True, text=True)
     got = {}
-    for line in r.stdout.splitlines():
-        parts = line.split()
-        if parts:
-            got[parts[0]] = {p.split(":")[0] for p in parts[1:] if not p.startswith("$")}
+    for pattern in (f"{family}.*", f"{family}.*.*", f"{family}.*.*.*"):
+        r = subprocess.run([pytap, "-L", pattern], capture_output=True, text=True)
+        for line in r.stdout.splitlines():
+            parts = line.split()
+            if parts:
+                got[parts[0]] = {p.split(":")[0] for p in parts[1:] if not p.startswith("$")}
     return got
 
 

@@ -157,16 +157,22 @@ KIND_TYPE_TAG, KIND_ENUM64 = 18, 19
 
 
 class BtfTypes:
-    """A read-only index of BTF types: enough to follow struct members."""
+    """A read-only index of BTF types: enough to follow struct members.
+    With `base`, `data` is a module's split BTF (/sys/kernel/btf/MODULE):
+    its type ids and string offsets continue the base (vmlinux) ones."""
 
-    def __init__(self, data: bytes):
+    def __init__(self, data: bytes, base: "Optional[BtfTypes]" = None):
         magic, _ver, _flags, hdr_len = struct.unpack_from("<HBBI", data, 0)
         if magic != 0xEB9F:
             raise ValueError("not BTF")
-        type_off, type_len, str_off, _ = struct.unpack_from("<IIII", data, 8)
+        type_off, type_len, str_off, str_len = struct.unpack_from("<IIII", data, 8)
         self.data = data
         self.sbase = hdr_len + str_off
-        self.types = [(0, 0, 0, 0, 0)]       # (kind, vlen, kflag, pos, size_or_type)
+        self.base = base
+        self.str_start = base.str_end if base is not None else 0
+        self.str_end = self.str_start + str_len
+        # (kind, vlen, kflag, pos, size_or_type, data the pos is in)
+        self.types = list(base.types) if base is not None else [(0, 0, 0, 0, 0, data)]
         pos = hdr_len + type_off
         end = pos + type_len
         self.structs: Dict[str, int] = {}
@@ -174,14 +180,17 @@ class BtfTypes:
             name_off, info, st = struct.unpack_from("<III", data, pos)
             kind = (info >> 24) & 0x1F
             vlen = info & 0xFFFF
-            self.types.append((kind, vlen, info >> 31, pos, st))
+            self.types.append((kind, vlen, info >> 31, pos, st, data))
             if kind in (KIND_STRUCT, KIND_UNION) and vlen and name_off:
                 self.structs.setdefault(self.name(name_off), len(self.types) - 1)
             pos += 12 + _EXTRA.get(kind, lambda v: 0)(vlen)
 
     def name(self, off: int) -> str:
-        end = self.data.index(b"\0", self.sbase + off)
-        return self.data[self.sbase + off:end].decode("latin-1")
+        if self.base is not None and off < self.str_start:
+            return self.base.name(off)
+        at = self.sbase + off - self.str_start
+        end = self.data.index(b"\0", at)
+        return self.data[at:end].decode("latin-1")
 
     def kind(self, tid: int) -> int:
         return self.types[tid][0]
@@ -194,17 +203,18 @@ class BtfTypes:
 
     def target(self, tid: int) -> int:
         """What a pointer points to / an array holds."""
-        kind, _v, _k, pos, st = self.types[tid]
+        kind, _v, _k, pos, st, data = self.types[tid]
         if kind == KIND_ARRAY:
-            return struct.unpack_from("<I", self.data, pos + 12)[0]
+            return struct.unpack_from("<I", data, pos + 12)[0]
         return st
 
     def array_len(self, tid: int) -> int:
-        return struct.unpack_from("<III", self.data, self.types[tid][3] + 12)[2]
+        t = self.types[tid]
+        return struct.unpack_from("<III", t[5], t[3] + 12)[2]
 
     def size(self, tid: int) -> int:
         tid = self.strip(tid)
-        kind, _v, _k, _p, st = self.types[tid]
+        kind, _v, _k, _p, st, _d = self.types[tid]
         if kind == KIND_PTR:
             return 8
         if kind == KIND_ARRAY:
@@ -215,18 +225,18 @@ class BtfTypes:
 
     def signed(self, tid: int) -> bool:
         tid = self.strip(tid)
-        kind, _v, _k, pos, _st = self.types[tid]
+        kind, _v, _k, pos, _st, data = self.types[tid]
         if kind == KIND_INT:
-            enc = struct.unpack_from("<I", self.data, pos + 12)[0]
+            enc = struct.unpack_from("<I", data, pos + 12)[0]
             return bool((enc >> 24) & 1)
         return kind == KIND_ENUM
 
     def member(self, tid: int, name: str):
         """(byte offset, member type id) of `name` in struct/union tid,
         looking into anonymous members; None if absent or a bit field."""
-        kind, vlen, kflag, pos, _st = self.types[tid]
+        kind, vlen, kflag, pos, _st, data = self.types[tid]
         for i in range(vlen):
-            mname, mtype, moff = struct.unpack_from("<III", self.data, pos + 12 + 12 * i)
+            mname, mtype, moff = struct.unpack_from("<III", data, pos + 12 + 12 * i)
             bit = moff & 0xFFFFFF if kflag else moff
             if kflag and (moff >> 24):
                 continue                      # bit field
@@ -253,3 +263,34 @@ def kernel_types(path: str = BTF_PATH) -> Optional[BtfTypes]:
         except (OSError, ValueError, struct.error):
             return None
     return _TYPES
+
+
+_MODULES: Dict[str, Optional[BtfTypes]] = {}
+
+
+def types_with_struct(name: str, path: str = BTF_PATH):
+    """(types, type id) of `struct name`: from vmlinux, else from the BTF of
+    a loaded module that defines it (nfs_inode, svc_rqst, scsi_cmnd ... on
+    kernels that build them as modules); (None, None) if none does."""
+    bt = kernel_types(path)
+    if bt is None:
+        return None, None
+    tid = bt.structs.get(name)
+    if tid is not None:
+        return bt, tid
+    btf_dir = os.path.dirname(path)
+    try:
+        mods = sorted(m for m in os.listdir(btf_dir) if m != "vmlinux")
+    except OSError:
+        return None, None
+    for m in mods:
+        if m not in _MODULES:
+            try:
+                with open(os.path.join(btf_dir, m), "rb") as f:
+                    _MODULES[m] = BtfTypes(f.read(), base=bt)
+            except (OSError, ValueError, struct.error):
+                _MODULES[m] = None
+        mt = _MODULES[m]
+        if mt is not None and name in mt.structs:
+            return mt, mt.structs[name]
+    return None, None

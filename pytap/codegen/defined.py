@@ -22,11 +22,11 @@ def struct_of(c_type: str) -> Optional[str]:
 def chain_defined(struct_name: str, components) -> Optional[bool]:
     """Whether ->a->b[i]... exists starting from `struct struct_name`; None
     when there is no BTF to ask."""
-    from .btf_offsets import KIND_ARRAY, KIND_PTR, KIND_STRUCT, KIND_UNION, kernel_types
-    bt = kernel_types()
-    if bt is None:
+    from .btf_offsets import (KIND_ARRAY, KIND_PTR, KIND_STRUCT, KIND_UNION, kernel_types,
+                              types_with_struct)
+    if kernel_types() is None:
         return None
-    t = bt.structs.get(re.sub(r"^\s*(struct|union)\s+", "", struct_name or "").strip())
+    bt, t = types_with_struct(re.sub(r"^\s*(struct|union)\s+", "", struct_name or "").strip())
     if t is None:
         return False
     for comp in components:

@@ -72,11 +72,10 @@ class TargetMixin:
 
     def follow(self, e, val, struct_name, components, tok, addressof=False):
         from .btf_offsets import (KIND_ARRAY, KIND_ENUM, KIND_ENUM64, KIND_INT, KIND_PTR,
-                                  KIND_STRUCT, KIND_UNION, kernel_types)
-        bt = kernel_types()
-        if bt is None:
+                                  KIND_STRUCT, KIND_UNION, kernel_types, types_with_struct)
+        if kernel_types() is None:
             raise StapError("this kernel has no BTF to resolve struct members", e.loc, tok)
-        tid = bt.structs.get(struct_name)
+        bt, tid = types_with_struct(struct_name)      # vmlinux, else a loaded module's
         if tid is None:
             raise StapError(f"unknown type 'struct {struct_name}' in this kernel's BTF", e.loc, tok)
         user = self.rp is not None and self.rp.family == "uprobe"
