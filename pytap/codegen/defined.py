@@ -52,8 +52,9 @@ def chain_defined(struct_name: str, components) -> Optional[bool]:
 def defined_value(op, target_var=None) -> Optional[bool]:
     """@defined(op) for a @cast chain, or a $var->chain whose variable
     `target_var(op)` finds (a TargetVar or None); None: cannot tell."""
-    if isinstance(op, ast.CastOp) and op.components and not getattr(op, "addressof", False) \
+    if isinstance(op, ast.CastOp) and op.components \
             and isinstance(getattr(op, "type_name", None), str):
+        # `& @cast(0, "T")->m` (@type_member_defined) asks the same question
         return chain_defined(op.type_name, op.components)
     if isinstance(op, ast.TargetSymbol) and op.components and target_var is not None:
         tv = target_var(op)

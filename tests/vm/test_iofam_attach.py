@@ -45,3 +45,21 @@ def test_every_alias_attaches():
     detail = f"--- stdout\n{r.stdout}--- stderr\n{r.stderr}"
     assert r.returncode == 0, detail
     assert r.stdout.endswith("all attached\n"), detail
+
+
+def test_nfs_aliases_attach():
+    """nfs.fop.* / nfs.aop.* are kprobes on the nfs module: load it first
+    (its BTF then describes struct nfs_inode / nfs_server too)."""
+    if subprocess.run(["modprobe", "nfs"], capture_output=True).returncode != 0:
+        pytest.skip("cannot load the nfs module in this VM")
+    script = ("global hits\n"
+              "probe nfs.fop.*, nfs.aop.* { hits++ }\n"
+              "probe nfs.fop.read_iter { printf(\"%d %d\", cache_valid, attrtimeo) }\n"
+              "probe timer.s(2) { exit() }\n"
+              "probe end { println(\"nfs attached\") }\n")
+    r = subprocess.run([str(PYTAP), "-e", script], cwd=REPO, capture_output=True, text=True,
+                       timeout=900, stdin=subprocess.DEVNULL,
+                       env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    detail = f"--- stdout\n{r.stdout}--- stderr\n{r.stderr}"
+    assert r.returncode == 0, detail
+    assert r.stdout.endswith("nfs attached\n"), detail
