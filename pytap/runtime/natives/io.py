@@ -7,7 +7,7 @@ from __future__ import annotations
 from ..builtins import BUILTINS, _kernel_only
 
 _ARITY = {"__io_kstr": 1, "__io_kstr_n": 2, "__io_kbyte": 1, "__io_kshort": 1, "__io_ulong": 1,
-          "__disk_name": 2, "__nf_data_hex": 2, "__nf_data_str": 2}
+          "__disk_name": 2, "__nf_data_hex": 2, "__nf_data_str": 2, "__ip6_ntop": 1}
 
 
 def _twin(name, arity):
