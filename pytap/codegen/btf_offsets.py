@@ -150,16 +150,23 @@ KIND_TYPE_TAG, KIND_ENUM64, KIND_FLOAT = 18, 19, 16
 
 
 class BtfTypes:
-    """A read-only index of BTF types: enough to follow struct members."""
+    """A read-only index of BTF types: enough to follow struct members.
+    With `base`, `data` is a module's split BTF (/sys/kernel/btf/MODULE):
+    its type ids and string offsets continue the base (vmlinux) ones."""
 
-    def __init__(self, data: bytes):
+    def __init__(self, data: bytes, base: "Optional[BtfTypes]" = None):
         magic, _ver, _flags, hdr_len = struct.unpack_from("<HBBI", data, 0)
         if magic != 0xEB9F:
             raise ValueError("not BTF")
-        type_off, type_len, str_off, _ = struct.unpack_from("<IIII", data, 8)
+        type_off, type_len, str_off, str_len = struct.unpack_from("<IIII", data, 8)
         self.data = data
         self.sbase = hdr_len + str_off
-        self.types = [(0, 0, 0, 0, 0)]       # (kind, vlen, kflag, pos, size_or_type)
+        self.base = base
+        self.str_start = base.str_end if base is not None else 0
+        self.str_end = self.str_start + str_len
+        # (kind, vlen, kflag, pos, size_or_type, data the pos is in)
+        self.types = list(base.types) if base is not None else [(0, 0, 0, 0, 0, data)]
+        self.n_base = len(self.types)        # ids below are the base's
         pos = hdr_len + type_off
         end = pos + type_len
         self.structs: Dict[str, int] = {}
@@ -171,7 +178,7 @@ class BtfTypes:
             name_off, info, st = struct.unpack_from("<III", data, pos)
             kind = (info >> 24) & 0x1F
             vlen = info & 0xFFFF
-            self.types.append((kind, vlen, info >> 31, pos, st))
+            self.types.append((kind, vlen, info >> 31, pos, st, data))
             tid = len(self.types) - 1
             if name_off:
                 if kind in (KIND_STRUCT, KIND_UNION) and vlen:
@@ -185,8 +192,11 @@ class BtfTypes:
             pos += 12 + _EXTRA.get(kind, lambda v: 0)(vlen)
 
     def name(self, off: int) -> str:
-        end = self.data.index(b"\0", self.sbase + off)
-        return self.data[self.sbase + off:end].decode("latin-1")
+        if self.base is not None and off < self.str_start:
+            return self.base.name(off)
+        at = self.sbase + off - self.str_start
+        end = self.data.index(b"\0", at)
+        return self.data[at:end].decode("latin-1")
 
     def kind(self, tid: int) -> int:
         return self.types[tid][0]
@@ -199,17 +209,18 @@ class BtfTypes:
 
     def target(self, tid: int) -> int:
         """What a pointer points to / an array holds."""
-        kind, _v, _k, pos, st = self.types[tid]
+        kind, _v, _k, pos, st, data = self.types[tid]
         if kind == KIND_ARRAY:
-            return struct.unpack_from("<I", self.data, pos + 12)[0]
+            return struct.unpack_from("<I", data, pos + 12)[0]
         return st
 
     def array_len(self, tid: int) -> int:
-        return struct.unpack_from("<III", self.data, self.types[tid][3] + 12)[2]
+        t = self.types[tid]
+        return struct.unpack_from("<III", t[5], t[3] + 12)[2]
 
     def size(self, tid: int) -> int:
         tid = self.strip(tid)
-        kind, _v, _k, _p, st = self.types[tid]
+        kind, _v, _k, _p, st, _d = self.types[tid]
         if kind == KIND_PTR:
             return 8
         if kind == KIND_ARRAY:
@@ -220,18 +231,18 @@ class BtfTypes:
 
     def signed(self, tid: int) -> bool:
         tid = self.strip(tid)
-        kind, _v, _k, pos, _st = self.types[tid]
+        kind, _v, _k, pos, _st, data = self.types[tid]
         if kind == KIND_INT:
-            enc = struct.unpack_from("<I", self.data, pos + 12)[0]
+            enc = struct.unpack_from("<I", data, pos + 12)[0]
             return bool((enc >> 24) & 1)
         return kind == KIND_ENUM
 
     def member(self, tid: int, name: str):
         """(byte offset, member type id) of `name` in struct/union tid,
         looking into anonymous members; None if absent or a bit field."""
-        kind, vlen, kflag, pos, _st = self.types[tid]
+        kind, vlen, kflag, pos, _st, data = self.types[tid]
         for i in range(vlen):
-            mname, mtype, moff = struct.unpack_from("<III", self.data, pos + 12 + 12 * i)
+            mname, mtype, moff = struct.unpack_from("<III", data, pos + 12 + 12 * i)
             bit = moff & 0xFFFFFF if kflag else moff
             if kflag and (moff >> 24):
                 continue                      # bit field
@@ -250,14 +261,14 @@ class BtfTypes:
         """The value of enumerator `name` (TASK_COMM_LEN, PIDTYPE_TGID…)."""
         if self._enum_values is None:
             vals: Dict[str, int] = {}
-            for kind, vlen, kflag, pos, _st in self.types:
+            for kind, vlen, kflag, pos, _st, data in self.types:
                 if kind == KIND_ENUM:
                     for i in range(vlen):
-                        no, v = struct.unpack_from("<Ii" if kflag else "<II", self.data, pos + 12 + 8 * i)
+                        no, v = struct.unpack_from("<Ii" if kflag else "<II", data, pos + 12 + 8 * i)
                         vals.setdefault(self.name(no), v)
                 elif kind == KIND_ENUM64:
                     for i in range(vlen):
-                        no, lo, hi = struct.unpack_from("<III", self.data, pos + 12 + 12 * i)
+                        no, lo, hi = struct.unpack_from("<III", data, pos + 12 + 12 * i)
                         v = (hi << 32) | lo
                         if kflag and v >= 1 << 63:
                             v -= 1 << 64
@@ -278,6 +289,57 @@ def kernel_types(path: str = BTF_PATH) -> Optional[BtfTypes]:
         except (OSError, ValueError, struct.error):
             return None
     return _TYPES
+
+
+_MODULES: Dict[str, Optional[BtfTypes]] = {}
+
+
+def types_with_struct(name: str, path: str = BTF_PATH):
+    """(types, type id) of `struct name`: from vmlinux, else from the BTF of
+    a loaded module that defines it (nfs_inode, svc_rqst, scsi_cmnd ... on
+    kernels that build them as modules); (None, None) if none does."""
+    bt = kernel_types(path)
+    if bt is None:
+        return None, None
+    tid = bt.structs.get(name)
+    if tid is not None:
+        return bt, tid
+    for _m, mt in module_types(path):
+        if name in mt.structs:
+            return mt, mt.structs[name]
+    return None, None
+
+
+def module_types(path: str = BTF_PATH):
+    """(module name, BtfTypes) of each loaded module's split BTF
+    (/sys/kernel/btf/MODULE), read on first use."""
+    bt = kernel_types(path)
+    if bt is None:
+        return
+    btf_dir = os.path.dirname(path)
+    try:
+        mods = sorted(m for m in os.listdir(btf_dir) if m != "vmlinux")
+    except OSError:
+        return
+    for m in mods:
+        if m not in _MODULES:
+            try:
+                with open(os.path.join(btf_dir, m), "rb") as f:
+                    _MODULES[m] = BtfTypes(f.read(), base=bt)
+            except (OSError, ValueError, struct.error):
+                _MODULES[m] = None
+        if _MODULES[m] is not None:
+            yield m, _MODULES[m]
+
+
+def _mod_ref(m: str, mt: BtfTypes, tid: int):
+    """A TypeRef for type `tid` of module m's split BTF: ("mod", m, tid),
+    or the plain id when it is one of vmlinux's (below the split)."""
+    return tid if tid < mt.n_base else ("mod", m, tid)
+
+
+def _is_mod(ref) -> bool:
+    return isinstance(ref, tuple) and ref[0] == "mod"
 
 
 # ------------------------------------------------------- types as C spells them
@@ -303,6 +365,21 @@ _FALLBACK_INTS = {"char": (1, True), "unsigned char": (1, False), "signed char":
                   "s8": (1, True), "s16": (2, True), "s32": (4, True), "s64": (8, True)}
 
 
+def _lookup_named(bt: "BtfTypes", base: str) -> Optional[int]:
+    m = re.fullmatch(r"(struct|union|enum)\s+(\w+)", base)
+    if m:
+        ref = bt.named.get(f"{m.group(1)} {m.group(2)}")
+        if ref is None and m.group(1) != "enum":
+            ref = bt.named.get(("union " if m.group(1) == "struct" else "struct ") + m.group(2))
+        return ref
+    name = _BASE_SPELLINGS.get(base, base)
+    ref = bt.named.get(name)
+    if ref is None and re.fullmatch(r"\w+", base):
+        # stap's @cast(p, "task_struct"): a bare struct/union name
+        ref = bt.named.get("struct " + base) or bt.named.get("union " + base)
+    return ref
+
+
 def parse_type(bt: Optional["BtfTypes"], text: str):
     """A TypeRef for a C type name: "struct task_struct *", "char[16]",
     "u_int8_t", "unsigned long", "enum pid_type", "task_struct" (a bare
@@ -316,17 +393,15 @@ def parse_type(bt: Optional["BtfTypes"], text: str):
     base = " ".join(base.split())
     ref = None
     if bt is not None:
-        m = re.fullmatch(r"(struct|union|enum)\s+(\w+)", base)
-        if m:
-            ref = bt.named.get(f"{m.group(1)} {m.group(2)}")
-            if ref is None and m.group(1) != "enum":
-                ref = bt.named.get(("union " if m.group(1) == "struct" else "struct ") + m.group(2))
-        else:
-            name = _BASE_SPELLINGS.get(base, base)
-            ref = bt.named.get(name)
-            if ref is None and re.fullmatch(r"\w+", base):
-                # stap's @cast(p, "task_struct"): a bare struct/union name
-                ref = bt.named.get("struct " + base) or bt.named.get("union " + base)
+        ref = _lookup_named(bt, base)
+        if ref is None and bt is _TYPES and base not in _FALLBACK_INTS and base != "void":
+            # a type only a loaded module defines (struct nfs_inode,
+            # struct scsi_cmnd ... where nfs / scsi_mod are modules)
+            for mname, mt in module_types():
+                r = _lookup_named(mt, base)
+                if r is not None:
+                    ref = _mod_ref(mname, mt, r)
+                    break
     if ref is None:
         name = _BASE_SPELLINGS.get(base, base)
         if name in _FALLBACK_INTS:
@@ -358,15 +433,26 @@ class TypeView:
     def __init__(self, bt: Optional["BtfTypes"]):
         self.bt = bt
 
+    def _module(self, ref):
+        """(module BtfTypes, wrap) for a ("mod", m, tid) ref: the module's
+        split BTF answers for it; wrap turns its ids back into TypeRefs."""
+        mt = _MODULES[ref[1]]
+        return mt, (lambda t: _mod_ref(ref[1], mt, t))
+
     def strip(self, ref):
         if dwarf_type(ref):
             return ref.strip()
+        if _is_mod(ref):
+            mt, wrap = self._module(ref)
+            return wrap(mt.strip(ref[2]))
         return self.bt.strip(ref) if isinstance(ref, int) else ref
 
     def kind(self, ref) -> int:
         ref = self.strip(ref)
         if dwarf_type(ref):
             return _DWARF_KINDS.get(ref.kind, KIND_INT)
+        if _is_mod(ref):
+            return _MODULES[ref[1]].kind(ref[2])
         if isinstance(ref, tuple):
             return {"ptr": KIND_PTR, "arr": KIND_ARRAY, "int": KIND_INT}[ref[0]]
         return self.bt.kind(ref)
@@ -375,6 +461,10 @@ class TypeView:
         ref = self.strip(ref)
         if dwarf_type(ref):
             return ref.target.strip() if ref.target is not None else ("int", 1, False)
+        if _is_mod(ref):
+            mt, wrap = self._module(ref)
+            t = mt.target(ref[2])
+            return self.strip(wrap(t)) if t else ("int", 1, False)
         if isinstance(ref, tuple):
             return self.strip(ref[1])
         t = self.bt.target(ref)
@@ -384,6 +474,8 @@ class TypeView:
         ref = self.strip(ref)
         if dwarf_type(ref):
             return ref.count if ref.kind == "array" else 0
+        if _is_mod(ref):
+            return _MODULES[ref[1]].array_len(ref[2])
         if isinstance(ref, tuple):
             return ref[2] if ref[0] == "arr" else 0
         return self.bt.array_len(ref)
@@ -392,6 +484,8 @@ class TypeView:
         ref = self.strip(ref)
         if dwarf_type(ref):
             return ref.byte_size()
+        if _is_mod(ref):
+            return _MODULES[ref[1]].size(ref[2])
         if isinstance(ref, tuple):
             if ref[0] == "ptr":
                 return 8
@@ -404,6 +498,8 @@ class TypeView:
         ref = self.strip(ref)
         if dwarf_type(ref):
             return ref.signed
+        if _is_mod(ref):
+            return _MODULES[ref[1]].signed(ref[2])
         if isinstance(ref, tuple):
             return ref[0] == "int" and ref[2]
         return self.bt.signed(ref)
@@ -419,26 +515,35 @@ class TypeView:
                     if r is not None:
                         return off + r[0], r[1]
             return None
+        if _is_mod(ref):
+            mt, wrap = self._module(ref)
+            r = mt.member(ref[2], name)
+            return None if r is None else (r[0], wrap(r[1]))
         return None if isinstance(ref, tuple) else self.bt.member(ref, name)
 
     def spell(self, ref) -> str:
         """C spelling for messages: "char[16]", "struct task_struct *"."""
         if dwarf_type(ref):
             return ref.spell()
-        if isinstance(ref, tuple):
+        if _is_mod(ref):
+            tbl, wrap = self._module(ref)
+            ref = ref[2]
+        elif isinstance(ref, tuple):
             if ref[0] == "ptr":
                 return self.spell(ref[1]) + " *"
             if ref[0] == "arr":
                 return f"{self.spell(ref[1])}[{ref[2]}]"
             return {(1, True): "char", (1, False): "unsigned char"}.get(ref[1:], f"int{ref[1] * 8}")
-        kind, _v, _k, pos, st = self.bt.types[ref]
-        name = self.bt.name(struct.unpack_from("<I", self.bt.data, pos)[0])
+        else:
+            tbl, wrap = self.bt, (lambda t: t)
+        kind, _v, _k, pos, st, data = tbl.types[ref]
+        name = tbl.name(struct.unpack_from("<I", data, pos)[0])
         if kind == KIND_PTR:
-            return self.spell(st) + " *" if st else "void *"
+            return self.spell(wrap(st)) + " *" if st else "void *"
         if kind == KIND_ARRAY:
-            return f"{self.spell(self.bt.target(ref))}[{self.bt.array_len(ref)}]"
+            return f"{self.spell(wrap(tbl.target(ref)))}[{tbl.array_len(ref)}]"
         if kind in (KIND_CONST, KIND_VOLATILE, KIND_RESTRICT, KIND_TYPE_TAG):
-            return self.spell(st)
+            return self.spell(wrap(st))
         if kind == KIND_STRUCT:
             return f"struct {name}"
         if kind == KIND_UNION:

@@ -183,6 +183,12 @@ class Lowerer(GlobalsMixin, TargetMixin, PrintMixin):
 
     def s_IfStatement(self, s):
         self.mark(s)
+        known = self.static_defined(s.cond)
+        if known is not None:       # lower only the branch this kernel takes
+            branch = s.then if known else s.else_
+            if branch is not None:
+                self.stmt(branch)
+            return
         c = self.cond(s.cond)
         self.emit(f"if ({c}) {{")
         self.ind += 1
@@ -454,6 +460,9 @@ class Lowerer(GlobalsMixin, TargetMixin, PrintMixin):
         return self._logical(e, False)
 
     def e_Ternary(self, e):
+        known = self.static_defined(e.cond)
+        if known is not None:       # lower only the branch this kernel takes
+            return self.expr(e.truevalue if known else e.falsevalue)
         c = self.expr(e.cond)
         if self.etype(e) == "string":
             t = self.tmp("char *")
@@ -528,10 +537,24 @@ class Lowerer(GlobalsMixin, TargetMixin, PrintMixin):
         return t
 
     def e_DefinedOp(self, e):
+        known = self.static_defined(e)
+        if known is not None:
+            return "1LL" if known else "0LL"
+        raise Unsupported("@defined", e)
+
+    def static_defined(self, e):
+        """True/False for @defined(...) decidable here (target variables,
+        member chains through BTF), else None."""
+        from .defined import defined_value
+        if not isinstance(e, ast.DefinedOp):
+            return None
         op = e.operand
         if isinstance(op, ast.TargetSymbol) and self.rp is not None:
-            return "1LL" if self.target_var(op) is not None else "0LL"
-        raise Unsupported("@defined", e)
+            if self.target_var(op) is None:
+                return False
+            if not op.components:
+                return True
+        return defined_value(op, self.target_var if self.rp is not None else None)
 
     def e_EmbeddedExpr(self, e):
         raise Unsupported("embedded C expression", e)

@@ -300,7 +300,11 @@ class TargetMixin:
                 self.emit(f"{s}[0] = 0; {fn}({s}, PYTAP_MSL, (void *){raw});")
                 return s
             t = self.tmp()
-            self.emit(f"{t} = {self._cast(tv)}{raw};")
+            # the empty asm makes ctx opaque, so clang reloads the register
+            # from ctx itself instead of keeping ctx+offset around: with many
+            # handlers on one function it did, and the verifier refuses a
+            # dereference of a modified ctx pointer
+            self.emit(f"asm volatile(\"\" : \"+r\"(ctx)); {t} = {self._cast(tv)}{raw};")
             return t
         if src == "field":
             at = f"((char *)ctx + {tv.offset})"

@@ -23,6 +23,17 @@ from typing import Dict, List, Optional, Tuple
 from .. import ast
 from ..diagnostics import StapError
 from .points import BUILTIN_FAMILIES, resolve_concrete
+
+
+def _provided():
+    """Probe heads pytap resolves natively.  stap's other built-in heads
+    (netfilter.hook(...), procfs ...) have no provider here, so tapset
+    aliases under them (netfilter.ip.local_in ...) still resolve."""
+    try:
+        from .. import probes
+        return probes.family_names()
+    except Exception:
+        return BUILTIN_FAMILIES
 from .session import DerivedProbe
 
 
@@ -224,7 +235,7 @@ class Deriver:
         head = point.components[0].functor
         # an alias location's condition comes before its user's (stap)
         cond = _and(copy.deepcopy(point.condition), cond)
-        matches = [] if head in BUILTIN_FAMILIES else self.table.match(point)
+        matches = [] if head in BUILTIN_FAMILIES and head in _provided() else self.table.match(point)
         if matches:
             out = []
             nerr = len(self.errors)

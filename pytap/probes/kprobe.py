@@ -179,6 +179,45 @@ NO_KPROBES = ("ERROR: cannot attach {what}: this kernel has no kprobes (it was b
               "CONFIG_KPROBES=y.")
 
 
+NO_KPROBES_FOR = ("ERROR: cannot run {names}: {them} kprobes, and this kernel has none (it was "
+                  "built without CONFIG_KPROBES). Run on a kernel with CONFIG_KPROBES=y.")
+
+
+def _probe_name(probe) -> str:
+    """What the user wrote for a derived probe: the outermost tapset alias
+    it came through (vfs.read), else its own point (kprobe.function("f"))."""
+    from .. import ast
+    from ..printer import probe_point_text
+    aliases = [d for d in getattr(probe, "derivation", []) if isinstance(d, ast.ProbeAlias)]
+    point = aliases[-1].alias_names[0] if aliases else getattr(probe, "point", None)
+    if point is None:
+        return "?"
+    try:
+        return probe_point_text(point, with_flags=False)
+    except Exception:
+        return str(point)
+
+
+def missing_kprobes_error(program, platform=None):
+    """One error for the whole script when some of its probes need kprobes
+    and the kernel has none (checked before begin runs, so nothing half
+    starts), naming each alias or point once; None when all is well."""
+    from .. import platform as pplat
+    plat = platform or pplat.current()
+    names = []
+    for cp in sorted(getattr(program, "probes", []), key=lambda c: c.index):
+        rp = getattr(cp.probe, "resolved", None) or getattr(cp, "resolved", None)
+        if getattr(rp, "family", None) != "kprobe":
+            continue
+        name = _probe_name(cp.probe)
+        if name not in names:
+            names.append(name)
+    if not names or plat.has_kprobes():
+        return None
+    them = "it needs" if len(names) == 1 else "they need"
+    return NO_KPROBES_FOR.format(names=", ".join(names), them=them)
+
+
 def attach(bpf, fn_name, rp, platform=None):
     from .. import platform as pplat
     plat = platform or pplat.current()

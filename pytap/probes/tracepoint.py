@@ -97,6 +97,26 @@ def _variables_fn(platform, cat, name, rp):
     return variables
 
 
+# An event made with DEFINE_EVENT has no __bpf_trace_<event> of its own,
+# only its class's; kernels since 6.4 also have __probestub_<event>.  For
+# older ones (Debian's 6.1), the classes of the events the tapsets use.
+EVENT_CLASS = {
+    "net_dev_queue": ("net_dev_template",), "netif_receive_skb": ("net_dev_template",),
+    "netif_rx": ("net_dev_template",),
+    "block_bio_queue": ("block_bio",), "block_bio_backmerge": ("block_bio",),
+    "block_bio_frontmerge": ("block_bio",), "block_getrq": ("block_bio",),
+    "block_bio_bounce": ("block_bio",), "block_rq_insert": ("block_rq",),
+    "block_rq_issue": ("block_rq",), "block_rq_merge": ("block_rq",),
+    "block_rq_complete": ("block_rq_completion",), "block_rq_error": ("block_rq_completion",),
+    "block_rq_requeue": ("block_rq",),
+    "mm_filemap_add_to_page_cache": ("mm_filemap_op_page_cache",),
+    "mm_filemap_delete_from_page_cache": ("mm_filemap_op_page_cache",),
+    "tcp_send_reset": ("tcp_event_sk_skb",), "tcp_retransmit_skb": ("tcp_event_sk_skb",),
+    "scsi_dispatch_cmd_done": ("scsi_cmd_done_timeout_template",),
+    "scsi_dispatch_cmd_timeout": ("scsi_cmd_done_timeout_template",),
+}
+
+
 def tp_args(platform, cat, name):
     """TP_PROTO arguments from BTF: the kernel's __bpf_trace_<event>
     wrapper (or its template's) has them, named, after its leading
@@ -104,6 +124,13 @@ def tp_args(platform, cat, name):
     if cat == "syscalls":
         return []           # built on raw_syscalls; no TP_PROTO of their own
     proto = platform.tracepoint_prototype(cat, name)
+    if proto is None:
+        # 6.4+'s __probestub_<event>; on older kernels the event's class
+        # as EVENT_CLASS names it (when the template pick found none)
+        for fn in [f"__probestub_{name}"] + [f"__bpf_trace_{c}" for c in EVENT_CLASS.get(name, ())]:
+            proto = platform.btf_function(fn)
+            if proto is not None:
+                break
     if proto is None:
         return []
     out = []

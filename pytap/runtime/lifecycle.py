@@ -487,6 +487,11 @@ class Session:
         except Exception:
             self.has_ringbuf = False   # a program without any record (e.g. begin-only)
 
+        from ..probes.kprobe import missing_kprobes_error
+        no_kprobes = missing_kprobes_error(self.program)
+        if no_kprobes is not None:       # one error, before begin, not one per point
+            self._attach_failed(no_kprobes)
+            return
         if self.opts.target_cmd:
             self.target = TargetCommand(self.opts.target_cmd)
             self.target_pid = self.target.pid

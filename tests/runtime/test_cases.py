@@ -10,6 +10,9 @@ output compared with the expectations next to it:
   NAME.err    optional: expected stderr, exactly (default: not checked
               unless the run fails unexpectedly)
   NAME.rc     optional expected exit status (default 0)
+  NAME.requires  optional: a shell command that must succeed for the case
+              to run (e.g. "a block device backs /var/tmp"); the case is
+              skipped otherwise, with the command as the reason
 
 Placeholders in .args: {bin} = a tiny C program built once for uprobe
 cases (tests/runtime/cases/uprobe_target.c), {cases} = the cases directory.
@@ -77,6 +80,11 @@ def _words(name, bin_path):
 
 @pytest.mark.parametrize("name", _case_names())
 def test_case(name, request):
+    req = CASES / f"{name}.requires"
+    if req.exists():
+        cmd = req.read_text().strip()
+        if subprocess.run(["/bin/sh", "-c", cmd], capture_output=True).returncode != 0:
+            pytest.skip(f"requirement not met here: {cmd}")
     needs_bin = "{bin}" in ((CASES / f"{name}.args").read_text()
                             if (CASES / f"{name}.args").exists() else "")
     bin_path = request.getfixturevalue("target_bin") if needs_bin else None

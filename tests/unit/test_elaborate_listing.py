@@ -40,9 +40,13 @@ def test_list_nothing(capsys):
 
 
 def test_list_our_tcp_aliases(capsys):
-    assert run(capsys, "-l", "tcp.*") == (0, "tcp.recvmsg\ntcp.sendmsg\n")
-    assert run(capsys, "-L", "tcp.*") == (0, "tcp.recvmsg name:string sock:long size:long\n"
-                                             "tcp.sendmsg name:string sock:long size:long\n")
+    assert run(capsys, "-l", "tcp.*") == (0, "tcp.disconnect\ntcp.receive\ntcp.recvmsg\n"
+                                             "tcp.sendmsg\ntcp.setsockopt\n")
+    rc, out = run(capsys, "-L", "tcp.*")
+    assert rc == 0
+    assert "tcp.recvmsg name:string sock:long size:long family:long saddr:string daddr:string " \
+        "sport:long dport:long\n" in out
+    assert "tcp.sendmsg name:string sock:long family:long size:long\n" in out
 
 
 def test_dump_probe_aliases_ours(capsys):

@@ -186,3 +186,52 @@ def test_dwarf_reader_on_gcc_binary(tmp_path):
     rec = f.params[3].type.strip().target.strip()
     assert [(m, off) for m, off, _t in rec.members][:4] == [("id", 0), ("total", 8), ("delta", 16), ("mark", 18)]
     assert info.globals["counter"].type.spell() == "int"
+
+
+# ------------------------------------------------ a loaded module's split BTF
+def _fake_module(monkeypatch):
+    """A module's split BTF (as /sys/kernel/btf/MODULE): struct fake_mod_zz
+    { int a; struct fake_mod_zz *next; } over this kernel's vmlinux ids."""
+    import struct as st
+    from pytap.codegen import btf_offsets as bo
+    bt = bo.kernel_types()
+    n, intid = len(bt.types), bt.named["int"]
+    strs = b"\0fake_mod_zz\0a\0next\0"
+
+    def so(x):
+        return bt.str_end + strs.index(x + b"\0")
+    types = st.pack("<III", so(b"fake_mod_zz"), (bo.KIND_STRUCT << 24) | 2, 16)
+    types += st.pack("<III", so(b"a"), intid, 0) + st.pack("<III", so(b"next"), n + 1, 64)
+    types += st.pack("<III", 0, bo.KIND_PTR << 24, n)
+    hdr = st.pack("<HBBIIIII", 0xEB9F, 1, 0, 24, 0, len(types), len(types), len(strs))
+    mt = bo.BtfTypes(hdr + types + strs, base=bt)
+    monkeypatch.setitem(bo._MODULES, "fakemod", mt)
+    monkeypatch.setattr(bo, "module_types", lambda path=bo.BTF_PATH: iter([("fakemod", mt)]))
+    return bo, bt
+
+
+@needs_btf
+def test_module_types_resolve_through_parse_type(monkeypatch):
+    bo, bt = _fake_module(monkeypatch)
+    tv = bo.TypeView(bt)
+    ref = bo.parse_type(bt, "struct fake_mod_zz *")
+    assert tv.spell(ref) == "struct fake_mod_zz *"
+    off, nxt = tv.member(tv.target(ref), "next")
+    assert off == 8 and tv.spell(nxt) == "struct fake_mod_zz *"
+    off, a = tv.member(tv.target(nxt), "a")
+    assert off == 0 and isinstance(a, int) and tv.size(a) == 4 and tv.signed(a)
+    assert bo.types_with_struct("fake_mod_zz")[1] == len(bt.types)
+
+
+@needs_btf
+@needs_tracefs
+def test_cast_and_defined_over_module_struct(monkeypatch):
+    _fake_module(monkeypatch)
+    c, err = _c3('function f(p) { return @defined(@cast(p, "fake_mod_zz")->zz) * 100'
+                 ' + @defined(@cast(p, "fake_mod_zz")->next->a) }\n'
+                 'probe kernel.trace("sched:sched_switch") {\n'
+                 '  println(@cast($prev, "fake_mod_zz")->next->a)\n'
+                 '  println(@defined(@cast($prev, "fake_mod_zz")->nosuch) ? 1 : 2, f($prev)) }')
+    assert err is None, err
+    assert "bpf_probe_read_kernel(&rv, 8, (void *)((u64)" in c and "+ 8))" in c
+    assert "s32 rv = 0;" in c
