@@ -118,6 +118,14 @@ fi
 # package from source at each start (~150 ms).  Cheap when up to date.
 "$venv/bin/python" -m compileall -q "$repo/pytap" >/dev/null || true
 
+# `pytap script.stp` as SystemTap users type it (and `#!/usr/bin/env pytap`
+# scripts): root's PATH gets a link to this checkout's pytap, unless a pytap
+# is already there (another checkout's link, or a real install).
+if [ "$(id -u)" = 0 ] && ! command -v pytap >/dev/null 2>&1 && [ -d /usr/local/bin ]; then
+  say "linking /usr/local/bin/pytap -> $venv/bin/pytap"
+  ln -s "$venv/bin/pytap" /usr/local/bin/pytap || say "could not link /usr/local/bin/pytap"
+fi
+
 case "$tier" in
   test|all)
     if ! "$venv/bin/vng" --version >/dev/null 2>&1; then
