@@ -964,6 +964,10 @@ class Interpreter:
 
     # -- calls
     def eval_FunctionCall(self, e: ast.FunctionCall):
+        if id(e) in self.ctx.target_values:
+            # a kernel-only call on event values, evaluated by the BPF stub
+            # (codegen's _event_only_call)
+            return self.ctx.target_values[id(e)]
         decls = e.referents or self.functions.get(e.name, [])
         args = [self.eval(a) for a in e.args]
         if not decls:

@@ -45,3 +45,21 @@ def kf_symname(ctx, addr):
 def sigset_mask_str(ctx, mask):
     m = mask & (2 ** 64 - 1)
     return ",".join(str(i + 1) for i in range(64) if m >> i & 1)
+
+
+# Kernel-only natives of these tapsets: an alias applies them to event
+# values only, so a user-mode handler gets their result from its BPF stub
+# (codegen's _event_only_call); reached any other way, a clear error.
+def _kernel_only(name, nargs):
+    from ..builtins import BUILTINS, _kernel_only as make
+    inner = make(name)
+    if nargs == 1:
+        BUILTINS[name] = lambda ctx, a: inner(ctx, a)
+    else:
+        BUILTINS[name] = lambda ctx, a, b: inner(ctx, a, b)
+
+
+_kernel_only("__kf_quote", 2)
+_kernel_only("__kf_user_long", 2)
+_kernel_only("__kf_migrate_dest", 1)
+_kernel_only("__kf_irq_ret", 1)
