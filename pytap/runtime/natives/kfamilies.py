@@ -63,3 +63,20 @@ _kernel_only("__kf_quote", 2)
 _kernel_only("__kf_user_long", 2)
 _kernel_only("__kf_migrate_dest", 1)
 _kernel_only("__kf_irq_ret", 1)
+
+
+_SIGNALS = ["SIG_0", "SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS",
+            "SIGFPE", "SIGKILL", "SIGUSR1", "SIGSEGV", "SIGUSR2", "SIGPIPE", "SIGALRM", "SIGTERM",
+            "SIGSTKFLT", "SIGCHLD", "SIGCONT", "SIGSTOP", "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGURG",
+            "SIGXCPU", "SIGXFSZ", "SIGVTALRM", "SIGPROF", "SIGWINCH", "SIGIO/SIGPOLL", "SIGPWR",
+            "SIGSYS"]
+
+
+@builtin("__kf_signal_name")
+def kf_signal_name(ctx, sig):
+    v = sig & 0xffffffff
+    if v < len(_SIGNALS):
+        return _SIGNALS[v]
+    if v == 0x85:
+        return "TRACESYSGOOD"
+    return f"0x{v:x}"
