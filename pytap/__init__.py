@@ -9,8 +9,26 @@ from pathlib import Path
 
 __version__ = "0.1.0"
 
+
+
+def _default_tapset_dir() -> Path:
+    """Our own tapset library, from the installed package only: a built
+    install carries it as pytap/_tapsets (setup.py copies it there); a
+    source checkout (editable install: pyproject.toml beside the package)
+    uses its tapsets/.  Never a "tapsets" that merely sits next to the
+    package (site-packages/tapsets belongs to nobody we know)."""
+    pkg = Path(__file__).resolve().parent
+    shipped = pkg / "_tapsets"
+    if shipped.is_dir():
+        return shipped
+    checkout = pkg.parent
+    if (checkout / "pyproject.toml").is_file() and (checkout / "tapsets").is_dir():
+        return checkout / "tapsets"
+    return shipped
+
+
 # Our own tapset library; PYTAP_TAPSET replaces it, -I adds to it.
-DEFAULT_TAPSET_DIR = Path(__file__).resolve().parent.parent / "tapsets"
+DEFAULT_TAPSET_DIR = _default_tapset_dir()
 
 
 def parse(text, filename="<input>", options=None):

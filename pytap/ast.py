@@ -320,6 +320,15 @@ class RegisterOp(Expr):
     operand: Expr
 
 
+@dataclass(eq=False)
+class DerefOp(Expr):
+    """@kderef(SIZE, addr) (guru mode) / @uderef(SIZE, addr): SIZE bytes
+    read from a kernel / user address, as an unsigned integer."""
+    kind: str         # "kderef" or "uderef"
+    size: int
+    operand: Expr
+
+
 # ---------------------------------------------------------------- statements
 
 @dataclass(eq=False)

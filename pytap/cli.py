@@ -47,22 +47,31 @@ Options:
    --runtime=MODE   value of the `runtime` preprocessor macro (default bpf)
    --bpf            shorthand for --runtime=bpf
    --compatible=V   systemtap_v for the preprocessor (default 4.8)
+   --all-modules, --skip-badvars, --suppress-time-limits
+                    accepted as stap does; they change nothing here
 
 Environment:
    PYTAP_TAPSET   replaces the default tapset directory
 """
 
-_SHORT = "hVp:ve:E:I:D:G:gwWuo:c:x:T:l:L:"
+_SHORT = "hVp:ve:E:I:D:G:gwWuo:c:x:T:l:L:d:"
 _LONG = ["help", "version", "runtime=", "bpf", "compatible=",
          "dump-probe-aliases", "dump-functions", "dump-probe-types"]
+# stap options accepted for compatibility that change nothing here:
+# --all-modules (kernel symbols come from /proc/kallsyms, modules
+# included), --skip-badvars, --suppress-time-limits; --ldd (user stacks
+# resolve every mapped library anyway).
+_NOOP_LONG = ["all-modules", "skip-badvars", "suppress-time-limits", "ldd"]
 
 
 def parse_args(argv: List[str]) -> Options:
-    """stap's option syntax: options first, then FILE (unless -e/-l/-L),
-    then script arguments.  Raises UsageError on bad options."""
+    """stap's option syntax: FILE (unless -e/-l/-L), then script
+    arguments; options may come anywhere before `--`, as GNU getopt
+    (which stap uses) permutes them: `stap x.stp -T 1` sets -T.  Raises
+    UsageError on bad options."""
     opts = Options()
     try:
-        pairs, rest = getopt.getopt(argv, _SHORT, _LONG)
+        pairs, rest = getopt.gnu_getopt(argv, _SHORT, _LONG + _NOOP_LONG)
     except getopt.GetoptError as e:
         raise UsageError(str(e))
     for flag, val in pairs:
@@ -100,6 +109,12 @@ def parse_args(argv: List[str]) -> Options:
             opts.output_file = val
         elif flag == "-c":
             opts.target_cmd = val
+        elif flag == "-d":
+            # stap's symbol-table option: candidates for user stacks of
+            # processes that exited before their report (runtime/symbols.py)
+            opts.symbol_files.append(val)
+        elif flag == "--ldd":
+            pass    # every mapped library is read at run time anyway
         elif flag == "-x":
             try:
                 opts.target_pid = int(val)

@@ -203,7 +203,8 @@ def tokenize(text: str, file: str, errors: Optional[list] = None) -> List[Token]
             elif kind == "embedded":
                 close = text.find("%}", end)
                 if close < 0:
-                    raise _lex_error("Could not find matching '%}'", file, line, col)
+                    raise _lex_error("Could not find matching '%}' to close embedded function block",
+                                     file, line, col)
                 code = text[end:close]
                 toks.append(Token("EMBEDDED", code, line, col, file, pos, ws, text[pos:close + 2]))
                 nls = code.count("\n")

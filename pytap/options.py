@@ -31,6 +31,7 @@ class Options:
     unoptimized: bool = False               # -u
     output_file: Optional[str] = None       # -o FILE
     target_cmd: Optional[str] = None        # -c CMD
+    symbol_files: List[str] = field(default_factory=list)   # -d FILE: user symbols for stacks
     target_pid: int = 0                     # -x PID
     timeout: Optional[float] = None         # -T SECONDS
     list_probes: Optional[str] = None       # -l PATTERN

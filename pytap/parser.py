@@ -7,7 +7,7 @@ the token stream first (see `probe_point_tokens`): gluing probe point
 components such as `kernel.function("*@fs/*.c")` or `syscall.*` out of
 adjacent tokens, and expanding `{a,b}` brace alternatives.
 
-The grammar tables are built once and pickled under the user cache dir,
+The grammar tables are built once and kept (JSON) under the cache dir,
 keyed by a hash of the grammar (see `_get_parser`).
 """
 from __future__ import annotations
@@ -29,7 +29,7 @@ PASS1_FOOTER = "Pass 1: parse failed.  [man error::pass1]"
 
 tokens = TOKEN_TYPES + ["AT_CAST", "AT_DEFINED", "AT_ENTRY", "AT_VAR", "AT_CONST", "AT_PERF",
                         "AT_STAT", "AT_HIST", "AT_PROBEWRITE", "AT_KREGISTER", "AT_UREGISTER",
-                        "AT_MODULE", "PPFUNCTOR", "JUNK"]
+                        "AT_KDEREF", "AT_UDEREF", "AT_MODULE", "PPFUNCTOR", "JUNK"]
 
 precedence = (
     ("nonassoc", "IFX"),
@@ -168,9 +168,17 @@ def p_probe_alias_combined(p):
 
 
 def _single_alias_name(p):
-    """An alias defines one name: `probe a, b = c` is rejected at the '='."""
+    """An alias defines one name: `probe a, b = c` is rejected at the '=';
+    and that name is not optional (`?`) nor sufficient (`!`)."""
     if len(p[2]) != 1:
         raise ParseAbort(perr("expected probe point specifier", _tok(p, 3)))
+    pt = p[2][0]
+    if pt.optional or pt.sufficient:
+        c = pt.components[0]
+        desc = "keyword" if c.functor in KEYWORDS else \
+            (f"operator '{c.functor}'" if c.functor == "*" else f"identifier '{c.functor}'")
+        raise ParseAbort(StapError("probe point alias name cannot be optional nor sufficient",
+                                   c.loc, tok_desc=desc, kind="parse", label="at"))
 
 
 def p_pp_list_one(p):
@@ -305,8 +313,17 @@ def p_global_size_none(p):
 
 
 def p_global_size(p):
-    """global_size : LBRACKET NUMBER RBRACKET"""
-    p[0] = _number(_tok(p, 2)).value
+    """global_size : LBRACKET NUMBER RBRACKET
+                   | LBRACKET MINUS NUMBER RBRACKET"""
+    size = _number(_tok(p, len(p) - 2)).value
+    if len(p) == 5:
+        size = -size
+    if size <= 0:
+        # stap: no token to show (it has swallowed the number)
+        t = _tok(p, 1)
+        raise ParseAbort(StapError("array size out of range", None, tok_desc=f"{t.file} EOF",
+                                   kind="parse"))
+    p[0] = size
 
 
 def p_global_literal(p):
@@ -731,6 +748,17 @@ def p_array_in_pass(p):
     p[0] = p[1]
 
 
+def p_array_bracketed(p):
+    """array_in : LBRACKET index_list RBRACKET"""
+    # stap: a bracketed list not followed by `in` is its single expression
+    # (and ends the expression there); more than one is an error
+    if len(p[2]) != 1:
+        feed = _state.feed
+        la = feed.toks[min(feed.i - 1, len(feed.toks) - 1)] if feed is not None else _tok(p, 3)
+        raise ParseAbort(perr("unexpected comma-separated expression list", la))
+    p[0] = p[2][0]
+
+
 def p_array_in(p):
     """array_in : comparison IN in_base"""
     base, tok = p[3]
@@ -1122,6 +1150,9 @@ def p_primary_entry(p):
 
 def p_primary_perf(p):
     """primary : AT_PERF LPAREN string RPAREN"""
+    if p[3].value == "":
+        # stap looks at the token after the string when it complains
+        raise ParseAbort(perr("expected non-empty string", _tok(p, 4)))
     p[0] = _mk(ast.PerfOp, _tok(p, 1), p[3])
 
 
@@ -1167,6 +1198,21 @@ def p_primary_register(p):
     t = _tok(p, 1)
     _state.deny_operator(t, f"using {t.value} operator not permitted; need stap -g")
     p[0] = _mk(ast.RegisterOp, t, t.value[1:], p[3])
+
+
+def p_primary_deref(p):
+    """primary : AT_KDEREF LPAREN deref_size COMMA expr RPAREN
+               | AT_UDEREF LPAREN deref_size COMMA expr RPAREN"""
+    t = _tok(p, 1)
+    p[0] = _mk(ast.DerefOp, t, t.value[1:], p[3], p[5])
+
+
+def p_deref_size(p):
+    """deref_size : NUMBER
+                  | MINUS NUMBER"""
+    # stap keeps SIZE as an unsigned int (-4 prints as 4294967292)
+    n = _number(_tok(p, len(p) - 1)).value
+    p[0] = (-n if len(p) == 3 else n) & 0xFFFFFFFF
 
 
 def p_opt_components(p):
@@ -1358,6 +1404,9 @@ def _is_alternation(toks, j, prev) -> bool:
     group holds a comma and nothing but point syntax."""
     if prev is None or prev.type == "DOT":
         return True
+    if prev.type in _FUNCTOR_TYPES and not toks[j].ws_before:
+        # stap 4.8 does not glue `sys{a,b}`: the '{' starts the body
+        return False
     if prev.type not in _FUNCTOR_TYPES or toks[j].ws_before:
         return False
     d = 0
@@ -1417,6 +1466,11 @@ def _pp_list(toks, i, out):
                 brace += 1
             elif t.type == "RBRACE" and brace:
                 brace -= 1
+                nxt = toks[j + 1] if j + 1 < n else None
+                if brace == 0 and paren == 0 and nxt is not None and \
+                        nxt.type in _FUNCTOR_TYPES and not nxt.ws_before:
+                    # stap: nothing may be glued after an alternatives group
+                    raise ParseAbort(perr("expected one of ', { } = +='", nxt))
             raw.append(t)
             j += 1
         # flags and condition stay as ordinary tokens after each copy
@@ -1555,6 +1609,8 @@ class _State:
         self.toks: List[Token] = []
         self.index = {}
         self.pos = 0
+        self.saw_top = False
+        self.feed = None
 
     def deny_embedded_expr(self, tok: Token):
         """`%{ %}` inside a body without -g: stap reports it, gives up on the
@@ -1646,6 +1702,14 @@ _COMPLETE = {
 }
 
 
+def _symbol_value(k: int):
+    """The value of the k-th symbol on the parser's stack (None if unknown)."""
+    try:
+        return getattr(_state.parser.symstack[k], "value", None)
+    except (AttributeError, IndexError, TypeError):
+        return None
+
+
 def _after_expression(stack, tok, is_kw) -> str:
     eof = tok is None
     top = len(stack) - 1
@@ -1670,7 +1734,9 @@ def _after_expression(stack, tok, is_kw) -> str:
             if eof:
                 return "unexpected end-of-file"
             if before == "IDENT":
-                return "expected one of ') ,'"
+                # stap's print-family parser lists the comma first
+                return "expected one of ', )'" if _symbol_value(i - 1) in PRINT_NAMES \
+                    else "expected one of ') ,'"
             if before == "AT_CAST" and stack[i:].count("COMMA") == 0:
                 return "expected ','"
             if before in ("AT_CAST", "AT_VAR"):
@@ -1716,6 +1782,15 @@ def _describe_expected(expected: set, tok: Optional[Token], stack=()) -> str:
     e = expected
     eof = tok is None
     ctx = _context(stack)
+    if not eof and e and e <= {"NUMBER", "MINUS"} and "NUMBER" in e:
+        # stap's expect_number: @kderef/@uderef sizes, global array sizes
+        opener = stack[-2] if stack[-1:] == ["MINUS"] and len(stack) > 1 else stack[-1:][0] \
+            if stack else ""
+        k = len(stack) - (2 if stack[-1:] == ["MINUS"] else 1)
+        before = stack[k - 1] if k >= 1 else ""
+        if opener == "LPAREN" and before in ("AT_KDEREF", "AT_UDEREF") or \
+                opener == "LBRACKET" and "GLOBAL" in stack and "LBRACE" not in stack:
+            return "expected number"
     # keywords (and non-ASCII junk) cannot start an expression statement
     is_kw = tok is not None and (tok.type in KEYWORD_TYPES or
                                  tok.type == "JUNK" and not tok.text.isascii())
@@ -1809,49 +1884,70 @@ def _grammar_hash() -> str:
 
 
 def _get_parser(options=None):
+    """PLY's LALR tables, from the cache when a trusted copy of this
+    grammar's tables is there, else built (and stored).  The tables are kept
+    as plain JSON, read back through PLY's table-module interface, so
+    loading them runs no code (PLY's own pickle files would)."""
     global _PARSER
     if _PARSER is not None:
         return _PARSER
+    from . import cachefs
     from .options import Options
-    cache = (options.cache_dir if options is not None else Options().cache_dir)
-    pickle = None
-    try:
-        os.makedirs(cache, exist_ok=True)
-        pickle = os.path.join(str(cache), f"parsetab-{_grammar_hash()}.pickle")
-    except OSError:
-        pickle = None
+    root = options.cache_dir if options is not None else Options().cache_dir
+    name = f"parsetab-{_grammar_hash()}.json"
     kw = dict(module=sys.modules[__name__], start="file", debug=False,
-              errorlog=yacc.NullLogger(), optimize=True)
-    try:
-        if pickle is not None:
-            fresh = not os.path.exists(pickle)
-            _PARSER = yacc.yacc(picklefile=pickle, write_tables=True, **kw)
-            if fresh:
-                _drop_stale_tables(os.path.dirname(pickle), os.path.basename(pickle))
-        else:
-            raise OSError
-    except Exception:
-        # unwritable cache or a half-written table: build in memory (not
-        # optimize mode: that would trust any stale "parsetab" it finds)
-        kw["optimize"] = False
-        _PARSER = yacc.yacc(write_tables=False, tabmodule="pytap_no_such_parsetab", **kw)
+              errorlog=yacc.NullLogger(), write_tables=False)
+    tab = _tables_module(cachefs.load_json(root, name))
+    if tab is not None:
+        try:
+            _PARSER = yacc.yacc(tabmodule=tab, optimize=True, **kw)
+            return _PARSER
+        except Exception:
+            _PARSER = None
+    # Build in memory (not optimize mode: that would trust any stale
+    # "parsetab" module it finds), then keep the tables for the next run.
+    _PARSER = yacc.yacc(tabmodule="pytap_no_such_parsetab", optimize=False, **kw)
+    if cachefs.store_json(root, name, _tables_json(_PARSER)):
+        for old, _st in cachefs.entries(root):
+            if old.startswith("parsetab-") and old != name:
+                cachefs.remove(root, old)
     return _PARSER
 
 
-def _drop_stale_tables(cache: str, keep: str) -> None:
-    """Tables of older grammars are never read again."""
+def _tables_json(parser) -> dict:
+    """An LRParser's tables as plain data (what PLY's write_table writes)."""
+    return {"tabversion": yacc.__tabversion__, "method": "LALR",
+            "action": {str(k): v for k, v in parser.action.items()},
+            "goto": {str(k): v for k, v in parser.goto.items()},
+            "productions": [[p.str, p.name, p.len, p.func, os.path.basename(p.file or ""), p.line]
+                            for p in parser.productions]}
+
+
+def _tables_module(data):
+    """The cached JSON tables as the module object PLY's read_table takes;
+    None when absent or of another PLY table version."""
+    import types
+    if not isinstance(data, dict) or data.get("tabversion") != yacc.__tabversion__:
+        return None
     try:
-        for name in os.listdir(cache):
-            if name.startswith("parsetab-") and name.endswith(".pickle") and name != keep:
-                os.unlink(os.path.join(cache, name))
-    except OSError:
-        pass
+        mod = types.ModuleType("pytap_parsetab")
+        mod.__file__ = __file__
+        mod._tabversion = data["tabversion"]
+        mod._lr_method = data["method"]
+        mod._lr_signature = ""
+        mod._lr_action = {int(k): v for k, v in data["action"].items()}
+        mod._lr_goto = {int(k): v for k, v in data["goto"].items()}
+        mod._lr_productions = [tuple(p) for p in data["productions"]]
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+    return mod
 
 
 class _TokenFeed:
     def __init__(self, toks, start):
         self.toks = toks
         self.i = start
+        _state.feed = self
         _state.parser.symstack = ["$end"]
 
     def token(self):
@@ -1864,6 +1960,10 @@ class _TokenFeed:
         if t.type == "LEXERR":
             # a lexical error ends the file for stap's parser
             raise ParseAbort(t.value, resume=len(self.toks))
+        if t.type == "PPERR":
+            # a preprocessor error, thrown where stap's parser asks for the
+            # token; recovery skips to the next declaration
+            raise ParseAbort(t.value)
         if t.type == "ARGERR":
             # $N out of range: an error where the parser meets it
             stack = [getattr(x, "type", "") for x in _state.parser.symstack]
@@ -1873,10 +1973,12 @@ class _TokenFeed:
                 t.value.site = "value"
             raise ParseAbort(t.value)
         prev = self.toks[self.i - 2] if self.i >= 2 else None
+        if t.type in ("ASSIGN", "PLUSEQ") and prev is not None and prev.type in ("QUESTION", "NOT"):
+            _optional_alias_name(self.toks, self.i - 1)
         if prev is not None and prev.type == "RETURN" and t.type in KEYWORD_TYPES:
             # stap's `return` takes a value unless ';' or '}' follows
             raise ParseAbort(perr("expected literal string or number", t))
-        if t.type in ("AT_CONST", "AT_KREGISTER", "AT_UREGISTER"):
+        if t.type in ("AT_CONST", "AT_KREGISTER", "AT_UREGISTER", "AT_KDEREF"):
             _state.deny_operator(t, f"using {t.value} operator not permitted; need stap -g")
         if t.type == "EMBEDDED":
             stack = [getattr(x, "type", "") for x in _state.parser.symstack]
@@ -1890,6 +1992,24 @@ class _TokenFeed:
 
 
 _RESYNC = {"PROBE", "GLOBAL", "FUNCTION", "PRIVATE", "EMBEDDED"}
+
+
+def _optional_alias_name(toks, i: int) -> None:
+    """`probe NAME? = ...`: stap refuses it when it sees the '=' (so before
+    anything in the body), naming the alias's first component."""
+    stack = [getattr(x, "type", "") for x in _state.parser.symstack]
+    if "PROBE" not in stack or "LBRACE" in stack:
+        return
+    k = i - 1
+    while k > 0 and toks[k].type != "PROBE":
+        if toks[k].type in ("COMMA", "LBRACE", "RBRACE", "SEMI"):
+            return           # a list of points: "expected probe point specifier"
+        k -= 1
+    if toks[k].type != "PROBE" or k + 1 >= i:
+        return
+    first = toks[k + 1]
+    raise ParseAbort(perr("probe point alias name cannot be optional nor sufficient",
+                          first, label="at"))
 
 
 def parse(text: str, filename: str = "<input>", options=None, privileged: bool = False,
@@ -1923,6 +2043,13 @@ def parse(text: str, filename: str = "<input>", options=None, privileged: bool =
     if toks is not None and not errors:
         # (after preprocessor errors stap reports nothing more for the file)
         items = _parse_tokens(toks, privileged, guru, errors)
+        if errors and not _state.saw_top:
+            # every declaration start was a preprocessor error: stap says
+            # the file is empty instead of counting
+            f = _failure(errors, getattr(options, "verbose", 0))
+            f.footer = (f"Input file '{filename}' is empty after preprocessing.\n"
+                        + f.footer[f.footer.index(PASS1_FOOTER):])
+            raise f
     if errors:
         raise _failure(errors, getattr(options, "verbose", 0))
     return _build_file(filename, items, privileged)
@@ -1963,10 +2090,13 @@ def _parse_tokens(toks, privileged, guru, errors) -> List[ast.Node]:
     _state.global_names = set()
     items: List[ast.Node] = []
     start = 0
+    _state.saw_top = False     # stap's `empty`: a declaration start was seen
     while True:
         _state.errors = errors
         _state.hists = []
         _state.returns = []
+        if toks[start].type not in ("PPERR", "EOF"):
+            _state.saw_top = True
         feed = _TokenFeed(toks, start)
         try:
             items.extend(parser.parse(lexer=feed))
@@ -1984,8 +2114,15 @@ def _parse_tokens(toks, privileged, guru, errors) -> List[ast.Node]:
             else:
                 # quietly skip to the next token a declaration can start with
                 k = max(feed.i - 1, start + 1)
+                if k < len(toks) and toks[k].type == "PPERR" and toks[k].value is e.err:
+                    k += 1          # consumed by the throw, not met again
                 while k < len(toks) and toks[k].type not in _RESYNC and toks[k].type != "EOF":
                     t = toks[k]
+                    if t.type == "PPERR":
+                        # stap prints preprocessor errors met while skipping
+                        errors.append(t.value)
+                        k += 1
+                        continue
                     if t.type == "PPFUNCTOR" and t.orig_type in _RESYNC and \
                             t.text in ("probe", "global", "function", "private"):
                         # a keyword we had glued into a probe point: stap's

@@ -10,12 +10,39 @@ Each pass raises diagnostics.PassFailed with stap's footer on failure.
 """
 from __future__ import annotations
 
+import os
 import sys
 
 from .options import Options
 
 
+def emit(text: str) -> None:
+    """Pass output (-p1..-p3, listings) to stdout.  A write error (full
+    disk, I/O error) ends the run as pass 5's does: stap-style ERROR line,
+    exit 1, no traceback; a closed pipe stays the caller's quiet case."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as e:
+        try:                 # Python's own flush at exit must not fail again
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):
+            pass
+        from .diagnostics import PassFailed
+        raise PassFailed(f"ERROR: Couldn't write to output: {e.strerror or e}") from None
+
+
 def run(opts: Options) -> int:
+    from . import cachefs
+    cachefs.verbose = opts.verbose          # -v notes about ignored caches
+    # -g / -c / -x reach probe matching (process.function/.mark without a
+    # path mean the -c command's program)
+    from .platform import apply_options
+    apply_options(opts)
     if opts.list_probes or opts.list_probes_vars or opts.dump_probe_aliases \
             or opts.dump_functions or opts.dump_probe_types:
         from .elaborate.listing import run_listing
@@ -27,19 +54,19 @@ def run(opts: Options) -> int:
     script = parse(text, filename, opts)
     if opts.last_pass == 1:
         from .printer import dump_p1
-        sys.stdout.write(dump_p1(script))
+        emit(dump_p1(script))
         return 0
 
     from .elaborate import elaborate
     session = elaborate(script, opts)
     if opts.last_pass == 2:
-        sys.stdout.write(session.dump(verbose=opts.verbose))
+        emit(session.dump(verbose=opts.verbose))
         return 0
 
     from .codegen import generate
     program = generate(session, opts)
     if opts.last_pass == 3:
-        sys.stdout.write(program.c_source)
+        emit(program.c_source)
         return 0
 
     if opts.last_pass == 4:

@@ -34,6 +34,7 @@ BUILTIN_AT = {
     "@hist_log": "AT_HIST", "@hist_linear": "AT_HIST",
     "@probewrite": "AT_PROBEWRITE", "@kregister": "AT_KREGISTER",
     "@uregister": "AT_UREGISTER",
+    "@kderef": "AT_KDEREF", "@uderef": "AT_UDEREF",
 }
 
 
@@ -58,14 +59,30 @@ def _pp_err(msg: str, tok: Token, label: str = "saw") -> StapError:
     return e
 
 
-def _define_error(msg: str, tok: Token) -> StapError:
-    """A malformed @define: stap reports it without the error count line."""
-    e = _pp_err(msg, tok, label="at")
+def _define_error(msg: str, tok: Token, consumed: Optional[Token] = None) -> StapError:
+    """A malformed @define.  stap reports it where its parser asks for a
+    token and scans on after the last token the definition consumed
+    (`consumed`, default the blamed one); at end of file it names no token.
+    (no_count: the .stpm reader gives such a file up.)"""
+    if tok.type == "EOF":
+        e = StapError(msg, None, tok_desc=f"{tok.file} EOF", kind="parse", label="saw")
+        e.no_suppress = True
+    else:
+        e = _pp_err(msg, tok, label="at")
     e.no_count = True
+    e.consumed = consumed if consumed is not None else tok
     return e
 
 
 # --------------------------------------------------------------- facts
+
+class _DefineAbandoned(Exception):
+    """A @define stap reports as an ordinary parse error and scans past."""
+
+    def __init__(self, err: StapError, resume: int):
+        super().__init__(err.message)
+        self.err, self.resume = err, resume
+
 
 def _read_kernel_config() -> Dict[str, str]:
     """CONFIG_* values: the build tree's .config first (stap reads that one:
@@ -154,6 +171,8 @@ class Preprocessor:
         self.facts = Facts(options)
         self.library_macros = library_macros if library_macros is not None else {}
         self.privileged = privileged
+        self._stream = False       # run(): macros handled during the scan
+        self._table: dict = {}
 
     # ---- 1. script arguments
     def substitute_args(self, toks: List[Token]) -> List[Token]:
@@ -186,8 +205,19 @@ class Preprocessor:
                 out.append(_retok(t, "STRING", esc, '"' + esc + '"'))
             else:
                 sub = tokenize(a, t.file)[:-1]
-                for s in sub:
+                for k, s in enumerate(sub):
                     s.lineno, s.col, s.file = t.lineno, t.col, t.file
+                    if isinstance(s.value, StapError):
+                        # a lexical error in the pasted text: at the $N
+                        s.value.loc = t.loc
+                    if s.type == "ARGREF":
+                        # stap pastes argument text into its input and
+                        # refuses $N/@N/$#/@# inside it
+                        err = StapError("invalid nested substitution of command line arguments",
+                                        t.loc, tok_desc="junk ''", kind="parse", label="at")
+                        bad = _retok(t, "ARGERR", "", s.text)
+                        bad.value = err
+                        sub[k] = bad
                 if sub:
                     sub[0].ws_before = t.ws_before
                 out.extend(sub)
@@ -204,6 +234,9 @@ class Preprocessor:
             if t.type == "ATWORD" and t.value == "@define":
                 try:
                     i = self._parse_define(toks, i, table)
+                except _DefineAbandoned as a:
+                    out.append(_pp_error_token(a.err))
+                    i = a.resume
                 except StapError as e:
                     if not getattr(e, "no_count", False):
                         raise
@@ -225,6 +258,18 @@ class Preprocessor:
         if name_tok.type != "IDENT":
             raise _define_error("expected identifier", name_tok)
         name = name_tok.value
+        if name in table and table[name][2] is not None and table[name][3]:
+            # checked as soon as the name is read
+            first = table[name][3]
+            e1 = _define_error(f"attempt to redefine macro '@{name}' in the same file", name_tok)
+            e2 = _define_error(f"macro '@{name}' first defined here", first)
+            e1.follow = e2
+            raise e1
+        if name == "define":
+            # stap reports it and scans on right after the name (the rest of
+            # the would-be definition then cascades into further errors)
+            e = _cond_err("attempt to redefine '@define'", name_tok, "define-define")
+            raise _DefineAbandoned(e, i + 1)
         i += 1
         params: List[str] = []
         if toks[i].type == "LPAREN" and not toks[i].ws_before or toks[i].type == "LPAREN":
@@ -241,19 +286,16 @@ class Preprocessor:
                         i += 1
                         break
                     raise _define_error("expected ',' or ')'", toks[i])
-                if t.type == "RPAREN" and not params:
-                    i += 1
-                    break
                 raise _define_error("expected identifier", t)
         if toks[i].type != "PP_OPEN":
-            raise _define_error("expected '%(' or '('", toks[i])
+            raise _define_error("expected '%('" if params else "expected '%(' or '('", toks[i])
         i += 1
         depth = 1
         body = []
         while True:
             t = toks[i]
             if t.type == "EOF":
-                raise _define_error("incomplete macro definition - missing '%)'", name_tok)
+                raise _define_error("incomplete macro definition - missing '%)'", name_tok, t)
             if t.type == "PP_OPEN":
                 depth += 1
             elif t.type == "PP_CLOSE":
@@ -263,12 +305,12 @@ class Preprocessor:
                     break
             body.append(t)
             i += 1
-        if name in table and table[name][2] is not None and table[name][3]:
-            first = table[name][3]
-            e1 = _define_error(f"attempt to redefine macro '@{name}' in the same file", name_tok)
-            e2 = _define_error(f"macro '@{name}' first defined here", first)
-            e1.follow = e2
-            raise e1
+        if "@" + name in BUILTIN_AT and not getattr(self.options, "suppress_warnings", False):
+            import sys
+            from .diagnostics import _caret_block
+            sys.stderr.write(f"WARNING: macro redefines built-in operator '@{name}': "
+                             f"{name_tok.desc()} at {name_tok.loc}\n"
+                             + _caret_block("source", 8, name_tok.loc))
         table[name] = (params, body, start, name_tok)
         return i
 
@@ -291,11 +333,13 @@ class Preprocessor:
                 out.extend(rep)
                 i += 1
                 continue
-            if t.value in BUILTIN_AT:
+            # a macro wins over a built-in @operator of the same name (stap
+            # warns when it is defined)
+            m = table.get(name) or self.library_macros.get(name)
+            if m is None and t.value in BUILTIN_AT:
                 out.append(_retok(t, BUILTIN_AT[t.value], t.value))
                 i += 1
                 continue
-            m = table.get(name) or self.library_macros.get(name)
             if m is None:
                 out.append(t)
                 i += 1
@@ -359,15 +403,30 @@ class Preprocessor:
 
     def _cond_scan(self, toks, i, out, top=False, stop=()):
         """Copy tokens to out until a token whose type is in stop (returned
-        index points at it) or EOF."""
-        n = len(toks)
-        while i < n:
+        index points at it) or EOF.  In stream mode (run) macros are
+        defined and expanded here, as the scan meets them: only in the
+        branches taken, and only after their definition (stap 4.8)."""
+        while i < len(toks):
+            n = len(toks)
             t = toks[i]
             if t.type in stop:
                 return i
             if t.type == "PP_OPEN":
                 i = self._conditional(toks, i, out)
                 continue
+            if self._stream and t.type == "PARAMREF":
+                self._splice_macro(toks, i)
+                continue
+            if self._stream and t.type == "ATWORD":
+                if t.value == "@define":
+                    i = self._define_in_stream(toks, i, out)
+                    continue
+                if self._splice_macro(toks, i):
+                    continue            # toks[i] is now the expansion's first token
+                if t.value in BUILTIN_AT:
+                    out.append(_retok(t, BUILTIN_AT[t.value], t.value))
+                    i += 1
+                    continue
             if t.type == "ATWORD" and t.value == "@define":
                 # a definition's body is not a conditional: copy it verbatim
                 j = i + 1
@@ -386,9 +445,11 @@ class Preprocessor:
                 out.extend(toks[i:j])
                 i = j
                 continue
-            if top and t.type in ("PP_THEN", "PP_ELSE", "PP_CLOSE"):
-                # stap reports each stray marker and goes on
-                self.errors.append(_pp_err("incomplete conditional - missing '%('", t, label="at"))
+            if t.type == "PP_THEN" or top and t.type in ("PP_ELSE", "PP_CLOSE"):
+                # stap reports each stray marker where its parser meets it
+                # and goes on in the same state
+                out.append(_pp_error_token(_cond_err("incomplete conditional - missing '%('",
+                                                     t, "then" if t.type == "PP_THEN" else t.type)))
                 i += 1
                 continue
             if t.type == "EOF":
@@ -399,130 +460,370 @@ class Preprocessor:
         return i
 
     def _conditional(self, toks, i, out):
+        """One `%( COND %? THEN %: ELSE %)`, read as stap's scan_pp reads it.
+        COND is `L OP R` triples joined by && / ||.  An error in it is
+        reported where the parser meets it (a PPERR token) and scanning goes
+        on after the tokens consumed so far, outside this conditional.  Only
+        the branch taken is preprocessed (conditions evaluated, $N
+        substituted); the other is skipped by nesting alone, as stap's
+        skip_pp does, so `%( $# >= 3 %? %( $2 ... %) %: ... %)` never looks
+        at $2 without arguments."""
         open_tok = toks[i]
-        i += 1
-        j = i
-        while toks[j].type not in ("PP_THEN", "EOF"):
-            j += 1
-        if toks[j].type == "EOF":
-            raise _pp_err("incomplete conditional at end of file", open_tok, label="at")
-        try:
-            cond = self.substitute_args(toks[i:j])
-            if not cond:
-                raise _pp_err(_COND_EXPECTED, toks[j], label="at")
-            value = self._eval(cond, open_tok)
-        except StapError as e:
-            # reported; scanning resumes after the offending token
-            self.errors.append(e)
-            bad = next((k for k in range(i, j + 1) if toks[k].loc == e.loc), i)
-            return bad + 1
-        i = j + 1
-        then_out: List[Token] = []
-        i = self._cond_scan(toks, i, then_out, stop=("PP_ELSE", "PP_CLOSE", "EOF"))
-        else_out: List[Token] = []
+        rd = _ArgReader(self, toks, i + 1)
+        result, and_result = False, True
+        while True:
+            trip = [rd.next() for _ in range(3)]
+            if any(t is None for t in trip):
+                out.append(_pp_error_token(_cond_err("incomplete condition after '%('",
+                                                     open_tok, "incomplete")))
+                return rd.i
+            try:
+                and_result = self._eval_triple(*trip) and and_result
+            except StapError as e:
+                out.append(_pp_error_token(e))
+                return rd.i
+            n = rd.next()
+            if n is not None and n.type == "ANDAND":
+                continue
+            result = result or and_result
+            and_result = True
+            if not (n is not None and n.type == "OROR"):
+                break
+        if n is None or n.type != "PP_THEN":
+            out.append(_pp_error_token(_cond_err("expected '%?' marker for conditional",
+                                                 open_tok, "marker")))
+            return rd.i
+        value = result
+        i = rd.i
+        if value:
+            i = self._cond_scan(toks, i, out, stop=_BRANCH_END)
+        else:
+            i = _skip_branch(toks, i, out)
         t = toks[i]
         if t.type == "PP_ELSE":
-            i = self._cond_scan(toks, i + 1, else_out, stop=("PP_CLOSE", "PP_ELSE", "EOF"))
+            if value:
+                i = _skip_branch(toks, i + 1, out)
+            else:
+                i = self._cond_scan(toks, i + 1, out, stop=_BRANCH_END)
             t = toks[i]
-            if t.type == "PP_ELSE":
-                raise _pp_err("invalid conditional - duplicate '%:'", t, label="at")
+            while t.type == "PP_ELSE":
+                # stap reports it and stays in the else branch
+                out.append(_pp_error_token(_cond_err("invalid conditional - duplicate '%:'",
+                                                     t, "dup-else")))
+                if value:
+                    i = _skip_branch(toks, i + 1, out)
+                else:
+                    i = self._cond_scan(toks, i + 1, out, stop=_BRANCH_END)
+                t = toks[i]
         if t.type != "PP_CLOSE":
-            if t.type == "EOF":
-                raise _pp_err("incomplete conditional at end of file", open_tok, label="at")
-            raise _pp_err("incomplete conditional - missing '%)'", t)
-        out.extend(then_out if value else else_out)
+            # EOF inside the conditional (each open one is reported)
+            out.append(_pp_error_token(_cond_err("incomplete conditional at end of file",
+                                                 open_tok, "eof")))
+            return i
         return i + 1
 
-    def _eval(self, cond: List[Token], where: Token) -> bool:
-        # || of && of comparisons; no parentheses (as in stap)
-        if not cond:
-            raise _pp_err("expected identifier, string or number in conditional", where)
-        ors = _split(cond, "OROR")
-        result = False
-        for part in ors:
-            ands = _split(part, "ANDAND")
-            v = True
-            for a in ands:
-                v = self._eval_one(a, where) and v
-            result = result or v
-        return result
-
-    def _eval_one(self, c: List[Token], where: Token) -> bool:
-        if c and c[0].type == "IDENT" and c[0].value in _STRING_FACTS and \
-                (len(c) < 3 or c[2].type != "STRING"):
-            raise _pp_err("expected string literal", c[2] if len(c) > 2 else c[-1], label="at")
-        if c and c[0].type == "IDENT" and c[0].value not in _STRING_FACTS and \
-                c[0].value != "guru_mode" and not c[0].value.startswith("CONFIG_"):
-            raise _pp_err(_COND_EXPECTED, c[0], label="at")
-        if len(c) != 3:
-            bad = c[3] if len(c) > 3 else (c[-1] if c else where)
-            if len(c) == 1 and c[0].type == "NUMBER":
-                return _num(c[0]) != 0
-            raise _pp_err("expected comparison operator", bad if len(c) > 1 else where)
-        l, op, r = c
-        if op.type not in _CMP:
-            raise _pp_err("expected comparison operator", op)
+    def _eval_triple(self, l: Token, op: Token, r: Token) -> bool:
+        """stap's eval_pp_conditional, rule for rule (same messages, same
+        blamed token)."""
         f = self.facts
-        cmp = _CMP[op.type]
-        if l.type == "IDENT" and l.value in ("kernel_v", "kernel_vr", "systemtap_v"):
-            mine = getattr(f, l.value)
+        lname = l.value if l.type == "IDENT" else None
+        family = lname if lname in ("kernel_v", "kernel_vr", "systemtap_v") else \
+            ("CONFIG" if lname and lname.startswith("CONFIG_") else (lname or l.type))
+        if family in ("kernel_vr", "systemtap_v"):
+            family = "kernel_v"          # one rule in stap for the three
+
+        def err(msg, tok):
+            if tok.type == "ARGERR":
+                # an out-of-range $N/@N: its own message wins (as a lexer
+                # error does in stap)
+                return tok.value
+            return _cond_err(msg, tok, f"{family}:{msg}")
+
+        def eq_ne(matched: bool) -> bool:
+            if op.type == "EQ":
+                return matched
+            if op.type == "NE":
+                return not matched
+            raise err("expected '==' or '!='", op)
+
+        def compare(a, b) -> bool:
+            if op.type not in _CMP:          # (one throw in stap for all)
+                raise _cond_err("expected comparison operator", op, "compare")
+            return _CMP[op.type]((a > b) - (a < b))
+
+        if lname in ("kernel_v", "kernel_vr", "systemtap_v"):
             if r.type != "STRING":
-                raise _pp_err("expected string literal", r)
-            pat = r.value
-            if op.type in ("EQ", "NE") and any(ch in pat for ch in "*?["):
-                m = fnmatch.fnmatchcase(mine, pat)
-                return m if op.type == "EQ" else not m
-            return cmp(strverscmp(mine, pat))
-        if l.type == "IDENT" and l.value in ("arch", "runtime", "systemtap_privilege") or \
-                (l.type == "IDENT" and l.value.startswith("CONFIG_") and r.type == "STRING"):
-            if l.value == "arch":
-                mine = f.arch
-            elif l.value == "runtime":
-                mine = f.runtime
-            elif l.value == "systemtap_privilege":
-                mine = f.privilege
-            else:
-                mine = f.config(l.value)
+                raise err("expected string literal", r)
+            if op.type not in _CMP:
+                raise err("expected comparison operator", op)
+            mine, pat = getattr(f, lname), r.value
+            if any(ch in pat for ch in "*?["):
+                if op.type not in ("EQ", "NE"):
+                    raise err("wildcard not allowed with order comparison operators", op)
+                return eq_ne(fnmatch.fnmatchcase(mine, pat))
+            return _CMP[op.type](strverscmp(mine, pat))
+        if lname in ("systemtap_privilege", "arch", "runtime"):
             if r.type != "STRING":
-                raise _pp_err("expected string literal", r)
-            if op.type in ("EQ", "NE"):
-                m = fnmatch.fnmatchcase(mine, r.value)
-                return m if op.type == "EQ" else not m
-            return cmp((mine > r.value) - (mine < r.value))
-        if l.type == "IDENT" and l.value.startswith("CONFIG_") and r.type == "IDENT" \
-                and r.value.startswith("CONFIG_"):
-            a, b = f.config(l.value), f.config(r.value)
-            try:
-                return cmp((int(a, 0) > int(b, 0)) - (int(a, 0) < int(b, 0)))
-            except ValueError:
-                return False
-        if l.type == "IDENT" and l.value == "guru_mode":
+                raise err("expected string literal", r)
+            mine = {"systemtap_privilege": f.privilege, "arch": f.arch,
+                    "runtime": f.runtime}[lname]
+            if lname == "systemtap_privilege":
+                return eq_ne(mine == r.value)
+            return eq_ne(fnmatch.fnmatchcase(mine, r.value))
+        if lname == "guru_mode":
             if r.type != "NUMBER":
-                raise _pp_err("expected number", r)
-            a, b = int(f.guru), _num(r)
-            return cmp((a > b) - (a < b))
-        if l.type == "NUMBER" and r.type == "NUMBER":
-            a, b = _num(l), _num(r)
-            return cmp((a > b) - (a < b))
+                raise err("expected number", r)
+            want = _lex_cast(r)
+            if want not in (0, 1):
+                raise err("expected 0 or 1", op)
+            return eq_ne(int(f.guru) == want)
+        if lname is not None and lname.startswith("CONFIG_"):
+            mine = f.config(lname)
+            if r.type == "STRING":
+                return eq_ne(fnmatch.fnmatchcase(mine, r.value))
+            if r.type == "NUMBER":
+                a = _config_number(mine)
+                if a is None:
+                    raise err("Config option value not a number", l)
+                return compare(a, _lex_cast(r))
+            if r.type == "IDENT" and r.value.startswith("CONFIG_"):
+                other = f.config(r.value)
+                a, b = _config_number(mine), _config_number(other)
+                if a is not None and b is not None:
+                    return compare(a, b)
+                return compare(mine, other)
+            raise err("expected string, number literal or other CONFIG_... as right side operand", r)
         if l.type == "STRING" and r.type == "STRING":
-            a, b = l.value, r.value
-            return cmp((a > b) - (a < b))
-        raise _pp_err(_COND_EXPECTED, l, label="at")
+            return compare(l.value, r.value)
+        if l.type == "NUMBER" and r.type == "NUMBER":
+            return compare(_lex_cast(l), _lex_cast(r))
+        if l.type == "STRING" and r.type == "NUMBER" and _is_operator(op):
+            raise err("expected string literal as right value", r)
+        if l.type == "NUMBER" and r.type == "STRING" and _is_operator(op):
+            raise err("expected number literal as right value", r)
+        raise err(_COND_EXPECTED, l)
+
+    # ---- macros, as the stream meets them
+    def _define_in_stream(self, toks: List[Token], i: int, out: List[Token]) -> int:
+        t = toks[i]
+        if t.macro_depth > 0 or t.expanded_from is not None:
+            # reported where the parser meets it; the rest of the body is
+            # scanned on (and usually cascades, as in stap)
+            out.append(_pp_error_token(_cond_err("'@define' forbidden inside macro body",
+                                                 t, "define-in-macro")))
+            return i + 1
+        try:
+            return self._parse_define(toks, i, self._table)
+        except _DefineAbandoned as a:
+            out.append(_pp_error_token(a.err))
+            return a.resume
+        except StapError as e:
+            bad = getattr(e, "consumed", None)
+            if bad is None:
+                raise
+            # reported where met (and counted); scanning goes on after what
+            # was consumed
+            out.append(_pp_error_token(e))
+            e.no_count = False
+            if getattr(e, "follow", None) is not None:
+                e.follow.no_count = False
+                out.append(_pp_error_token(e.follow))
+            k = next((k for k in range(i, len(toks)) if toks[k] is bad), len(toks) - 1)
+            return k if toks[k].type == "EOF" else k + 1
+
+    def _splice_macro(self, toks: List[Token], i: int) -> bool:
+        """If toks[i] invokes a macro (file-local, else public), replace the
+        invocation in place by the body, parameters substituted, and say so.
+        Macros in the body expand when the scan reaches them."""
+        t = toks[i]
+        if t.type == "PARAMREF":
+            new = []
+            for x in t.value[1]:
+                c = x.copy()
+                c.expanded_from = t
+                new.append(c)
+            if new:
+                new[0].ws_before = t.ws_before
+            toks[i:i + 1] = new
+            return True
+        name = t.value[1:]
+        m = self._table.get(name) or self.library_macros.get(name)
+        if m is None:
+            return False
+        params, body = m[0], m[1]
+        j = i + 1
+        n = len(toks)
+        args: List[List[Token]] = []
+        if params:
+            if j >= n or toks[j].type != "LPAREN":
+                raise _pp_err(f"expected '(' in invocation of macro '@{name}' taking "
+                              f"{len(params)} parameters", toks[j] if j < n else t, label="at")
+            j += 1
+            cur: List[Token] = []
+            pdepth = 0
+            while True:
+                if j >= n or toks[j].type == "EOF":
+                    raise _pp_err(f"unexpected end-of-file in macro invocation '@{name}'",
+                                  toks[j] if j < n else t)
+                a = toks[j]
+                if a.type in ("LPAREN", "LBRACKET", "LBRACE"):
+                    pdepth += 1
+                elif a.type in ("RPAREN", "RBRACKET", "RBRACE"):
+                    if pdepth == 0 and a.type == "RPAREN":
+                        args.append(cur)
+                        j += 1
+                        break
+                    pdepth -= 1
+                elif a.type == "COMMA" and pdepth == 0:
+                    args.append(cur)
+                    if len(args) >= len(params):
+                        raise _pp_err(f"too many parameters for macro '@{name}' "
+                                      f"(expected {len(params)})", a, label="at")
+                    cur = []
+                    j += 1
+                    continue
+                cur.append(a)
+                j += 1
+            if len(args) != len(params):
+                raise _pp_err(f"too few parameters for macro '@{name}' "
+                              f"(expected {len(params)})", toks[j - 1], label="at")
+        if t.macro_depth > 50:
+            raise _pp_err("maximum macro expansion depth exceeded", t)
+        bind = dict(zip(params, args))
+        new: List[Token] = []
+        for b in body:
+            if b.type == "ATWORD" and b.value[1:] in bind:
+                # a parameter stays a reference until the scan reaches it
+                # (stap's closures): its tokens then expand "in expansion
+                # of" this @name, which may by then sit in another macro
+                ref = b.copy()
+                ref.type = "PARAMREF"
+                ref.value = (b.value, bind[b.value[1:]])
+                ref.expanded_from = t
+                ref.macro_depth = t.macro_depth + 1
+                new.append(ref)
+                continue
+            c = b.copy()
+            c.expanded_from = t
+            c.macro_depth = t.macro_depth + 1
+            new.append(c)
+        if new:
+            new[0].ws_before = t.ws_before
+        toks[i:j] = new
+        return True
 
     # ---- all of it
     def run(self, toks: List[Token], file_macros: Optional[dict] = None) -> List[Token]:
-        table = {} if file_macros is None else file_macros
-        toks = self.collect_defines(toks, table)
-        toks = self.expand(toks, table)
-        toks = self.conditionals(toks)
-        # after conditionals: `%( $# > 0 %? $1 %: ... %)` must not fail
-        return self.substitute_args(toks)
+        """Macros and conditionals in one scan, as stap's scan_pp does,
+        then $N/@N: after conditionals `%( $# > 0 %? $1 %: ... %)` must not
+        fail."""
+        self._table = {} if file_macros is None else file_macros
+        self._stream = True
+        out: List[Token] = []
+        try:
+            self._cond_scan(list(toks), 0, out, top=True)
+        finally:
+            self._stream = False
+        return self.substitute_args(out)
 
 
 _STRING_FACTS = {"arch", "runtime", "kernel_v", "kernel_vr", "systemtap_v", "systemtap_privilege"}
 _COND_EXPECTED = ("expected 'arch', 'kernel_v', 'kernel_vr', 'systemtap_v',\n"
                   "             'runtime', 'systemtap_privilege', 'CONFIG_...', or\n"
                   "             comparison between strings or integers")
+
+
+_BRANCH_END = ("PP_ELSE", "PP_CLOSE", "EOF")
+
+
+def _skip_branch(toks: List[Token], i: int, out: List[Token]) -> int:
+    """Index of the %: or %) (or EOF) ending a branch not taken; nested
+    conditionals are skipped whole and nothing is evaluated (stap's
+    skip_pp).  A %? of this level is still an error, and skipping goes on."""
+    depth = 0
+    while True:
+        t = toks[i]
+        if t.type == "EOF":
+            return i
+        if t.type == "PP_OPEN":
+            depth += 1
+        elif depth and t.type == "PP_CLOSE":
+            depth -= 1
+        elif not depth and t.type in ("PP_ELSE", "PP_CLOSE"):
+            return i
+        elif not depth and t.type == "PP_THEN":
+            out.append(_pp_error_token(_cond_err("incomplete conditional - missing '%('",
+                                                 t, "then")))
+        i += 1
+
+
+def _cond_err(msg: str, tok: Token, site: str) -> StapError:
+    """A conditional-preprocessing error.  stap holds back an error thrown
+    from the same line of its scanner as one already shown (unless -v):
+    `site` names that line."""
+    e = perr(msg, tok, label="at")
+    e.site = "pp:" + site
+    return e
+
+
+def _pp_error_token(err: StapError) -> Token:
+    """A preprocessor error as a token: the parser reports it where it
+    meets it (stap throws it from its token scanner), and also while
+    skipping to the next declaration after an earlier error."""
+    at = err.loc
+    t = Token("PPERR", "", at.line if at else 0, at.col if at else 0,
+              at.file if at else "", 0, False)
+    t.value = err
+    return t
+
+
+def _lex_cast(t: Token) -> int:
+    """A number in a condition, as stap's lex_cast<int64_t> reads it:
+    decimal only (010 is ten); anything else (0x10, past int64) makes stap
+    stop with "bad lexical cast"."""
+    v = t.value
+    if re.fullmatch(r"[0-9]+", v) and int(v) < 1 << 63:
+        return int(v)
+    from .diagnostics import PassFailed
+    raise PassFailed("bad lexical cast")
+
+
+def _is_operator(t: Token) -> bool:
+    return t.desc().startswith("operator")
+
+
+def _config_number(v: str) -> Optional[int]:
+    """strtoll(v, &end, 0) with nothing left over (empty: 0), else None."""
+    v = v.strip() if v else ""
+    if not v:
+        return 0
+    try:
+        return int(v, 0) if not re.match(r"-?0[0-7]+$", v) else int(v, 8)
+    except ValueError:
+        return None
+
+
+class _ArgReader:
+    """Tokens of a condition, $N/@N/$#/@# substituted as they are read
+    (stap's lexer pastes argument text in place); None at EOF."""
+
+    def __init__(self, pp: "Preprocessor", toks: List[Token], i: int):
+        self.pp, self.toks, self.i, self.buf = pp, toks, i, []
+
+    def next(self) -> Optional[Token]:
+        while True:
+            if self.buf:
+                return self.buf.pop(0)
+            t = self.toks[self.i]
+            if t.type == "EOF":
+                return None
+            if t.type in ("ATWORD", "PARAMREF") and self.pp._stream and \
+                    self.pp._splice_macro(self.toks, self.i):
+                continue            # a macro in the condition: read its expansion
+            self.i += 1
+            if t.type != "ARGREF":
+                return t
+            self.buf = self.pp.substitute_args([t])
 
 
 def _kw_names():

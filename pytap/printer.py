@@ -160,6 +160,7 @@ _EXPR = {
     "PerfOp": lambda e: f"@perf({print_expr(e.operand)})",
     "ProbeWriteOp": lambda e: f"@probewrite({print_expr(e.operand)})",
     "RegisterOp": lambda e: f"@{e.kind}({print_expr(e.operand)})",
+    "DerefOp": lambda e: f"@{e.kind}({e.size}, {print_expr(e.operand)})",
     "ConstOp": lambda e: "%{ /* pure */ /* unprivileged */ /* stable */ " + e.operand.value + " %}",
 }
 

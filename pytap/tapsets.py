@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import pickle
 import platform as _pyplatform
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Set
 
-from . import ast
+from . import ast, cachefs
 from .options import Options
 
 # Bump when the AST layout or the parser changes in a way that makes old
@@ -123,14 +122,9 @@ class LibraryIndex:
         self.files = files
         self.entries: List[FileEntry] = []
         cached: Dict[str, tuple] = {}
-        cache_path = None
-        if cache_dir is not None:
-            cache_path = cache_dir / f"index-v{CACHE_VERSION}.pickle"
-            try:
-                with open(cache_path, "rb") as f:
-                    cached = pickle.load(f)
-            except Exception:
-                cached = {}
+        cache_name = f"index-v{CACHE_VERSION}.json" if cache_dir is not None else None
+        if cache_name is not None:
+            cached = _index_from_json(cachefs.load_json(cache_dir, cache_name))
         changed = False
         fresh: Dict[str, tuple] = {}
         for p in files:
@@ -151,8 +145,8 @@ class LibraryIndex:
                 changed = True
             fresh[p] = (stamp, entry)
             self.entries.append(entry)
-        if cache_path is not None and (changed or set(fresh) != set(cached)):
-            _atomic_pickle(cache_path, fresh)
+        if cache_name is not None and (changed or set(fresh) != set(cached)):
+            cachefs.store_json(cache_dir, cache_name, _index_to_json(fresh))
         self._by_alias: Dict[str, List[str]] = {}
         self._alias_names: Dict[str, List[tuple]] = {}   # head -> [(functors, path)]
         self._by_func: Dict[str, List[str]] = {}
@@ -204,15 +198,25 @@ def _wild(s: str) -> bool:
     return any(ch in s for ch in "*?[")
 
 
-def _atomic_pickle(path: Path, obj) -> None:
+def _index_to_json(fresh: Dict[str, tuple]) -> dict:
+    return {p: [list(stamp), [sorted(e.alias_heads), sorted(list(n) for n in e.alias_names),
+                              sorted(e.functions), sorted(e.globals)]]
+            for p, (stamp, e) in fresh.items()}
+
+
+def _index_from_json(data) -> Dict[str, tuple]:
+    """The cached index (plain JSON, so loading it runs no code); {} when
+    absent or not of the expected shape."""
+    out: Dict[str, tuple] = {}
+    if not isinstance(data, dict):
+        return out
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-        with open(tmp, "wb") as f:
-            pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
-    except Exception:
-        pass  # a cache we cannot write only costs time
+        for p, (stamp, (heads, names, funcs, globs)) in data.items():
+            out[p] = (tuple(stamp), FileEntry(p, set(heads), {tuple(n) for n in names},
+                                              set(funcs), set(globs)))
+    except (TypeError, ValueError):
+        return {}
+    return out
 
 
 def library_options(opts: Options) -> Options:
@@ -277,16 +281,16 @@ class TapsetLibrary:
         tree = None
         cpath = None
         if self.cache_dir is not None:
-            cpath = self.cache_dir / "tapsets" / (self._cache_key(text) + ".pickle")
-            try:
-                with open(cpath, "rb") as f:
-                    tree = pickle.load(f)
-            except Exception:
+            # pickled trees: cachefs loads them only from a cache that is
+            # ours alone (unpickling runs code)
+            cpath = "tapsets/" + self._cache_key(text) + ".pickle"
+            tree = cachefs.load_pickle(self.cache_dir, cpath)
+            if not isinstance(tree, ast.StapFile):
                 tree = None
         if tree is None:
             tree = self._parse_text(text, path)
             if tree is not None and cpath is not None:
-                _atomic_pickle(cpath, tree)
+                cachefs.store_pickle(self.cache_dir, cpath, tree)
         if tree is not None:
             _mark_privileged(tree)
         self._parsed[path] = tree

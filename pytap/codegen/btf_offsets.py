@@ -8,7 +8,7 @@ The scan result is cached on disk keyed by the BTF file's size and mtime.
 """
 from __future__ import annotations
 
-import json
+import re
 import os
 import struct
 from typing import Dict, List, Optional, Tuple
@@ -102,9 +102,7 @@ def _parse(data: bytes) -> Dict[str, int]:
     return out
 
 
-def _cache_file() -> str:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "pytap", "btf_offsets.json")
+CACHE_NAME = "btf_offsets.json"
 
 
 def offsets(path: str = BTF_PATH) -> List[Tuple[str, int]]:
@@ -115,13 +113,13 @@ def offsets(path: str = BTF_PATH) -> List[Tuple[str, int]]:
     except OSError:
         return []
     key = f"{path}:{stt.st_size}:{int(stt.st_mtime)}:{sorted(WANTED.values())}"
-    cf = _cache_file()
+    from .. import cachefs
+    root = cachefs.default_root()
+    cached = cachefs.load_json(root, CACHE_NAME)
     try:
-        with open(cf) as f:
-            cached = json.load(f)
         if cached.get("key") == key:
             return [tuple(x) for x in cached["offsets"]]
-    except (OSError, ValueError, KeyError):
+    except (AttributeError, KeyError, TypeError):
         pass
     try:
         with open(path, "rb") as f:
@@ -139,12 +137,7 @@ def offsets(path: str = BTF_PATH) -> List[Tuple[str, int]]:
     if all(d in found for d in ("PYTAP_OFF_TASK_CRED", "PYTAP_OFF_CRED_EUID", "PYTAP_OFF_CRED_EGID")):
         result += [(d, found[d]) for d in ("PYTAP_OFF_TASK_CRED", "PYTAP_OFF_CRED_EUID",
                                            "PYTAP_OFF_CRED_EGID")]
-    try:
-        os.makedirs(os.path.dirname(cf), exist_ok=True)
-        with open(cf, "w") as f:
-            json.dump({"key": key, "offsets": result}, f)
-    except OSError:
-        pass
+    cachefs.store_json(root, CACHE_NAME, {"key": key, "offsets": result})
     return result
 
 
@@ -153,7 +146,7 @@ def offsets(path: str = BTF_PATH) -> List[Tuple[str, int]]:
 
 KIND_INT, KIND_PTR, KIND_ARRAY, KIND_STRUCT, KIND_UNION, KIND_ENUM = 1, 2, 3, 4, 5, 6
 KIND_FWD, KIND_TYPEDEF, KIND_VOLATILE, KIND_CONST, KIND_RESTRICT = 7, 8, 9, 10, 11
-KIND_TYPE_TAG, KIND_ENUM64 = 18, 19
+KIND_TYPE_TAG, KIND_ENUM64, KIND_FLOAT = 18, 19, 16
 
 
 class BtfTypes:
@@ -170,13 +163,25 @@ class BtfTypes:
         pos = hdr_len + type_off
         end = pos + type_len
         self.structs: Dict[str, int] = {}
+        # other named types, for @cast(p, "TYPE"): "union u", "enum e",
+        # typedefs and base types by their bare name
+        self.named: Dict[str, int] = {}
+        self._enum_values: Optional[Dict[str, int]] = None
         while pos < end:
             name_off, info, st = struct.unpack_from("<III", data, pos)
             kind = (info >> 24) & 0x1F
             vlen = info & 0xFFFF
             self.types.append((kind, vlen, info >> 31, pos, st))
-            if kind in (KIND_STRUCT, KIND_UNION) and vlen and name_off:
-                self.structs.setdefault(self.name(name_off), len(self.types) - 1)
+            tid = len(self.types) - 1
+            if name_off:
+                if kind in (KIND_STRUCT, KIND_UNION) and vlen:
+                    self.structs.setdefault(self.name(name_off), tid)
+                    kw = "struct " if kind == KIND_STRUCT else "union "
+                    self.named.setdefault(kw + self.name(name_off), tid)
+                elif kind in (KIND_ENUM, KIND_ENUM64):
+                    self.named.setdefault("enum " + self.name(name_off), tid)
+                elif kind in (KIND_TYPEDEF, KIND_INT, KIND_FLOAT):
+                    self.named.setdefault(self.name(name_off), tid)
             pos += 12 + _EXTRA.get(kind, lambda v: 0)(vlen)
 
     def name(self, off: int) -> str:
@@ -241,6 +246,26 @@ class BtfTypes:
         return None
 
 
+    def enum_value(self, name: str) -> Optional[int]:
+        """The value of enumerator `name` (TASK_COMM_LEN, PIDTYPE_TGID…)."""
+        if self._enum_values is None:
+            vals: Dict[str, int] = {}
+            for kind, vlen, kflag, pos, _st in self.types:
+                if kind == KIND_ENUM:
+                    for i in range(vlen):
+                        no, v = struct.unpack_from("<Ii" if kflag else "<II", self.data, pos + 12 + 8 * i)
+                        vals.setdefault(self.name(no), v)
+                elif kind == KIND_ENUM64:
+                    for i in range(vlen):
+                        no, lo, hi = struct.unpack_from("<III", self.data, pos + 12 + 12 * i)
+                        v = (hi << 32) | lo
+                        if kflag and v >= 1 << 63:
+                            v -= 1 << 64
+                        vals.setdefault(self.name(no), v)
+            self._enum_values = vals
+        return self._enum_values.get(name)
+
+
 _TYPES: Optional[BtfTypes] = None
 
 
@@ -253,3 +278,235 @@ def kernel_types(path: str = BTF_PATH) -> Optional[BtfTypes]:
         except (OSError, ValueError, struct.error):
             return None
     return _TYPES
+
+
+# ------------------------------------------------------- types as C spells them
+# A type reference for target-expression walks: a BTF type id (int), or one
+# BTF does not spell out itself: ("ptr", ref), ("arr", ref, n), ("int", size, signed).
+
+_BASE_SPELLINGS = {
+    # C spellings -> the names gcc writes into BTF
+    "unsigned": "unsigned int", "signed": "int", "signed int": "int",
+    "unsigned long": "long unsigned int", "long unsigned": "long unsigned int",
+    "long": "long int", "signed long": "long int", "long signed int": "long int",
+    "unsigned long long": "long long unsigned int", "long long": "long long int",
+    "signed long long": "long long int", "unsigned short": "short unsigned int",
+    "short": "short int", "signed short": "short int", "unsigned short int": "short unsigned int",
+    "unsigned long int": "long unsigned int", "unsigned long long int": "long long unsigned int",
+    "signed char": "signed char", "_Bool": "_Bool", "bool": "_Bool",
+}
+_FALLBACK_INTS = {"char": (1, True), "unsigned char": (1, False), "signed char": (1, True),
+                  "short int": (2, True), "short unsigned int": (2, False), "int": (4, True),
+                  "unsigned int": (4, False), "long int": (8, True), "long unsigned int": (8, False),
+                  "long long int": (8, True), "long long unsigned int": (8, False), "_Bool": (1, False),
+                  "u8": (1, False), "u16": (2, False), "u32": (4, False), "u64": (8, False),
+                  "s8": (1, True), "s16": (2, True), "s32": (4, True), "s64": (8, True)}
+
+
+def parse_type(bt: Optional["BtfTypes"], text: str):
+    """A TypeRef for a C type name: "struct task_struct *", "char[16]",
+    "u_int8_t", "unsigned long", "enum pid_type", "task_struct" (a bare
+    struct/union name, as @cast allows); None if unknown."""
+    t = re.sub(r"\b(const|volatile|__user|__rcu|__iomem|__percpu|__force|restrict)\b", " ", text or "")
+    t = " ".join(t.replace("*", " * ").replace("[", " [").split())
+    dims = [int(n) if n else 0 for n in re.findall(r"\[\s*(\d*)\s*\]", t)]
+    t = re.sub(r"\s*\[\s*\d*\s*\]", "", t).strip()
+    stars = t.count("*")
+    base = t.replace("*", "").strip()
+    base = " ".join(base.split())
+    ref = None
+    if bt is not None:
+        m = re.fullmatch(r"(struct|union|enum)\s+(\w+)", base)
+        if m:
+            ref = bt.named.get(f"{m.group(1)} {m.group(2)}")
+            if ref is None and m.group(1) != "enum":
+                ref = bt.named.get(("union " if m.group(1) == "struct" else "struct ") + m.group(2))
+        else:
+            name = _BASE_SPELLINGS.get(base, base)
+            ref = bt.named.get(name)
+            if ref is None and re.fullmatch(r"\w+", base):
+                # stap's @cast(p, "task_struct"): a bare struct/union name
+                ref = bt.named.get("struct " + base) or bt.named.get("union " + base)
+    if ref is None:
+        name = _BASE_SPELLINGS.get(base, base)
+        if name in _FALLBACK_INTS:
+            ref = ("int",) + _FALLBACK_INTS[name]
+        elif base == "void" and stars:
+            ref = ("int", 1, False)          # void *: byte steps, as gcc does
+    if ref is None:
+        return None
+    for _ in range(stars):
+        ref = ("ptr", ref)
+    for n in reversed(dims):
+        ref = ("arr", ref, n)
+    return ref
+
+
+def dwarf_type(ref) -> bool:
+    """A user program's type (platform.dwarf.DType) rather than BTF's."""
+    return not isinstance(ref, (int, tuple))
+
+
+_DWARF_KINDS = {"base": KIND_INT, "enum": KIND_ENUM, "ptr": KIND_PTR, "array": KIND_ARRAY,
+                "struct": KIND_STRUCT, "union": KIND_UNION}
+
+
+class TypeView:
+    """Kind/size/member questions about a TypeRef (see parse_type), or a
+    user program's DWARF type (platform.dwarf.DType)."""
+
+    def __init__(self, bt: Optional["BtfTypes"]):
+        self.bt = bt
+
+    def strip(self, ref):
+        if dwarf_type(ref):
+            return ref.strip()
+        return self.bt.strip(ref) if isinstance(ref, int) else ref
+
+    def kind(self, ref) -> int:
+        ref = self.strip(ref)
+        if dwarf_type(ref):
+            return _DWARF_KINDS.get(ref.kind, KIND_INT)
+        if isinstance(ref, tuple):
+            return {"ptr": KIND_PTR, "arr": KIND_ARRAY, "int": KIND_INT}[ref[0]]
+        return self.bt.kind(ref)
+
+    def target(self, ref):
+        ref = self.strip(ref)
+        if dwarf_type(ref):
+            return ref.target.strip() if ref.target is not None else ("int", 1, False)
+        if isinstance(ref, tuple):
+            return self.strip(ref[1])
+        t = self.bt.target(ref)
+        return self.strip(t) if t else ("int", 1, False)     # void *: byte steps
+
+    def array_len(self, ref) -> int:
+        ref = self.strip(ref)
+        if dwarf_type(ref):
+            return ref.count if ref.kind == "array" else 0
+        if isinstance(ref, tuple):
+            return ref[2] if ref[0] == "arr" else 0
+        return self.bt.array_len(ref)
+
+    def size(self, ref) -> int:
+        ref = self.strip(ref)
+        if dwarf_type(ref):
+            return ref.byte_size()
+        if isinstance(ref, tuple):
+            if ref[0] == "ptr":
+                return 8
+            if ref[0] == "int":
+                return ref[1]
+            return self.size(ref[1]) * ref[2]
+        return self.bt.size(ref)
+
+    def signed(self, ref) -> bool:
+        ref = self.strip(ref)
+        if dwarf_type(ref):
+            return ref.signed
+        if isinstance(ref, tuple):
+            return ref[0] == "int" and ref[2]
+        return self.bt.signed(ref)
+
+    def member(self, ref, name):
+        ref = self.strip(ref)
+        if dwarf_type(ref):
+            for mname, off, mt in ref.members:
+                if mname == name:
+                    return off, mt
+                if not mname and mt.strip().kind in ("struct", "union"):
+                    r = self.member(mt, name)
+                    if r is not None:
+                        return off + r[0], r[1]
+            return None
+        return None if isinstance(ref, tuple) else self.bt.member(ref, name)
+
+    def spell(self, ref) -> str:
+        """C spelling for messages: "char[16]", "struct task_struct *"."""
+        if dwarf_type(ref):
+            return ref.spell()
+        if isinstance(ref, tuple):
+            if ref[0] == "ptr":
+                return self.spell(ref[1]) + " *"
+            if ref[0] == "arr":
+                return f"{self.spell(ref[1])}[{ref[2]}]"
+            return {(1, True): "char", (1, False): "unsigned char"}.get(ref[1:], f"int{ref[1] * 8}")
+        kind, _v, _k, pos, st = self.bt.types[ref]
+        name = self.bt.name(struct.unpack_from("<I", self.bt.data, pos)[0])
+        if kind == KIND_PTR:
+            return self.spell(st) + " *" if st else "void *"
+        if kind == KIND_ARRAY:
+            return f"{self.spell(self.bt.target(ref))}[{self.bt.array_len(ref)}]"
+        if kind in (KIND_CONST, KIND_VOLATILE, KIND_RESTRICT, KIND_TYPE_TAG):
+            return self.spell(st)
+        if kind == KIND_STRUCT:
+            return f"struct {name}"
+        if kind == KIND_UNION:
+            return f"union {name}"
+        if kind in (KIND_ENUM, KIND_ENUM64):
+            return f"enum {name}"
+        return name or "?"
+
+
+def components_resolve(bt: "BtfTypes", ref, components, from_pointer: bool = True) -> bool:
+    """Whether ->member / [index] components can be followed from a value
+    of type `ref` (a pointer's pointee when from_pointer), as pass 2's
+    @defined($p->m) asks; the walk mirrors codegen's follow()."""
+    tv = TypeView(bt)
+    t = tv.strip(ref)
+    is_ptr = from_pointer
+    for comp in components:
+        if comp.kind == "member":
+            if tv.kind(t) == KIND_PTR and not is_ptr:
+                t, is_ptr = tv.target(t), True
+            if tv.kind(t) not in (KIND_STRUCT, KIND_UNION):
+                return False
+            r = tv.member(t, comp.name)
+            if r is None:
+                return False
+            t, is_ptr = tv.strip(r[1]), False
+        elif comp.kind == "index":
+            if is_ptr:
+                is_ptr = False
+            elif tv.kind(t) == KIND_ARRAY:
+                t = tv.target(t)
+            elif tv.kind(t) == KIND_PTR:
+                t = tv.target(t)
+            else:
+                return False
+        else:
+            return False
+    return True
+
+
+def static_address(tv: "TypeView", ref, base: int, components, index_value) -> int:
+    """`&@cast(base, "T")->a[i]->b` computed without reading memory: only
+    for a path whose every step stays inside the object (members, and
+    indexes of the pointer itself or of arrays), as @cast_sizeof /
+    @offsetof use it.  index_value(node) gives a constant index.  Raises
+    ValueError when a step would dereference a pointer."""
+    t, is_ptr, addr = tv.strip(ref), True, base
+    for comp in components:
+        if comp.kind == "member":
+            if tv.kind(t) not in (KIND_STRUCT, KIND_UNION):
+                raise ValueError("not a struct")
+            r = tv.member(t, comp.name)
+            if r is None:
+                raise ValueError(f"unable to find member '{comp.name}' of {tv.spell(t)}")
+            addr += r[0]
+            t, is_ptr = tv.strip(r[1]), False
+            if tv.kind(t) == KIND_PTR:
+                raise ValueError("a pointer member would be read")
+        elif comp.kind == "index":
+            i = index_value(comp)
+            if is_ptr:
+                addr += i * tv.size(t)
+                is_ptr = False
+            elif tv.kind(t) == KIND_ARRAY:
+                t = tv.target(t)
+                addr += i * tv.size(t)
+            else:
+                raise ValueError("cannot index")
+        else:
+            raise ValueError("unsupported")
+    return addr

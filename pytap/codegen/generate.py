@@ -17,11 +17,12 @@ from typing import Dict, List, Optional
 
 import jinja2
 
-from .. import ast
+from .. import ast, cachefs
 from ..diagnostics import PassFailed, StapError, Diagnostics
 from .cutil import c_ident, round8
 from .layout import build_layouts, seq_map_decls
 from .lower import Lowerer, Unsupported, is_native, native_code, native_kind
+from .native_macros import expand as native_expand
 from .program import (FIRST_FORMAT_ID, KIND_ERROR, KIND_EXIT, KIND_TRIGGER, CompiledProbe,
                       Program, RecordFormat, RuntimeErrorSite)
 
@@ -38,19 +39,30 @@ _PERF_DEREF = re.compile(r"\(\s*struct\s+bpf_perf_event_data\s*\*\s*\)|sample_pe
 _SCHED_NAME = re.compile(r"\btask_struct\b")
 
 
+class _TrustedBytecodeCache(jinja2.BytecodeCache):
+    """Compiled templates (marshalled code: loading runs it) under
+    <cache>/jinja, read and written only through cachefs's ownership check."""
+
+    def __init__(self, root):
+        self.root = root
+
+    def load_bytecode(self, bucket) -> None:
+        data = cachefs.load_bytes(self.root, f"jinja/{bucket.key}.cache")
+        if data is not None:
+            bucket.bytecode_from_string(data)
+
+    def dump_bytecode(self, bucket) -> None:
+        cachefs.store_bytes(self.root, f"jinja/{bucket.key}.cache", bucket.bytecode_to_string())
+
+
 def _template_env(opts) -> jinja2.Environment:
     """The shared environment, with a bytecode cache under Options.cache_dir
-    the first time one is writable (compiled templates load faster)."""
+    (compiled templates load faster)."""
     global _ENV_CACHE_SET
     if not _ENV_CACHE_SET:
         _ENV_CACHE_SET = True
-        try:
-            d = os.path.join(str(opts.cache_dir), "jinja")
-            os.makedirs(d, mode=0o700, exist_ok=True)
-            if os.access(d, os.W_OK):
-                _ENV.bytecode_cache = jinja2.FileSystemBytecodeCache(d)
-        except Exception:
-            pass        # no cache: templates just compile each run
+        if getattr(opts, "use_cache", True):
+            _ENV.bytecode_cache = _TrustedBytecodeCache(opts.cache_dir)
     return _ENV
 
 USER_FAMILIES = ("begin", "end", "error", "never")
@@ -120,7 +132,18 @@ def _kernel_only_call(node, seen=None, captured=frozenset()):
 
 def _check_user_mode(p, reason, captured=frozenset()):
     """A probe running in user space may not use kernel-only functions
-    (except calls its BPF stub evaluated: `captured` ids)."""
+    (except calls its BPF stub evaluated: `captured` ids), nor read kernel
+    or traced-process memory (@kderef/@uderef)."""
+    derefs = []
+
+    class _Derefs(ast.Visitor):
+        def visit_DerefOp(self, n):
+            derefs.append(n)
+    _Derefs().visit(p.body)
+    if derefs:
+        d = derefs[0]
+        raise StapError(f"@{d.kind} needs the kernel context, but this probe handler runs in "
+                        f"user space ({reason})", d.loc, f"operator '@{d.kind}'")
     call = _kernel_only_call(p.body, captured=captured)
     if call is not None:
         raise StapError(f"{call.name}() needs the kernel context, but this probe handler runs in "
@@ -159,18 +182,29 @@ def _capturable_targets(body) -> list:
         V().visit(n)
         return not bad
 
+    seen_fns = set()
+
     class T(ast.Visitor):
         def visit_TargetSymbol(self, n):
             out.append((n, id(n) not in written and pure(n)))
 
         def visit_FunctionCall(self, n):
-            # a pure kernel-only native applied to event values only (a
-            # tapset alias's `filename = __kf_quote($filename, 0)`): the
-            # stub evaluates the whole call
-            if _event_only_call(n, pure):
-                out.append((n, True))
-            else:
-                self.generic_visit(n)
+            # event-state natives (backtrace(), uaddr() ...: `/* capture */`),
+            # also inside the script functions called (print_backtrace())
+            d = n.referents[0] if n.referents else None
+            if d is not None and isinstance(d.body, ast.EmbeddedCode):
+                if "/* capture */" in (d.body.code or "") and not n.args:
+                    out.append((n, True))
+                elif _event_only_call(n, pure):
+                    # a pure kernel-only native applied to event values only
+                    # (a tapset alias's `filename = __kf_quote($filename, 0)`):
+                    # the stub evaluates the whole call
+                    out.append((n, True))
+                    return
+            elif d is not None and id(d) not in seen_fns:
+                seen_fns.add(id(d))
+                self.visit(d.body)
+            self.generic_visit(n)
 
         def visit_EntryOp(self, n):
             out.append((n, pure(n.operand)))
@@ -307,7 +341,7 @@ class Generator:
                 params.append(f"s64 STAP_ARG_{a.name}")
         src = [f"/* {decl.name}: native ({decl.loc}) */", ret_macro,
                f"static __always_inline int {cname}({', '.join(params)})", "{",
-               native_code(decl).strip("\n"), "\treturn 0;", "}", "#undef STAP_RETURN", ""]
+               native_expand(native_code(decl)).strip("\n"), "\treturn 0;", "}", "#undef STAP_RETURN", ""]
         self.native_src.append("\n".join(src))
         self.natives[id(decl)] = cname
         return cname
@@ -513,6 +547,8 @@ class Generator:
                 low = self._captured.get(p.index, (None, None))[0]
             if low is not None and low.entry_exprs:
                 handlers.append(self._entry_saver(p, low))
+            if low is not None and low.tp_args_used:
+                handlers.append(self._tp_arg_saver(p, low, lowered))
         for g in group_list:
             handlers.append(self._handler(g, lowered))
             for p in g["probes"]:
@@ -538,13 +574,17 @@ class Generator:
         text = _template_env(self.opts).get_template("program.c.j2").render(
             need_perf_header=bool(_PERF_DEREF.search(bodies)),
             need_sched_header=bool(_SCHED_NAME.search(bodies)),
+            need_kstacks="pytap_kstacks" in bodies, need_ustacks="pytap_ustacks" in bodies,
+            need_stack_helpers=bool(re.search(r"pytap_(kstacks|ustacks|stack_frame|note_upid|hex8|probefunc_lazy)", bodies)),
+            stack_entries=self.opts.define_int("PYTAP_STACK_ENTRIES", 10240),
             msl=self.msl, idx_mask=(1 << (self.msl - 1).bit_length()) - 1, maxaction=self.maxaction, kind_exit=KIND_EXIT, kind_error=KIND_ERROR,
             kind_trigger=KIND_TRIGGER, fn_slots=self.fn_slot_total, nslots=nslots,
             state_map="pytap_state", ringbuf=self.ringbuf, ringbuf_pages=64,
             zero_size=round8(self.zero_size), task_offsets=task_offsets(),
             frame_percpu=(nslots + 1) * self.msl + 4 * self.msl <= 32000, ncpus=_possible_cpus(),
             globals=self.layouts, records=records,
-            functions=self.native_src + [i["src"] for i in self.fn_order], handlers=handlers)
+            functions=_bpf_embeds(session) + self.native_src + [i["src"] for i in self.fn_order],
+            handlers=handlers)
         prog = Program(c_source=text, probes=probes_out, formats=self.formats, errors=self.errors,
                        globals=self.layouts, session=session)
         prog.state_slots = {"state": 0, "target": 1, "dropped": 2, "stp_pid": 3, "realtime": 4}
@@ -705,6 +745,66 @@ class Generator:
         low.prologue += ["\t}", f"\t{mp}.delete(&id);", "}"]
         return "\n".join(out)
 
+    def _tp_arg_saver(self, p, low, lowered) -> str:
+        """A classic tracepoint program sees the record, not the TP_PROTO
+        arguments.  When p's handler reads both ($next_comm and $prev->pid),
+        a second program, a raw tracepoint on the same event, sees the
+        arguments.  The kernel calls the two one after the other on the
+        same CPU with preemption off, in the order their probes were
+        registered (usually the raw one first, but the classic one first
+        when another perf user of the event was there before us), so the
+        two meet in a per-CPU slot and whichever runs second runs the
+        handler: the raw program leaves the arguments for the classic one,
+        or the classic program leaves a copy of its record for the raw one
+        (which then runs the same handler code over that copy)."""
+        import dataclasses
+        rp = p.resolved
+        srp = dataclasses.replace(rp, spec={**rp.spec, "raw": True})
+        fn = f"pytap_tpsave{p.index}"
+        mp = f"pytap_tpa{p.index}"
+        n = max(low.tp_args_used) + 1
+        used = sorted(low.tp_args_used)
+        fields = [v for v in rp.variables() if v.source == "field"]
+        rec = max([v.offset + max(v.size, 4) for v in fields] + [8])
+        if any(v.data_loc for v in fields):
+            rec += self.msl                  # __data_loc strings follow the fixed fields
+        rec = min(round8(rec), 4096)
+        self.entry_groups.append((fn, srp))
+        decl = [f"struct {mp}_t {{ u64 args_ready; u64 rec_ready; s64 v[{n}]; char rec[{rec}]; }};",
+                f"BPF_PERCPU_ARRAY({mp}, struct {mp}_t, 1);"]
+        # the raw program: its own copy of the handler, run over the record
+        # the classic program left
+        saved = low.prologue
+        low.prologue = ["{"] + [f"\ttpa{i} = pytap_raw->args[{i}];" for i in used] + ["}"]
+        try:
+            text = self._handler({"rp": srp, "probes": [p], "fn": fn, "ptype": "tracepoint"}, lowered)
+        finally:
+            low.prologue = saved
+        head, _, rest = text.partition("\n{\n")
+        text = "\n".join(
+            [f"int {fn}(struct bpf_raw_tracepoint_args *pytap_raw)", "{",
+             "\tu32 pytap_tz = 0;",
+             f"\tstruct {mp}_t *sv = {mp}.lookup(&pytap_tz);",
+             "\tif (!sv)", "\t\treturn 0;",
+             "\tif (!sv->rec_ready) {",
+             "\t\tsv->args_ready = 1;"] +
+            [f"\t\tsv->v[{i}] = pytap_raw->args[{i}];" for i in used] +
+            ["\t\treturn 0;", "\t}",
+             "\tsv->rec_ready = 0;",
+             "\tvoid *ctx = sv->rec;"]) + "\n" + rest
+        # the classic program: the arguments the raw one left, else hand over
+        low.prologue += ["{", "\tu32 pytap_tz = 0;",
+                         f"\tstruct {mp}_t *tp = {mp}.lookup(&pytap_tz);",
+                         "\tif (!tp)", "\t\tgoto pytap_fail;",
+                         "\tif (!tp->args_ready) {",
+                         f"\t\tbpf_probe_read_kernel(tp->rec, {rec}, ctx);",
+                         "\t\ttp->rec_ready = 1;",
+                         f"\t\tgoto pytap_end_{p.index};", "\t}",
+                         "\ttp->args_ready = 0;"]
+        low.prologue += [f"\ttpa{i} = tp->v[{i}];" for i in used]
+        low.prologue += ["}"]
+        return "\n".join(decl) + "\n" + text
+
     def _handler(self, g, lowered) -> str:
         ctx_t = CTX_TYPES.get(g["ptype"], "void")
         fn = g["fn"]
@@ -819,6 +919,21 @@ def _possible_cpus() -> int:
         return max(int(part.split("-")[-1]) for part in text.split(",")) + 1
     except (OSError, ValueError):
         return os.cpu_count() or 1
+
+
+def _bpf_embeds(session) -> List[str]:
+    """Top-level `%{ /* bpf */ ... %}` blocks of the tapset files in use:
+    BPF C shared by their natives (helpers, bpf_loop callbacks), emitted
+    before the functions with the PYTAP_OFFSETOF placeholders filled in."""
+    out = []
+    for e in getattr(session, "embeds", []) or []:
+        code = str(getattr(e, "code", ""))
+        if "/* bpf */" in code:
+            code = code.strip()
+            code = code[2:] if code.startswith("%{") else code
+            code = code[:-2] if code.endswith("%}") else code
+            out.append(native_expand(code).strip("\n") + "\n")
+    return out
 
 
 def task_offsets():

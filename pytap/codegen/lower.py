@@ -31,6 +31,19 @@ from .lower_print import PrintMixin
 from .lower_target import TargetMixin
 
 
+def probe_type_name(rp) -> str:
+    """probe_type(): stap's name of the low-level handler type."""
+    fam = getattr(rp, "family", None)
+    ret = bool(getattr(rp, "spec", {}).get("return"))
+    if fam in ("begin", "end", "error", "never", None):
+        return "begin_end"
+    if fam == "timer":
+        return "timer" if rp.spec.get("unit") == "jiffies" else "hrtimer"
+    return {"perf": "perf_event", "tracepoint": "tracepoint", "process": "utrace",
+            "kprobe": "kretprobe" if ret else "kprobe",
+            "uprobe": "uretprobe" if ret else "uprobe"}.get(fam, fam)
+
+
 class Lowerer(GlobalsMixin, TargetMixin, PrintMixin):
     """Lowers one probe handler body or one script function body."""
 
@@ -54,6 +67,9 @@ class Lowerer(GlobalsMixin, TargetMixin, PrintMixin):
         self.entry_exprs: List = []
         self.in_entry = False
         self.prologue: List[str] = []
+        # TP_PROTO arguments read by a classic tracepoint handler: a hidden
+        # raw tracepoint program saves them (see Generator._tp_arg_saver)
+        self.tp_args_used: set = set()
         if probe is not None:
             self.slot_base = "PYTAP_PSLOT0"
             self.next_action = f"goto pytap_end_{probe.index};"
@@ -489,6 +505,28 @@ class Lowerer(GlobalsMixin, TargetMixin, PrintMixin):
         self.decls.append(f"s64 {name} = 0;")
         return name
 
+    def e_DerefOp(self, e):
+        """@kderef/@uderef(SIZE, addr): SIZE bytes at addr, zero-extended
+        (stap reads through u8/u16/u32/u64); a fault is a run-time error."""
+        if e.size not in (1, 2, 4, 8):
+            raise StapError(f"@{e.kind} size must be 1, 2, 4 or 8 (not {e.size})", e.loc,
+                            f"operator '@{e.kind}'")
+        addr = self.tmp()
+        self.emit(f"{addr} = {self.expr(e.operand)};")
+        space = "kernel" if e.kind == "kderef" else "user"
+        idx = self.gen.add_error(f"{space} read fault", e.loc, f"operator '@{e.kind}'")
+        t = self.tmp()
+        self.emit(f"{{ u{e.size * 8} rv = 0; E->err = {idx};")
+        self.emit(f"  if (bpf_probe_read_{space}(&rv, {e.size}, (void *){addr}) < 0) {{")
+        self.emit(f'    char __pre[] = "{space} read fault at 0x"; '
+                  f'char __post[] = " [man error::fault]";')
+        self.emit(f"    pytap_errmsg_addr(E, __pre, sizeof(__pre) - 1, (u64){addr}, "
+                  f"__post, sizeof(__post));")
+        self.emit(f"    goto {self.err_targets[-1]};")
+        self.emit("  }")
+        self.emit(f"  {t} = (s64)rv; }}")
+        return t
+
     def e_DefinedOp(self, e):
         op = e.operand
         if isinstance(op, ast.TargetSymbol) and self.rp is not None:
@@ -497,6 +535,18 @@ class Lowerer(GlobalsMixin, TargetMixin, PrintMixin):
 
     def e_EmbeddedExpr(self, e):
         raise Unsupported("embedded C expression", e)
+
+    def e_ConstOp(self, e):
+        """@const("NAME"): the kernel constant's value, found at compile time
+        (codegen/kconst.py), so BPF and user space agree."""
+        from .kconst import ConstError, value
+        tok = _tok(e, "operator '@const'")
+        if (e.type or "long") != "long":
+            raise StapError("@const of a string is not supported", e.loc, tok)
+        try:
+            return c_long(value(e.operand.value))
+        except ConstError as err:
+            raise StapError(str(err), e.loc, tok)
 
     # --- strings written straight into a destination buffer
     def str_into(self, e, dst: str, size: str):
@@ -600,6 +650,19 @@ class Lowerer(GlobalsMixin, TargetMixin, PrintMixin):
 
     def intrinsic(self, e, decl):
         name = decl.name
+        if name == "user_mode":
+            # Was the CPU in user mode when the event fired?  Only a sampled
+            # context (perf/timer: the interrupted registers) or a uprobe can
+            # say yes; tracepoints and kprobes fire inside the kernel.
+            if self.probe is not None:
+                return self._user_mode_expr(self.rp, "ctx")
+            t = self.tmp()
+            self.emit("switch (E->probe) {")
+            for p in self.gen.bpf_probes():
+                self.emit(f"case {p.index}: {t} = {self._user_mode_expr(p.resolved, 'E->ctx')}; break;")
+            self.emit(f"default: {t} = 0;")
+            self.emit("}")
+            return t
         if name == "is_return":
             if self.probe is not None:
                 return "1LL" if self.rp is not None and self.rp.spec.get("return") else "0LL"
@@ -608,10 +671,17 @@ class Lowerer(GlobalsMixin, TargetMixin, PrintMixin):
             "pp": lambda p: self.gen.pp_text(p),
             "probefunc": lambda p: self.gen.probefunc_text(p),
             "ppfunc": lambda p: self.gen.probefunc_text(p),
+            "probe_type": lambda p: probe_type_name(p.resolved),
         }
         if name not in texts:
             raise Unsupported(f"intrinsic {name}", e)
         s = self.slot()
+        if (self.probe is not None and name in ("probefunc", "ppfunc") and not texts[name](self.probe)
+                and getattr(self.rp, "family", "") in ("perf", "timer")):
+            # a sampling probe: the function it interrupted, symbolized in
+            # user space (tapsets/stacks.stp's deferred "n"/"N" forms)
+            self.emit(f"pytap_probefunc_lazy(E->ctx, {s});")
+            return s
         if self.probe is not None:
             self.emit(f"PYTAP_LIT({s}, {c_string(texts[name](self.probe)[: self.gen.msl - 1])});")
             return s
@@ -621,6 +691,15 @@ class Lowerer(GlobalsMixin, TargetMixin, PrintMixin):
             self.emit(f"case {p.index}: PYTAP_LIT({s}, {c_string(texts[name](p)[: self.gen.msl - 1])}); break;")
         self.emit("}")
         return s
+
+    @staticmethod
+    def _user_mode_expr(rp, ctx: str) -> str:
+        fam = getattr(rp, "family", None)
+        if fam in ("timer", "perf"):
+            return f"(s64)((((struct bpf_perf_event_data *){ctx})->regs.cs & 3) == 3)"
+        if fam == "uprobe":
+            return "1LL"
+        return "0LL"
 
     def per_probe_long(self, fn):
         t = self.tmp()

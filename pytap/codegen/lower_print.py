@@ -72,7 +72,7 @@ class PrintMixin:
                 raise Unsupported(f"sprintf conversion %{conv}", e)
         if fmt[pos:]:
             self.fmt_literal(fmt[pos:])
-        self.emit("fb[fp & PYTAP_IDX_MASK] = 0;")
+        self.emit("fb[pytap_bound(fp)] = 0;")
         self.emit(f"pytap_strcpy({out}, PYTAP_MSL, fb);")
         self.ind -= 1
         self.emit("}")
@@ -84,7 +84,7 @@ class PrintMixin:
             chunk = b[i:i + 32].decode("latin-1")
             n = len(chunk)
             # write only when the whole chunk fits; else char by char
-            self.emit(f"if (fp + {n} <= PYTAP_FMT_CAP) {{ __builtin_memcpy(fb + (fp & PYTAP_IDX_MASK), "
+            self.emit(f"if (fp + {n} <= PYTAP_FMT_CAP) {{ __builtin_memcpy(fb + pytap_bound(fp), "
                       f"{c_string(chunk)}, {n}); fp += {n}; }} else {{")
             for ch in chunk:
                 self.emit(f"\tfp = pytap_fmt_char(fb, fp, {ord(ch)});")

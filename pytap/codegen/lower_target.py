@@ -29,6 +29,17 @@ class TargetMixin:
         if self.rp is None:
             raise StapError("target variable used outside a probe handler", e.loc,
                             _tok(e, f"identifier '{e.name}'"))
+        if e.addressof and not e.components and not e.name.startswith("$$"):
+            tv = self.target_var(e)
+            if tv is not None and tv.source == "field":
+                # &$field: where it is in the trace record, as a plain
+                # number: the empty asm hides that it came from ctx, so the
+                # compiler cannot share `ctx + offset` with a direct read of
+                # the field (the verifier refuses loads through a moved ctx)
+                t = self.tmp()
+                self.emit(f"{{ u64 pa = (u64)ctx; asm volatile(\"\" : \"+r\"(pa)); "
+                          f"{t} = (s64)(pa + {tv.offset}); }}")
+                return t
         if (e.addressof and not e.components) or e.name.startswith("$$") or any(c.kind == "pretty" for c in e.components):
             raise StapError("unsupported target variable access (&, $$vars, pretty printing)", e.loc,
                             _tok(e, f"identifier '{e.name}'"))
@@ -46,82 +57,205 @@ class TargetMixin:
             return self.member_chain(e, tv)
         return self.read_target(e, tv)
 
+    def _types(self, e, tok):
+        from .btf_offsets import TypeView, kernel_types
+        bt = kernel_types()
+        if bt is None:
+            raise StapError("this kernel has no BTF to resolve struct members", e.loc, tok)
+        return bt, TypeView(bt)
+
     def member_chain(self, e, tv):
-        """$var->a->b[i]: follow the kernel's struct layouts from BTF."""
+        """$var->a->b[i], $field[i]: follow the kernel's types from BTF
+        (tracepoint fields by their format's C type)."""
+        from .btf_offsets import KIND_ARRAY, KIND_PTR, KIND_STRUCT, KIND_UNION, parse_type
         tok = _tok(e, f"identifier '{e.name}'")
-        m = re.match(r"\s*(?:const\s+|volatile\s+)*(struct|union)\s+(\w+)\s*(\*?)", tv.c_type or "")
-        if m is None or not m.group(3):
+        if tv.type_ref is not None:         # a user program's DWARF type
+            from .btf_offsets import TypeView
+            bt, tv_, ref = None, TypeView(None), tv.type_ref
+        else:
+            bt, tv_ = self._types(e, tok)
+            ref = parse_type(bt, re.sub(r"^\s*__data_loc\s+", "", tv.c_type or ""))
+        kind = tv_.kind(ref) if ref is not None else None
+        if kind in (KIND_ARRAY, KIND_STRUCT, KIND_UNION) and tv.source in ("field", "frame"):
+            # the array's bytes in the trace record (a __data_loc one: where
+            # its descriptor points): read_target gives that address
+            saved_type, e.type = e.type, "long"
+            try:
+                addr = self.read_target(e, tv)
+            finally:
+                e.type = saved_type
+            return self.follow(e, ("obj", addr, ref), e.components, tok, addressof=bool(e.addressof))
+        if kind != KIND_PTR:
             raise StapError(f"cannot follow members of '{e.name}' (type {tv.c_type or '?'})", e.loc, tok)
         saved_type, e.type = e.type, "long"
         try:
             val = self.read_target(e, tv)
         finally:
             e.type = saved_type
-        return self.follow(e, val, m.group(2), e.components, tok, addressof=bool(e.addressof))
+        # syscalls:* pointers (char *filename) point into the caller's memory
+        return self.follow(e, ("ptr", val, tv_.target(ref)), e.components, tok,
+                           addressof=bool(e.addressof), user=tv.string_space == "user")
 
     def e_CastOp(self, e):
-        """@cast(ptr, "struct name")->a->b: the same walk from a pointer."""
+        """@cast(p, "TYPE"[, "MODULE"])->a[i]: p taken as a TYPE *, TYPE
+        any type of this kernel's BTF (struct, union, enum, typedef, base
+        type, pointer).  The module string ("kernel", "kernel<linux/types.h>")
+        names where stap would find the type; BTF has them all."""
+        from .btf_offsets import KIND_ARRAY, KIND_STRUCT, KIND_UNION, TypeView, parse_type
         tok = _tok(e, "operator '@cast'")
-        name = re.sub(r"^\s*(struct|union)\s+", "", e.type_name or "").strip()
+        dw = self._cast_program(e, tok)
+        if dw is not None:
+            # a user program's type: its module named, or (as stap) the
+            # probe's own program when no module is given
+            ref = dw.parse_type(e.type_name or "")
+            if ref is None and e.module:
+                raise StapError(f"unknown type '{e.type_name}' in {dw.path}'s debuginfo", e.loc, tok)
+        else:
+            ref = None
+        if ref is not None:
+            tv_ = TypeView(None)
+        else:
+            bt, tv_ = self._types(e, tok)
+            ref = parse_type(bt, e.type_name or "")
+        if ref is None:
+            raise StapError(f"unknown type '{e.type_name}' in this kernel's BTF", e.loc, tok)
         val = self.expr(e.operand)
-        if not e.components:
-            return val      # the struct itself (`&@cast(p, "T")` is p too)
+        if not e.components and (e.addressof or tv_.kind(ref) in (KIND_STRUCT, KIND_UNION, KIND_ARRAY)):
+            return val      # the object itself is its address (`&@cast(p, "T")` is p too)
         # `&@cast(p, "T")->m` is p + offsetof(T, m): the library's
         # @offsetof/@container_of/@cast_sizeof macros are built on it
-        return self.follow(e, val, name, e.components, tok, addressof=bool(e.addressof))
+        return self.follow(e, ("ptr", val, ref), e.components, tok, addressof=bool(e.addressof),
+                           deref=True, user=dw is not None and not isinstance(ref, (int, tuple)))
 
-    def follow(self, e, val, struct_name, components, tok, addressof=False):
+    def _cast_program(self, e, tok):
+        """The DWARF of the program @cast's module names (a path), or of
+        the process probe's program when it names none; None for kernel."""
+        from .. import platform as pplat
+        mod = (e.module or "").strip()
+        if mod.startswith("<") and mod.endswith(">"):
+            # "<stdio.h>": a user-space header's types (stap compiles it too)
+            from ..platform.dwarf import header_types
+            dw = header_types(mod[1:-1])
+            if dw is None:
+                raise StapError(f"cannot compile the header {mod} to resolve @cast", e.loc, tok)
+            return dw
+        if mod.startswith("kernel") or (mod and "/" not in mod and not mod.startswith(".")):
+            return None
+        if mod:
+            path = pplat.current().find_executable(mod)
+            dw = pplat.current().dwarf_info(path) if path else None
+            if dw is None:
+                raise StapError(f"no debuginfo for module '{mod}' to resolve @cast", e.loc, tok)
+            return dw
+        rp = self.rp
+        if rp is not None and rp.family == "uprobe" and getattr(rp, "dwarf_func", None) is not None:
+            return pplat.current().dwarf_info(rp.spec["path"])
+        return None
+
+    def e_AtVarOp(self, e):
+        """@var("name") in a process probe: a global of the program's own
+        DWARF, at its link address (a PIE's moved by where the probe
+        instruction really is: regs->ip at a uprobe is the probed address)."""
+        from .btf_offsets import KIND_ARRAY, KIND_STRUCT, KIND_UNION, TypeView
+        tok = _tok(e, "operator '@var'")
+        rp = self.rp
+        name = (e.target_name or "").partition("@")[0]
+        dw = None
+        if rp is not None and rp.family == "uprobe":
+            from .. import platform as pplat
+            dw = pplat.current().dwarf_info(rp.spec["path"])
+        var = dw.globals.get(name) if dw is not None else None
+        if var is None or var.type is None:
+            raise StapError(f"unable to find global '{name}' in the program's debuginfo"
+                            if rp is not None and rp.family == "uprobe"
+                            else "@var is only supported in process probes of programs built with -g",
+                            e.loc, tok)
+        info = pplat.current().elf_info(rp.spec["path"])
+        addr = self.tmp()
+        if info is not None and info.is_pie:
+            if rp.spec.get("return"):
+                raise StapError("@var of a position-independent program is not supported in "
+                                ".return probes", e.loc, tok)
+            self.emit(f"{addr} = (s64)(PT_REGS_IP((struct pt_regs *)ctx) - {rp.spec['address']}ULL "
+                      f"+ {var.location[1]}ULL);")
+        else:
+            self.emit(f"{addr} = (s64){var.location[1]}ULL;")
+        if e.addressof and not e.components:
+            return addr
+        kind = TypeView(None).kind(var.type)
+        state = ("obj", addr, var.type.strip()) if kind in (KIND_ARRAY, KIND_STRUCT, KIND_UNION) \
+            else ("ptr", addr, var.type)
+        if state[0] == "obj" and not e.components:
+            return addr
+        return self.follow(e, state, e.components, tok, addressof=bool(e.addressof),
+                           deref=True, user=True)
+
+    def follow(self, e, state, components, tok, addressof=False, deref=False, user=False):
+        """Walk ->member / [index] components from `state`: ("ptr", C
+        expression of a pointer, pointee TypeRef) or ("obj", C expression of
+        an address, object TypeRef).  `deref`: with no component left, the
+        pointee itself is read (@cast(p, "int"))."""
         from .btf_offsets import (KIND_ARRAY, KIND_ENUM, KIND_ENUM64, KIND_INT, KIND_PTR,
-                                  KIND_STRUCT, KIND_UNION, kernel_types)
-        bt = kernel_types()
-        if bt is None:
-            raise StapError("this kernel has no BTF to resolve struct members", e.loc, tok)
-        tid = bt.structs.get(struct_name)
-        if tid is None:
-            raise StapError(f"unknown type 'struct {struct_name}' in this kernel's BTF", e.loc, tok)
-        user = self.rp is not None and self.rp.family == "uprobe"
+                                  KIND_STRUCT, KIND_UNION)
+        from .btf_offsets import TypeView, dwarf_type
+        if dwarf_type(state[2]):
+            tv_ = TypeView(None)
+        else:
+            bt, tv_ = self._types(e, tok)
+        user = user or (self.rp is not None and self.rp.family == "uprobe")
         reader = "bpf_probe_read_user" if user else "bpf_probe_read_kernel"
-        state = ("ptr", val, tid)
 
         def settle(addr, t):
-            t = bt.strip(t)
-            k = bt.kind(t)
+            named, t = t, tv_.strip(t)
+            k = tv_.kind(t)
             if k in (KIND_STRUCT, KIND_UNION, KIND_ARRAY):
                 return ("obj", addr, t)
-            size = bt.size(t) if k in (KIND_INT, KIND_ENUM, KIND_ENUM64) else 8
+            size = tv_.size(t) if k in (KIND_INT, KIND_ENUM, KIND_ENUM64) else 8
             size = size if size in (1, 2, 4, 8) else 8
-            signed = bt.signed(t) if k != KIND_PTR else False
+            signed = tv_.signed(t) if k != KIND_PTR else False
             ctype = f"{'s' if signed else 'u'}{size * 8}"
             tmp = self.tmp()
             self.emit(f"{{ {ctype} rv = 0; {reader}(&rv, {size}, (void *)({addr})); {tmp} = (s64)rv; }}")
             if k == KIND_PTR:
-                return ("ptr", tmp, bt.strip(bt.target(t)))
-            return ("scalar", tmp, t)
+                return ("ptr", tmp, tv_.target(t))
+            return ("scalar", tmp, named)
 
+        if deref and not components:
+            kind, expr, t = state
+            state = settle(f"(u64){expr}", t)
         for n, comp in enumerate(components):
             kind, expr, t = state
             if addressof and n == len(components) - 1:
                 settle = lambda addr, t: ("addr", addr, t)      # noqa: E731 (no read at the end)
             if comp.kind == "member":
-                if kind not in ("ptr", "obj") or bt.kind(t) not in (KIND_STRUCT, KIND_UNION):
+                if kind not in ("ptr", "obj") or tv_.kind(t) not in (KIND_STRUCT, KIND_UNION):
                     raise StapError(f"'{comp.name}' is not a member of a struct here", comp.loc or e.loc, tok)
-                r = bt.member(t, comp.name)
+                r = tv_.member(t, comp.name)
                 if r is None:
-                    raise StapError(f"unable to find member '{comp.name}'", comp.loc or e.loc, tok)
+                    raise StapError(f"unable to find member '{comp.name}' of {tv_.spell(t)}",
+                                    comp.loc or e.loc, tok)
                 off, mt = r
                 state = settle(f"(u64){expr} + {off}", mt)
             elif comp.kind == "index":
+                const = None
                 if comp.index is not None and isinstance(comp.index, ast.Expr):
+                    if isinstance(comp.index, ast.Number):
+                        const = comp.index.value
                     idx = self.expr(comp.index)
                 else:
-                    idx = c_long(int(comp.name or 0))
+                    const = int(comp.name or 0)
+                    idx = c_long(const)
                 if kind == "ptr":
-                    elem = t
-                elif kind == "obj" and bt.kind(t) == KIND_ARRAY:
-                    elem = bt.strip(bt.target(t))
+                    elem = t                       # p[i]: pointer arithmetic
+                elif kind == "obj" and tv_.kind(t) == KIND_ARRAY:
+                    elem = tv_.target(t)
+                    n_el = tv_.array_len(t)
+                    if const is not None and n_el and not 0 <= const < n_el:
+                        raise StapError(f"index {const} is out of bounds for {tv_.spell(t)}",
+                                        comp.loc or e.loc, tok)
                 else:
-                    raise StapError("cannot index this target value", comp.loc or e.loc, tok)
-                state = settle(f"(u64){expr} + (u64)({idx}) * {bt.size(elem)}", elem)
+                    raise StapError(f"cannot index a value of type {tv_.spell(t)}", comp.loc or e.loc, tok)
+                state = settle(f"(u64){expr} + (u64)({idx}) * {tv_.size(elem)}", elem)
             else:
                 raise StapError("unsupported target variable access", comp.loc or e.loc, tok)
         kind, expr, t = state
@@ -196,6 +330,27 @@ class TargetMixin:
             else:
                 self.emit(f"{t} = (s64)*({'s' if tv.signed else 'u'}{ctype} *){at};")
             return t
+        if src in ("frame", "reg"):
+            # a user program's DWARF variable: a register, or a stack slot
+            # at a register + offset (the CFA rule at the probe address)
+            regs = f"((struct pt_regs *)ctx)->{tv.reg}"
+            size = tv.size if tv.size in (1, 2, 4, 8) else 8
+            ctype = f"{'s' if tv.signed and not tv.is_pointer else 'u'}{size * 8}"
+            t = self.tmp()
+            if src == "reg":
+                self.emit(f"{t} = (s64)({ctype}){regs};")
+            else:
+                s_ = tv.type_ref.strip() if tv.type_ref is not None else None
+                if s_ is not None and s_.kind in ("struct", "union", "array"):
+                    self.emit(f"{t} = (s64)({regs} + ({tv.offset}));")     # the object: its address
+                    return t
+                self.emit(f"{{ {ctype} rv = 0; bpf_probe_read_user(&rv, {size}, "
+                          f"(void *)({regs} + ({tv.offset}))); {t} = (s64)rv; }}")
+            if want_string:
+                s = self.slot()
+                self.emit(f"{s}[0] = 0; bpf_probe_read_user_str({s}, PYTAP_MSL, (void *){t});")
+                return s
+            return t
         if src == "tp_arg" and self.rp.spec.get("raw"):
             # raw tracepoint: ctx->args[] are the TP_PROTO arguments
             raw = f"((struct bpf_raw_tracepoint_args *)ctx)->args[{tv.arg_index}]"
@@ -206,8 +361,28 @@ class TargetMixin:
             t = self.tmp()
             self.emit(f"{t} = {self._cast(tv)}{raw};")
             return t
+        if src == "sdt":
+            # an SDT marker argument (probes/sdt.py): register, memory or constant
+            t = self.tmp()
+            self.emit(f"{t} = {tv.c_value('ctx')};")
+            if want_string:
+                s = self.slot()
+                self.emit(f"{s}[0] = 0; bpf_probe_read_user_str({s}, PYTAP_MSL, (void *){t});")
+                return s
+            return t
         if src == "tp_arg":
-            raise StapError(f"target variable '{e.name}' (a tracepoint argument) cannot be used "
-                            "in a handler that also reads record fields", e.loc,
-                            _tok(e, f"identifier '{e.name}'"))
+            # a classic tracepoint program (the handler reads record fields
+            # too): a hidden raw tracepoint program on the same event saved
+            # the TP_PROTO arguments just before (Generator._tp_arg_saver)
+            if tv.arg_index not in self.tp_args_used:
+                self.tp_args_used.add(tv.arg_index)
+                self.decls.append(f"s64 tpa{tv.arg_index} = 0;")
+            raw = f"tpa{tv.arg_index}"
+            if want_string:
+                s = self.slot()
+                self.emit(f"{s}[0] = 0; bpf_probe_read_kernel_str({s}, PYTAP_MSL, (void *){raw});")
+                return s
+            t = self.tmp()
+            self.emit(f"{t} = {self._cast(tv)}{raw};")
+            return t
         raise Unsupported(f"target variable source {src}", e)

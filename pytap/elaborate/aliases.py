@@ -303,7 +303,10 @@ class Deriver:
             dp_listing = listing
             if dp_listing is None and self.want_listing:
                 from ..printer import probe_point_text
-                dp_listing = probe_point_text(getattr(rp, "point", None) or point, with_flags=False)
+                # rp.listing_point: what -l shows when -p2 shows another
+                # form (SDT marks: -p2 prints the .statement(ADDR) stap does)
+                dp_listing = probe_point_text(getattr(rp, "listing_point", None)
+                                              or getattr(rp, "point", None) or point, with_flags=False)
             out.append(DerivedProbe(point=printed, derivation=list(chain), body=body,
                                     condition=c, resolved=rp,
                                     privileged=probe.privileged, origin=probe))

@@ -14,7 +14,10 @@ def _key(session, f: ast.FunctionDecl):
     # Our /* intrinsic */ natives (pp, probefunc, ppfunc, is_return ...) all
     # have the same empty body but codegen expands each by its name: merging
     # them would make probefunc() return pp().
-    if isinstance(f.body, ast.EmbeddedCode) and "/* intrinsic */" in f.body.code:
+    # The same holds for /* user */ natives: their Python twin is found by
+    # name (sprint_loadavg() and matched_str() share an empty body).
+    if isinstance(f.body, ast.EmbeddedCode) and ("/* intrinsic */" in f.body.code
+                                                 or "/* user */" in f.body.code):
         return None
     sig = function_sig(f).split(" ", 1)[1] if " " in function_sig(f) else ""
     try:

@@ -10,7 +10,6 @@ point's `$vars`.  Nothing found: no output, exit status 1.
 """
 from __future__ import annotations
 
-import sys
 from typing import List
 
 from .. import ast
@@ -19,7 +18,8 @@ from ..options import Options
 
 
 def _out(text: str) -> None:
-    sys.stdout.write(text)
+    from ..pipeline import emit
+    emit(text)
 
 
 def list_probes(pattern: str, opts: Options, with_vars: bool) -> List[str]:

@@ -384,6 +384,10 @@ class TypeInference(ast.Visitor):
     def expr_ConstOp(self, n, t):
         return self._settype(n, t or LONG)
 
+    def expr_DerefOp(self, n, t):
+        self.expect(n.operand, LONG)
+        return self._settype(n, LONG)
+
     # -- statements --------------------------------------------------------
     def visit_ExprStatement(self, s):
         self.expect(s.value, None)

@@ -11,6 +11,8 @@ probe providers can be tested with `FakePlatform` and no root:
     tracepoints()             [(category, event)] from tracefs available_events
     tracepoint_format(c, e)   [TracepointField] from events/c/e/format
     btf_function(name)        btf.FuncProto (param names/types) from /sys/kernel/btf/vmlinux
+    tracepoint_prototype(c, e)  btf.FuncProto of the event's TP_PROTO (its own or its
+                              template's __bpf_trace_ wrapper), None if unknown
     pid_exists(n)             /proc/n is there
     find_executable(p)        stap's process("p") path lookup (cwd if it has a "/", else $PATH)
     elf_info(path)            elf.ElfInfo: FUNC symbols of a user binary
@@ -23,7 +25,6 @@ from __future__ import annotations
 
 import glob
 import os
-import pickle
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,7 @@ from typing import Dict, List, Optional, Tuple
 from ..diagnostics import StapError
 from . import btf as _btf
 from . import elf as _elf
+from .. import cachefs
 
 KALLSYMS = "/proc/kallsyms"
 KPROBE_BLACKLIST = "/sys/kernel/debug/kprobes/blacklist"
@@ -116,6 +118,7 @@ class Platform:
         self._tracepoints: Optional[List[Tuple[str, str]]] = None
         self._formats: Dict[Tuple[str, str], List[TracepointField]] = {}
         self._btf: Optional[Dict[str, _btf.FuncProto]] = None
+        self._tp_templates: Optional[tuple] = None
         self._elf: Dict[str, _elf.ElfInfo] = {}
 
     @property
@@ -132,7 +135,7 @@ class Platform:
 
     def _cached_kernel_functions(self) -> Dict[str, Optional[str]]:
         """kallsyms takes the kernel ~0.1 s to produce; the symbol set only
-        changes across boots and module loads, so keep it pickled under the
+        changes across boots and module loads, so keep it (JSON) under the
         cache dir keyed by boot id and /proc/modules."""
         key = None
         try:
@@ -147,25 +150,17 @@ class Platform:
             key = hashlib.sha256((boot + "\0" + mods).encode()).hexdigest()[:24]
         except OSError:
             pass
-        path = self.cache_dir / f"ksyms-{key}.pickle" if key else None
-        if path is not None:
-            try:
-                with open(path, "rb") as f:
-                    return pickle.load(f)
-            except (OSError, pickle.PickleError, EOFError, ValueError):
-                pass
+        name = f"ksyms-{key}.json" if key else None
+        if name is not None:
+            got = cachefs.load_json(self.cache_dir, name)
+            if isinstance(got, dict):
+                return got
         syms = self._read_kernel_functions()
-        if path is not None and syms:
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                for old in path.parent.glob("ksyms-*.pickle"):
-                    old.unlink()
-                tmp = path.with_suffix(".tmp%d" % os.getpid())
-                with open(tmp, "wb") as f:
-                    pickle.dump(syms, f, protocol=pickle.HIGHEST_PROTOCOL)
-                os.replace(tmp, path)
-            except OSError:
-                pass
+        if name is not None and syms:
+            for old, _st in cachefs.entries(self.cache_dir):
+                if old.startswith("ksyms-") and old != name:
+                    cachefs.remove(self.cache_dir, old)
+            cachefs.store_json(self.cache_dir, name, syms)
         return syms
 
     def _read_kernel_functions(self) -> Dict[str, Optional[str]]:
@@ -302,26 +297,18 @@ class Platform:
                 st = os.stat(BTF_VMLINUX)
             except OSError:
                 return self._btf
-            cache = self.cache_dir / f"btf-funcs-v2-{st.st_size}-{int(st.st_mtime)}.pickle"
-            try:
-                with open(cache, "rb") as f:
-                    self._btf = pickle.load(f)
+            # pickle, for speed; cachefs checks ownership before loading
+            name = f"btf-funcs-v2-{st.st_size}-{int(st.st_mtime)}.pickle"
+            got = cachefs.load_pickle(self.cache_dir, name)
+            if isinstance(got, tuple) and len(got) == 2:
+                self._btf = got
                 return self._btf
-            except (OSError, pickle.PickleError, EOFError, AttributeError, ValueError):
-                pass
             try:
                 protos = _btf.parse_file(BTF_VMLINUX)
             except (OSError, _btf.BTFError):
                 return self._btf
             self._btf = _compact_protos(protos)
-            try:
-                cache.parent.mkdir(parents=True, exist_ok=True)
-                tmp = cache.with_suffix(f".tmp{os.getpid()}")
-                with open(tmp, "wb") as f:
-                    pickle.dump(self._btf, f, protocol=pickle.HIGHEST_PROTOCOL)
-                os.replace(tmp, cache)
-            except OSError:
-                pass
+            cachefs.store_pickle(self.cache_dir, name, self._btf)
         return self._btf
 
     def btf_function(self, name: str) -> Optional[_btf.FuncProto]:
@@ -332,6 +319,47 @@ class Platform:
         ret, params = got
         return _btf.FuncProto(name, tuple((pn, _btf.CType(*types[ti])) for pn, ti in params),
                               _btf.CType(*types[ret]) if ret >= 0 else None)
+
+    def tracepoint_prototype(self, category: str, event: str) -> Optional[_btf.FuncProto]:
+        """The TP_PROTO of an event as BTF names it: the kernel's
+        `__bpf_trace_<event>` wrapper, or for an event defined from a
+        template (DEFINE_EVENT) its template's wrapper, picked among those
+        with the event's argument types by the record's field names."""
+        own = self.btf_function(f"__bpf_trace_{event}")
+        if own is not None:
+            return own
+        templates, fields = self._tracepoint_templates()
+        cands = templates.get(event, ())
+        if len(cands) > 1:
+            mine = tuple(f.name for f in self.tracepoint_format(category, event) if not f.common)
+            cands = tuple(t for t in cands if fields.get(t) == mine) or cands
+        protos = [p for p in (self.btf_function(f"__bpf_trace_{t}") for t in cands) if p is not None]
+        if not protos or len({tuple(n for n, _ in p.params) for p in protos}) != 1:
+            return None         # unknown, or templates that disagree on names
+        return protos[0]
+
+    def _tracepoint_templates(self):
+        """btf.parse_tracepoint_templates of this kernel, pickled like
+        _btf_table."""
+        if self._tp_templates is None:
+            self._tp_templates = ({}, {})
+            try:
+                st = os.stat(BTF_VMLINUX)
+            except OSError:
+                return self._tp_templates
+            # pickle, for speed; cachefs checks ownership before loading
+            name = f"btf-tp-v1-{st.st_size}-{int(st.st_mtime)}.pickle"
+            got = cachefs.load_pickle(self.cache_dir, name)
+            if isinstance(got, tuple) and len(got) == 2:
+                self._tp_templates = got
+                return self._tp_templates
+            try:
+                with open(BTF_VMLINUX, "rb") as f:
+                    self._tp_templates = _btf.parse_tracepoint_templates(f.read())
+            except (OSError, _btf.BTFError):
+                return self._tp_templates
+            cachefs.store_pickle(self.cache_dir, name, self._tp_templates)
+        return self._tp_templates
 
     # ---------------------------------------------------------- user binaries
     def find_executable(self, name: str, cwd: Optional[str] = None) -> Optional[str]:
@@ -364,6 +392,18 @@ class Platform:
 
     def ensure_kernel_headers(self) -> str:
         return ensure_kernel_headers()
+
+    def dwarf_info(self, path: str):
+        """platform.dwarf.DwarfInfo of a user binary built with -g, else None."""
+        if not hasattr(self, "_dwarf"):
+            self._dwarf = {}
+        if path not in self._dwarf:
+            from . import dwarf as _dwarf
+            try:
+                self._dwarf[path] = _dwarf.read(path)
+            except Exception:
+                self._dwarf[path] = None
+        return self._dwarf[path]
 
 
 def _compact_protos(protos: Dict[str, _btf.FuncProto]):
@@ -412,6 +452,7 @@ class FakePlatform(Platform):
             self._tracepoints.append((cat, name))
             self._formats[(cat, name)] = parse_format(fmt) if isinstance(fmt, str) else list(fmt or [])
         self._btf = _compact_protos(dict(btf or {}))
+        self._tp_templates = ({}, {})
         self._executables = dict(executables or {})   # name as written -> path
         self._elf = dict(elfs or {})                   # path -> ElfInfo
         self._kprobes = kprobes

@@ -188,3 +188,70 @@ def parse(data: bytes) -> Dict[str, FuncProto]:
 def parse_file(path: str) -> Dict[str, FuncProto]:
     with open(path, "rb") as f:
         return parse(f.read())
+
+
+def parse_tracepoint_templates(data: bytes) -> Tuple[Dict[str, Tuple[str, ...]],
+                                                     Dict[str, Tuple[str, ...]]]:
+    """Which `__bpf_trace_<T>` wrapper carries the named TP_PROTO of each
+    tracepoint.  An event defined from a template (sched_wakeup from
+    sched_wakeup_template) has no wrapper of its own; its `btf_trace_<E>`
+    typedef gives the argument types but no names.  Returns
+    ({event: templates whose wrapper takes the same argument types},
+     {template: its record's field names, from `struct trace_event_raw_<T>`}),
+    so the caller can pick the template whose record matches the event's
+    tracefs format (several templates often share one signature)."""
+    magic, _version, _flags, hdr_len = struct.unpack_from("<HBBI", data, 0)
+    if magic != BTF_MAGIC:
+        raise BTFError("not BTF (bad magic)")
+    type_off, type_len, str_off, str_len = struct.unpack_from("<IIII", data, 8)
+    strs = data[hdr_len + str_off:hdr_len + str_off + str_len]
+
+    def name_of(off: int) -> str:
+        return strs[off:strs.find(b"\0", off)].decode("utf-8", "replace")
+
+    types: List[tuple] = [(0, 0, 0, 0)]        # (kind, name_off, size_or_type, info, extra)
+    pos = hdr_len + type_off
+    end = pos + type_len
+    unpack = struct.unpack_from
+    while pos < end:
+        name_off, info, st = unpack("<III", data, pos)
+        kind = (info >> 24) & 0x1F
+        vlen = info & 0xFFFF
+        types.append((kind, name_off, st, info, pos + 12))
+        pos += 12 + _EXTRA_FIXED.get(kind, 0) + _EXTRA_PER_VLEN.get(kind, 0) * vlen
+
+    def param_types(proto_tid: int) -> Optional[Tuple[int, ...]]:
+        if not 0 < proto_tid < len(types) or types[proto_tid][0] != FUNC_PROTO:
+            return None
+        _k, _n, _r, info, extra = types[proto_tid]
+        return tuple(unpack("<II", data, extra + 8 * i)[1] for i in range(info & 0xFFFF))
+
+    wrappers: Dict[Tuple[int, ...], List[str]] = {}
+    events: Dict[str, Tuple[int, ...]] = {}
+    fields: Dict[str, Tuple[str, ...]] = {}
+    for kind, name_off, st, info, extra in types[1:]:
+        if kind == FUNC:
+            name = name_of(name_off)
+            if name.startswith("__bpf_trace_"):
+                sig = param_types(st)
+                if sig is not None:
+                    wrappers.setdefault(sig, []).append(name[len("__bpf_trace_"):])
+        elif kind == TYPEDEF:
+            name = name_of(name_off)
+            if name.startswith("btf_trace_") and 0 < st < len(types) and types[st][0] == PTR:
+                sig = param_types(types[st][2])
+                if sig is not None:
+                    events[name[len("btf_trace_"):]] = sig
+        elif kind == STRUCT:
+            name = name_of(name_off)
+            if name.startswith("trace_event_raw_"):
+                members = []
+                for i in range(info & 0xFFFF):
+                    m = name_of(unpack("<I", data, extra + 12 * i)[0])
+                    if m in ("ent", "__data"):
+                        continue
+                    members.append(m[len("__data_loc_"):] if m.startswith("__data_loc_") else m)
+                fields[name[len("trace_event_raw_"):]] = tuple(members)
+    templates = {ev: tuple(wrappers.get(sig, ())) for ev, sig in events.items()}
+    used = {t for ts in templates.values() for t in ts}
+    return templates, {t: f for t, f in fields.items() if t in used}

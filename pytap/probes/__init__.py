@@ -37,7 +37,7 @@ from ..diagnostics import StapError
 from .core import ResolvedPoint, TargetVar  # noqa: F401  (public)
 from .match import MatchTree
 
-_FAMILY_MODULES = ("begin_end", "timer", "perf", "kprobe", "tracepoint", "uprobe", "process")
+_FAMILY_MODULES = ("begin_end", "timer", "perf", "kprobe", "tracepoint", "uprobe", "process", "sdt")
 _TREE: Optional[MatchTree] = None
 
 # family -> module that attaches it
@@ -80,6 +80,8 @@ def explain_no_match(point: ast.ProbePoint, platform=None) -> StapError:
     try:
         if "trace" in functors:
             msg = _module("tracepoint").no_match_message(point, plat)
+        elif functors[0] == "process" and "mark" in functors:
+            msg = _module("sdt").no_match_message(point, plat)
         elif functors[0] == "process" and "function" in functors:
             msg = _module("uprobe").no_match_message(point, plat)
         elif "function" in functors:

@@ -43,6 +43,11 @@ class TargetVar:
     array_len: int = 0
     string_space: Optional[str] = None
     at_entry: bool = False
+    # a user program's DWARF variable: source "frame" (a stack slot at
+    # pt_regs->`reg` + offset) or "reg" (pt_regs->`reg` itself); type_ref
+    # is its platform.dwarf.DType, for ->member / [i] walks
+    reg: str = ""
+    type_ref: object = None
 
     # ------------------------------------------------ C for codegen (BCC)
     def c_value(self, ctx: str = "ctx") -> str:
@@ -138,8 +143,16 @@ class ResolvedPoint:
 
 
 def stap_type_spelling(c_type: str) -> str:
-    """stap -L writes pointers without the space: "struct file*"."""
-    return c_type.replace(" *", "*")
+    """stap -L writes pointers without the space ("struct file*") and a
+    qualifier after what it qualifies, as DWARF nests it: "const char *"
+    is "char const*"."""
+    t = c_type.replace(" *", "*")
+    for q in ("const", "volatile"):
+        if t.startswith(q + " "):
+            rest = t[len(q) + 1:]
+            star = rest.find("*")
+            t = f"{rest} {q}" if star < 0 else f"{rest[:star]} {q}{rest[star:]}"
+    return t
 
 
 def has_glob(s: str) -> bool:

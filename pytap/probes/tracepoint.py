@@ -41,10 +41,27 @@ def _fits(value, pattern):
     return fnmatch.fnmatchcase(value, pattern) if has_glob(pattern) else value == pattern
 
 
+_EVENT_SETS = {}
+
+
+def _event_set(platform, events):
+    key = id(platform)
+    cached = _EVENT_SETS.get(key)
+    if cached is None or cached[0] is not events:
+        cached = (events, set(events))
+        _EVENT_SETS[key] = cached
+    return cached[1]
+
+
 def _build(concrete, point, platform):
     cat_pat, name_pat = _split(concrete[1][1])
     out = []
-    for cat, name in platform.tracepoints():
+    events = platform.tracepoints()
+    if not has_glob(cat_pat) and not has_glob(name_pat):
+        # an exact event (every syscall.NAME alias): no scan of the
+        # thousands of events, once per alias
+        events = [(cat_pat, name_pat)] if (cat_pat, name_pat) in _event_set(platform, events) else []
+    for cat, name in events:
         if not (_fits(cat, cat_pat) and _fits(name, name_pat)):
             continue
         comps = [concrete[0], ("trace", f"{cat}:{name}")] + list(concrete[2:])
@@ -82,10 +99,11 @@ def _variables_fn(platform, cat, name, rp):
 
 def tp_args(platform, cat, name):
     """TP_PROTO arguments from BTF: the kernel's __bpf_trace_<event>
-    wrapper has them, named, after its leading `void *__data`."""
+    wrapper (or its template's) has them, named, after its leading
+    `void *__data`."""
     if cat == "syscalls":
         return []           # built on raw_syscalls; no TP_PROTO of their own
-    proto = platform.btf_function(f"__bpf_trace_{name}")
+    proto = platform.tracepoint_prototype(cat, name)
     if proto is None:
         return []
     out = []

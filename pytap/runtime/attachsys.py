@@ -121,7 +121,8 @@ class AttachLib:
         except bpfsys.BpfError:
             return -1
 
-    def bpf_attach_uprobe(self, prog_fd, attach_type, ev_name, binary_path, offset, pid):
+    def bpf_attach_uprobe(self, prog_fd, attach_type, ev_name, binary_path, offset, pid,
+                          ref_ctr_offset=0):
         """Through the uprobe PMU (perf_event_open: config1 = path, config2 =
         offset, the retprobe format bit for returns), as libbcc does first;
         where there is no such PMU, libbcc's tracefs way."""
@@ -135,6 +136,8 @@ class AttachLib:
                                        else binary_path.encode())
         attr = (ct.c_ubyte * _ATTR_SIZE)()
         config = (1 << ret_bit) if attach_type else 0
+        # the kernel's uprobe reference counter (an SDT semaphore): bits 32-63
+        config |= (ref_ctr_offset & 0xFFFFFFFF) << 32
         struct.pack_into("<IIQQQQQII", attr, 0, pmu_type, _ATTR_SIZE, config, 1, 0, 0, 0, 1, 0)
         struct.pack_into("<QQ", attr, 56, ct.addressof(path), offset)
         fd = _libc.syscall(ct.c_long(_SYS_PERF_EVENT_OPEN), ct.byref(attr), ct.c_int(pid),

@@ -33,6 +33,8 @@ from __future__ import annotations
 import ctypes as ct
 from typing import Any, Dict, List, Optional, Tuple
 
+from . import stacks
+
 try:
     from .store import GlobalStore
 except ImportError:  # the user-space helper's module may not have landed yet
@@ -59,10 +61,14 @@ def _decode_str(raw) -> str:
     end = b.find(b"\0")
     if end >= 0:
         b = b[:end]
+    if b"\x01" in b or b"\x02" in b:          # stack tokens (runtime/stacks.py)
+        return stacks.expand(b.decode("utf-8", "surrogateescape"))
     return b.decode("utf-8", "surrogateescape")
 
 
 def _encode_str(s, size: int) -> bytes:
+    if isinstance(s, str) and stacks.S.reverse:
+        s = stacks.contract(s)
     b = s.encode("utf-8", "surrogateescape") if isinstance(s, str) else bytes(s)
     return b[: max(size - 1, 0)]
 
@@ -111,11 +117,20 @@ class BpfStore(GlobalStore):
     def __init__(self, bpf, program, session=None):
         self.bpf = bpf
         self.program = program
+        stacks.use_bpf(bpf)
+        opts = getattr(session, "options", None)
+        if opts is not None and hasattr(opts, "define_int"):
+            stacks.configure(opts.define_int("MAXBACKTRACE", 20), opts.define_int("MAXSTRINGLEN", 128))
+            stacks.candidate_files(program, opts)
         self.session = session
         self.layouts: Dict[str, Any] = {g.name: g for g in program.globals}
         self._tables: Dict[str, Any] = {}
         # name -> {python key: sequence number}; see "Element order"
         self._order: Dict[str, Dict[tuple, int]] = {}
+        # name -> {python key: [BPF keys]}: keys holding stack/symbol tokens
+        # (runtime/stacks.py), several of which can expand to one string
+        # (probefunc() at two addresses of one function): read as one element
+        self._aliases: Dict[str, Dict[tuple, list]] = {}
         self._seq = 0
 
     # ------------------------------------------------------------ plumbing
@@ -218,9 +233,29 @@ class BpfStore(GlobalStore):
         return ScriptRuntimeError(overflow_message(layout.maxsize))
 
     # ------------------------------------------------------------ values
+    def _aliased(self, name, key):
+        al = self._aliases.get(name)
+        return al.get(tuple(key)) if al else None
+
+    def _note_aliases(self, name, t, pk, k, al) -> None:
+        raw = ct.string_at(ct.addressof(k), ct.sizeof(k))
+        if b"\x01" in raw or b"\x02" in raw:
+            al.setdefault(pk, []).append(t.Key.from_buffer_copy(raw))
+
     def get(self, name, key=()):
         layout = self._layout(name)
         t = self._table(name)
+        al = self._aliased(name, key)
+        if al:
+            vals = []
+            for ck in al:
+                try:
+                    vals.append(to_python(t[ck]))
+                except KeyError:
+                    pass
+            if not vals:
+                return self._default(layout)
+            return sum(vals) if all(isinstance(v, int) for v in vals) else vals[0]
         try:
             v = t[self._key(t, layout, tuple(key))]
         except KeyError:
@@ -231,6 +266,15 @@ class BpfStore(GlobalStore):
         layout = self._layout(name)
         t = self._table(name)
         ckey = self._key(t, layout, tuple(key))
+        al = self._aliased(name, key)
+        if al:
+            ckey = al[0]
+            for extra in al[1:]:
+                try:
+                    del t[extra]
+                except KeyError:
+                    pass
+            del al[1:]
         if layout.kind not in ("scalar", "stats"):
             self._note(name, self._pykey(layout, ckey), t, ckey)
         try:
@@ -245,11 +289,13 @@ class BpfStore(GlobalStore):
         t = self._table(name)
         if layout.kind in ("scalar", "stats"):
             return True
-        try:
-            t[self._key(t, layout, tuple(key))]
-            return True
-        except KeyError:
-            return False
+        for ck in self._aliased(name, key) or [self._key(t, layout, tuple(key))]:
+            try:
+                t[ck]
+                return True
+            except KeyError:
+                pass
+        return False
 
     def delete(self, name, key=None):
         layout = self._layout(name)
@@ -260,6 +306,7 @@ class BpfStore(GlobalStore):
             return
         if key is None:
             self._order.pop(name, None)
+            self._aliases.pop(name, None)
             for k in list(t.keys()):
                 try:
                     del t[k]
@@ -268,18 +315,33 @@ class BpfStore(GlobalStore):
             return
         ckey = self._key(t, layout, tuple(key))
         self._order.get(name, {}).pop(self._pykey(layout, ckey), None)
-        try:
-            del t[ckey]
-        except KeyError:
-            pass
+        al = self._aliases.get(name, {}).pop(tuple(key), None)
+        for ck in al or [ckey]:
+            try:
+                del t[ck]
+            except KeyError:
+                pass
 
     def items(self, name):
         layout = self._layout(name)
         t = self._table(name)
         if layout.kind in ("scalar", "stats"):
             return [((), self.get(name, ()))]
-        return self._ordered(name, [(self._pykey(layout, k), to_python(v))
-                                    for k, v in t.items()])
+        rows, al = [], {}
+        for k, v in t.items():
+            pk = self._pykey(layout, k)
+            self._note_aliases(name, t, pk, k, al)
+            rows.append((pk, to_python(v)))
+        if al:
+            self._aliases[name] = al
+            merged: Dict[tuple, Any] = {}
+            for pk, v in rows:
+                if pk in merged and isinstance(v, int) and isinstance(merged[pk], int):
+                    merged[pk] += v
+                else:
+                    merged.setdefault(pk, v)
+            rows = list(merged.items())
+        return self._ordered(name, rows)
 
     # ------------------------------------------------------------ stats
     def _merge(self, layout, per_cpu) -> Any:
@@ -301,6 +363,20 @@ class BpfStore(GlobalStore):
     def stat(self, name, key=()):
         layout = self._layout(name)
         t = self._table(name)
+        al = self._aliased(name, key)
+        if al:
+            from .stats import Stat
+            total = None
+            for ck in al:
+                try:
+                    s = self._merge(layout, self._per_cpu(t, ck))
+                except KeyError:
+                    continue
+                if total is None:
+                    total = s
+                elif s.count:
+                    total.merge(s)
+            return total if total is not None else _new_stat(Stat, layout)
         try:
             return self._merge(layout, self._per_cpu(t, self._key(t, layout, tuple(key))))
         except KeyError:
@@ -312,12 +388,23 @@ class BpfStore(GlobalStore):
         t = self._table(name)
         if layout.kind == "stats":
             return [((), self.stat(name, ()))]
-        out = []
+        out, al = [], {}
         for k, v in t.items():
             per = list(v) if isinstance(v, ct.Array) else [v]
             s = self._merge(layout, per)
             if s.count:
-                out.append((self._pykey(layout, k), s))
+                pk = self._pykey(layout, k)
+                self._note_aliases(name, t, pk, k, al)
+                out.append((pk, s))
+        if al:
+            self._aliases[name] = al
+            merged: Dict[tuple, Any] = {}
+            for pk, s in out:
+                if pk in merged:
+                    merged[pk].merge(s)
+                else:
+                    merged[pk] = s
+            out = list(merged.items())
         return self._ordered(name, out)
 
     def stat_add(self, name, key, value):
@@ -326,6 +413,9 @@ class BpfStore(GlobalStore):
         layout = self._layout(name)
         t = self._table(name)
         k = self._key(t, layout, tuple(key))
+        al = self._aliased(name, key)
+        if al:
+            k = al[0]
         try:
             cur = t[k]
             existed = True

@@ -320,6 +320,8 @@ def strtol(ctx, s, base):
         if d >= base:
             break
         val = val * base + d
+    if (1 << 63) <= val < (1 << 64):
+        val -= 1 << 64      # kernel addresses ("0xffffffff81000000"): stap's simple_strtol wraps
     val = -val if neg else val
     return max(-(1 << 63), min((1 << 63) - 1, val))
 

@@ -965,8 +965,8 @@ class Interpreter:
     # -- calls
     def eval_FunctionCall(self, e: ast.FunctionCall):
         if id(e) in self.ctx.target_values:
-            # a kernel-only call on event values, evaluated by the BPF stub
-            # (codegen's _event_only_call)
+            # taken by the BPF stub: event-state natives (backtrace() ...) and
+            # kernel-only natives on event values (codegen's _event_only_call)
             return self.ctx.target_values[id(e)]
         decls = e.referents or self.functions.get(e.name, [])
         args = [self.eval(a) for a in e.args]
@@ -999,7 +999,7 @@ class Interpreter:
                 err.loc = where.loc
                 err.tok_desc = where.tok_desc or f"identifier '{name}'"
             raise
-        if isinstance(result, str):
+        if isinstance(result, str) and not getattr(result, "unclipped", False):
             result = self.clip(result)
         return result
 
@@ -1037,6 +1037,46 @@ class Interpreter:
     # -- not runnable in user space
     def eval_EmbeddedExpr(self, e):
         raise self.error("embedded C cannot run in user space", e)
+
+    def eval_CastOp(self, e):
+        """`&@cast(p, "T")->m[i]` in user space: address arithmetic over
+        this kernel's types (@cast_sizeof, @offsetof); reading the kernel's
+        memory is for BPF handlers only."""
+        from ..codegen.btf_offsets import TypeView, kernel_types, parse_type, static_address
+        base = self.eval(e.operand)
+        mod = (e.module or "").strip()
+        bt, ref = None, None
+        if mod.startswith("<") and mod.endswith(">") or "/" in mod and not mod.startswith("kernel"):
+            # a header's or a program's own types (see TargetMixin._cast_program)
+            from ..platform import current
+            from ..platform.dwarf import header_types
+            dw = header_types(mod[1:-1]) if mod.startswith("<") else current().dwarf_info(mod)
+            ref = dw.parse_type(e.type_name or "") if dw is not None else None
+            if ref is None:
+                raise self.error(f"unknown type '{e.type_name}' in {mod}", e)
+        else:
+            bt = kernel_types()
+            ref = parse_type(bt, e.type_name or "") if bt is not None else None
+        if ref is None:
+            raise self.error(f"unknown type '{e.type_name}' in this kernel's BTF", e)
+        if not e.addressof:
+            raise self.error("@cast cannot read kernel memory in user space", e)
+
+        def index_value(comp):
+            if comp.index is not None and isinstance(comp.index, ast.Expr):
+                return int(self.eval(comp.index))
+            return int(comp.name or 0)
+        try:
+            return static_address(TypeView(bt), ref, int(base), e.components, index_value)
+        except ValueError as err:
+            raise self.error(f"@cast in user space: {err}", e)
+
+    def eval_ConstOp(self, e):
+        from ..codegen.kconst import ConstError, value
+        try:
+            return value(e.operand.value)
+        except ConstError as err:
+            raise self.error(str(err), e)
 
     def eval_DefinedOp(self, e: ast.DefinedOp):
         # elaboration normally folds @defined; a surviving one is false

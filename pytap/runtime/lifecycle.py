@@ -68,6 +68,7 @@ class Output:
             self.stream = sys.stdout
         self.parts: List[str] = []
         self.broken = False
+        self.write_error: Optional[str] = None    # strerror of a failed write
 
     def write(self, text: str) -> None:
         if text:
@@ -92,20 +93,35 @@ class Output:
         except BrokenPipeError:
             # the reader went away (`pytap ... | head`): stop quietly, as
             # stap does, and keep Python from complaining at shutdown
-            self.broken = True
-            try:
-                devnull = os.open(os.devnull, os.O_WRONLY)
-                os.dup2(devnull, self.stream.fileno())
-                os.close(devnull)
-            except (OSError, ValueError):
-                pass
+            self._give_up()
+        except OSError as e:
+            # full disk, I/O error...: say so in stap's words once, stop the
+            # run (the session sees `broken`, detaches, exits non-zero)
+            self.write_error = e.strerror or str(e)
+            self._give_up()
+            warn(f"ERROR: Couldn't write to output: {self.write_error}")
         except ValueError:
+            pass
+
+    def _give_up(self) -> None:
+        """No more output: drop what is buffered and point the descriptor
+        at /dev/null so no later flush (ours or Python's at exit) fails."""
+        self.broken = True
+        self.parts.clear()
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self.stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):
             pass
 
     def close(self) -> None:
         self.flush()
         if self.path:
-            self.stream.close()
+            try:
+                self.stream.close()
+            except OSError:
+                pass
 
 
 def warn(text: str) -> None:
@@ -799,6 +815,8 @@ def run(program, opts) -> int:
         pass
     if verbose:
         warn(f"Pass 5: run completed in {clock}.")
+    if out.write_error is not None:
+        sess.exit_status = 1
     if sess.exit_status:
         warn(PASS5_FOOTER)
     return sess.exit_status

@@ -103,70 +103,45 @@ def cacheable(program) -> bool:
 MAX_ENTRIES = 256          # oldest (least recently used) entries go beyond this
 
 
-def _trusted(path: Path) -> bool:
-    """Root loads what the entry says into the kernel: only trust a file and
-    directory that we own and nobody else can write."""
-    try:
-        for p in (path, path.parent):
-            st = os.stat(p)
-            if st.st_uid != os.geteuid() or st.st_mode & 0o022:
-                _debug(f"ignoring {p}: not ours alone (uid {st.st_uid}, mode {st.st_mode:o})")
-                return False
-    except OSError:
-        return False
-    return True
+def _where(path: Path):
+    """(cache root, relative name) of <root>/bpf/<key>.json, for cachefs:
+    root loads what an entry says into the kernel, so entries count only
+    when they and their directories up to the cache root are ours alone."""
+    path = Path(path)
+    return path.parent.parent, f"{path.parent.name}/{path.name}"
 
 
 def lookup(path: Path) -> Optional[dict]:
-    if not _trusted(path):
-        return None
-    try:
-        with open(path) as f:
-            entry = json.load(f)
-        os.utime(path)        # recently used: kept by _evict
-    except (OSError, ValueError):
-        return None
-    if entry.get("format") != FORMAT:
+    from .. import cachefs
+    entry = cachefs.load_json(*_where(path), touch=True)   # touch: kept by _evict
+    if not isinstance(entry, dict) or entry.get("format") != FORMAT:
         return None
     return entry
 
 
 def save(path: Path, entry: dict) -> None:
     """Atomic: a concurrent reader sees the old file or the whole new one."""
-    try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump(entry, f)
-        os.replace(tmp, path)
-    except OSError as e:
-        _debug(f"cannot write {path}: {e}")
+    from .. import cachefs
+    root, rel = _where(path)
+    if not cachefs.store_json(root, rel, entry):
+        _debug(f"cannot write {path}")
         return
-    _evict(path.parent)
+    _evict(root, rel.split("/")[0])
 
 
-def _evict(directory: Path) -> None:
-    try:
-        files = [(e.stat().st_mtime, e.path) for e in os.scandir(directory)
-                 if e.name.endswith(".json")]
-    except OSError:
-        return
+def _evict(root: Path, sub: str) -> None:
+    from .. import cachefs
+    files = sorted((st.st_mtime, name) for name, st in cachefs.entries(root, sub)
+                   if name.endswith(".json"))
     if len(files) <= MAX_ENTRIES:
         return
-    files.sort()
-    for _, p in files[: len(files) - MAX_ENTRIES]:
-        try:
-            os.unlink(p)
-        except OSError:
-            pass
+    for _, name in files[: len(files) - MAX_ENTRIES]:
+        cachefs.remove(root, f"{sub}/{name}")
 
 
 def forget(path: Path) -> None:
-    try:
-        path.unlink()
-    except OSError:
-        pass
+    from .. import cachefs
+    cachefs.remove(*_where(path))
 
 
 # ------------------------------------------------------------------ capture

@@ -29,6 +29,9 @@ def cstring(raw: bytes) -> str:
     end = raw.find(b"\0")
     if end >= 0:
         raw = raw[:end]
+    if b"\x01" in raw or b"\x02" in raw:      # stack tokens (runtime/stacks.py)
+        from .stacks import expand
+        return expand(raw.decode("utf-8", "surrogateescape"))
     return raw.decode("utf-8", "surrogateescape")
 
 

@@ -1,0 +1,430 @@
+"""Decoding tables for system-call arguments, and the code made from them.
+
+Each table is data (values from the Linux x86_64 UAPI headers, names and
+order as SystemTap prints them); `tapset_text()` turns them into BPF native
+functions for tapsets/syscall_decoders.stp and `python_tables()` into the
+module the Python twins read (pytap/runtime/natives/syscall_tables.py).
+
+Kinds:
+  flags   names of the set bits joined by "|" (an entry matches when it
+          shares any bit with what is left, then its bits are cleared);
+          what is left over is appended as 0x-hex; 0 prints the table's
+          zero name or "0x0".
+  value   the name of the value, else 0x-hex (or decimal: base 10).
+"""
+from __future__ import annotations
+
+import errno as _errno
+import re
+
+O = 0  # noqa: E741 (octal helpers below read better)
+
+OPEN_FLAGS = [(0o100, "O_CREAT"), (0o200, "O_EXCL"), (0o400, "O_NOCTTY"), (0o1000, "O_TRUNC"),
+              (0o2000, "O_APPEND"), (0o4000, "O_NONBLOCK"), (0o4010000, "O_SYNC"),
+              (0o4010000, "O_SYNC"), (0o10000, "O_DSYNC"), (0o20000, "O_ASYNC"),
+              (0o20000, "O_ASYNC"), (0o40000, "O_DIRECT"), (0o100000, "O_LARGEFILE"),
+              (0o200000, "O_DIRECTORY"), (0o400000, "O_NOFOLLOW"), (0o1000000, "O_NOATIME"),
+              (0o2000000, "O_CLOEXEC"), (0o10000000, "O_PATH")]
+AT_FLAGS = [(0x100, "AT_SYMLINK_NOFOLLOW"), (0x200, "AT_REMOVEDIR"), (0x400, "AT_SYMLINK_FOLLOW"),
+            (0x800, "AT_NO_AUTOMOUNT"), (0x1000, "AT_EMPTY_PATH")]
+ACCESS_MODE = [(0, "F_OK"), (4, "R_OK"), (2, "W_OK"), (1, "X_OK")]
+PROT = [(0, "PROT_NONE"), (1, "PROT_READ"), (2, "PROT_WRITE"), (4, "PROT_EXEC"), (8, "PROT_SEM"),
+        (0x01000000, "PROT_GROWSDOWN"), (0x02000000, "PROT_GROWSUP")]
+MMAP_FLAGS = [(0x1, "MAP_SHARED"), (0x2, "MAP_PRIVATE"), (0x10, "MAP_FIXED"), (0x20, "MAP_ANONYMOUS"),
+              (0x100, "MAP_GROWSDOWN"), (0x800, "MAP_DENYWRITE"), (0x1000, "MAP_EXECUTABLE"),
+              (0x2000, "MAP_LOCKED"), (0x4000, "MAP_NORESERVE"), (0x8000, "MAP_POPULATE"),
+              (0x10000, "MAP_NONBLOCK"), (0x20000, "MAP_STACK"), (0x40000, "MAP_HUGETLB"),
+              (0x4000000, "MAP_UNINITIALIZED"), (0x40, "MAP_32BIT")]
+WAIT4_OPTS = [(1, "WNOHANG"), (2, "WUNTRACED"), (4, "WEXITED"), (2, "WSTOPPED"), (8, "WCONTINUED"),
+              (0x01000000, "WNOWAIT"), (0x20000000, "__WNOTHREAD"), (0x40000000, "__WALL"),
+              (0x80000000, "__WCLONE")]
+MSG_FLAGS = [(1, "MSG_OOB"), (2, "MSG_PEEK"), (4, "MSG_DONTROUTE"), (4, "MSG_TRYHARD"), (8, "MSG_CTRUNC"),
+             (0x10, "MSG_PROBE"), (0x20, "MSG_TRUNC"), (0x40, "MSG_DONTWAIT"), (0x80, "MSG_EOR"),
+             (0x100, "MSG_WAITALL"), (0x200, "MSG_FIN"), (0x400, "MSG_SYN"), (0x800, "MSG_CONFIRM"),
+             (0x1000, "MSG_RST"), (0x2000, "MSG_ERRQUEUE"), (0x4000, "MSG_NOSIGNAL"), (0x8000, "MSG_MORE"),
+             (0x10000, "MSG_WAITFORONE"), (0x20000, "MSG_SENDPAGE_NOTLAST"), (0x200, "MSG_EOF"),
+             (0x20000000, "MSG_FASTOPEN"), (0x40000000, "MSG_CMSG_CLOEXEC")]
+CLOCK_IDS = [(0, "CLOCK_REALTIME"), (1, "CLOCK_MONOTONIC"), (2, "CLOCK_PROCESS_CPUTIME_ID"),
+             (3, "CLOCK_THREAD_CPUTIME_ID"), (4, "CLOCK_MONOTONIC_RAW"), (5, "CLOCK_REALTIME_COARSE"),
+             (6, "CLOCK_MONOTONIC_COARSE"), (7, "CLOCK_BOOTTIME"), (8, "CLOCK_REALTIME_ALARM"),
+             (9, "CLOCK_BOOTTIME_ALARM"), (10, "CLOCK_SGI_CYCLE"), (11, "CLOCK_TAI")]
+SEEK_WHENCE = [(0, "SEEK_SET"), (1, "SEEK_CUR"), (2, "SEEK_END"), (3, "SEEK_DATA"), (4, "SEEK_HOLE")]
+FCNTL_CMD = [(0, "F_DUPFD"), (1, "F_GETFD"), (2, "F_SETFD"), (3, "F_GETFL"), (4, "F_SETFL"), (5, "F_GETLK"),
+             (6, "F_SETLK"), (7, "F_SETLKW"), (8, "F_SETOWN"), (9, "F_GETOWN"), (10, "F_SETSIG"),
+             (11, "F_GETSIG"), (15, "F_SETOWN_EX"), (16, "F_GETOWN_EX"), (17, "F_GETOWNER_UIDS"),
+             (1024, "F_SETLEASE"), (1025, "F_GETLEASE"), (1030, "F_DUPFD_CLOEXEC"), (1026, "F_NOTIFY"),
+             (1031, "F_SETPIPE_SZ"), (1032, "F_GETPIPE_SZ")]
+SIGPROCMASK_HOW = [(0, "SIG_BLOCK"), (1, "SIG_UNBLOCK"), (2, "SIG_SETMASK")]
+SOCK_FAMILY = [(v, "PF_" + n) for v, n in [
+    (0, "UNSPEC"), (1, "LOCAL"), (2, "INET"), (3, "AX25"), (4, "IPX"), (5, "APPLETALK"), (6, "NETROM"),
+    (7, "BRIDGE"), (8, "ATMPVC"), (9, "X25"), (10, "INET6"), (11, "ROSE"), (13, "NETBEUI"),
+    (14, "SECURITY"), (15, "KEY"), (16, "NETLINK"), (17, "PACKET"), (18, "ASH"), (19, "ECONET"),
+    (20, "ATMSVC"), (21, "RDS"), (22, "SNA"), (23, "IRDA"), (24, "PPPOX"), (25, "WANPIPE"), (26, "LLC"),
+    (27, "IB"), (29, "CAN"), (30, "TIPC"), (31, "BLUETOOTH"), (32, "IUCV"), (33, "RXRPC"), (34, "ISDN"),
+    (35, "PHONET"), (36, "IEEE802154"), (37, "CAIF"), (38, "ALG"), (39, "NFC"), (40, "VSOCK")]]
+GETRANDOM_FLAGS = [(1, "GRND_NONBLOCK"), (2, "GRND_RANDOM")]
+PIPE2_FLAGS = [(0o4000, "O_NONBLOCK"), (0o2000000, "O_CLOEXEC"), (0o40000, "O_DIRECT")]
+TIMER_ABSTIME = [(1, "TIMER_ABSTIME")]
+ITIMER_WHICH = [(0, "ITIMER_REAL"), (1, "ITIMER_VIRTUAL"), (2, "ITIMER_PROF")]
+SHUTDOWN_HOW = [(0, "SHUT_RD"), (1, "SHUT_WR"), (2, "SHUT_RDWR")]
+MADVICE = [(v, "MADV_" + n) for v, n in [
+    (0, "NORMAL"), (1, "RANDOM"), (2, "SEQUENTIAL"), (3, "WILLNEED"), (4, "DONTNEED"), (8, "FREE"),
+    (9, "REMOVE"), (10, "DONTFORK"), (11, "DOFORK"), (100, "HWPOISON"), (101, "SOFT_OFFLINE"),
+    (12, "MERGEABLE"), (13, "UNMERGEABLE"), (14, "HUGEPAGE"), (15, "NOHUGEPAGE"), (16, "DONTDUMP"),
+    (17, "DODUMP")]]
+RLIMIT_RESOURCE = [(0xffffffff, "RLIM_INFINITY")] + [(i, "RLIMIT_" + n) for i, n in enumerate(
+    ["CPU", "FSIZE", "DATA", "STACK", "CORE", "RSS", "NPROC", "NOFILE", "MEMLOCK", "AS", "LOCKS",
+     "SIGPENDING", "MSGQUEUE", "NICE", "RTPRIO", "RTTIME"])] + [(16, "RLIM_NLIMITS")]
+RUSAGE_WHO = [(0, "RUSAGE_SELF"), (0xffffffff, "RUSAGE_CHILDREN"), (0xfffffffe, "RUSAGE_BOTH"),
+              (1, "RUSAGE_THREAD")]
+CLONE_FLAGS = [(v, "CLONE_" + n) for v, n in [
+    (0x100, "VM"), (0x200, "FS"), (0x400, "FILES"), (0x800, "SIGHAND"), (0x2000, "PTRACE"),
+    (0x4000, "VFORK"), (0x8000, "PARENT"), (0x10000, "THREAD"), (0x20000, "NEWNS"), (0x40000, "SYSVSEM"),
+    (0x80000, "SETTLS"), (0x100000, "PARENT_SETTID"), (0x200000, "CHILD_CLEARTID"),
+    (0x400000, "DETACHED"), (0x800000, "UNTRACED"), (0x1000000, "CHILD_SETTID"), (0x4000000, "NEWUTS"),
+    (0x8000000, "NEWIPC"), (0x10000000, "NEWUSER"), (0x20000000, "NEWPID"), (0x40000000, "NEWNET"),
+    (0x80000000, "IO")]]
+_FUTEX = ["WAIT", "WAKE", "FD", "REQUEUE", "CMP_REQUEUE", "WAKE_OP", "LOCK_PI", "UNLOCK_PI",
+          "TRYLOCK_PI", "WAIT_BITSET", "WAKE_BITSET", "WAIT_REQUEUE_PI", "CMP_REQUEUE_PI"]
+FUTEX_OP = [(i, "FUTEX_" + n) for i, n in enumerate(_FUTEX)] + \
+    [(i | 128, f"FUTEX_{n}_PRIVATE") for i, n in enumerate(_FUTEX) if n != "FD"]
+SIG_NAMES = ["HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2",
+             "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG",
+             "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS"]
+SIGNALS = [(0, "SIG_0")] + [(i + 1, "SIG" + n) for i, n in enumerate(SIG_NAMES) if n != "STKFLT"]
+SIGNALS = [(v, "SIGIO/SIGPOLL" if n == "SIGIO" else n) for v, n in SIGNALS] + [(5 | 0x80, "TRACESYSGOOD")]
+# signal_str(): stap's short names, RTMIN+n above 32
+SIGNAL_STR = [(i + 1, "IO/POLL" if n == "IO" else n) for i, n in enumerate(SIG_NAMES)] + [(32, "RTMIN")] + \
+    [(32 + i, f"RTMIN+{i}") for i in range(1, 33)]
+ERRNO = [(e, _errno.errorcode[e]) for e in range(1, 132) if e in _errno.errorcode]
+
+
+def _syscall_names():
+    out = []
+    try:
+        text = open("/usr/include/x86_64-linux-gnu/asm/unistd_64.h").read()
+    except OSError:
+        return out
+    for m in re.finditer(r"#define __NR_(\w+) (\d+)", text):
+        out.append((int(m.group(2)), m.group(1)))
+    return out
+
+
+# name -> (kind, table, C expression giving the value from STAP_ARG_x, base)
+DECODERS = {
+    "_sc_at_flags": ("flags", AT_FLAGS, "STAP_ARG_f", 16),
+    "_sc_access_mode": ("flags", ACCESS_MODE, "(u32)STAP_ARG_f", 16),
+    "_sc_prot": ("flags", PROT, "STAP_ARG_f", 16),
+    "_sc_mmap_flags": ("flags", MMAP_FLAGS, "STAP_ARG_f", 16),
+    "_sc_wait4_opts": ("flags", WAIT4_OPTS, "(u32)STAP_ARG_f", 16),
+    "_sc_msg_flags": ("flags", MSG_FLAGS, "STAP_ARG_f & ~0x80000000LL", 16),
+    "_sc_open_flags_rest": ("flags", OPEN_FLAGS, "STAP_ARG_f", 16),
+    "_sc_clockid": ("value", CLOCK_IDS, "(u32)STAP_ARG_f", 16),
+    "_sc_seek_whence": ("value", SEEK_WHENCE, "(u32)STAP_ARG_f", 16),
+    "_sc_fcntl_cmd": ("value", FCNTL_CMD, "(u32)STAP_ARG_f", 16),
+    "_sc_signal_name": ("value", SIGNALS, "(u32)STAP_ARG_f", 16),
+    "_sc_clone_flag_bits": ("flags", CLONE_FLAGS, "STAP_ARG_f", 16),
+    "_sc_futex_op": ("value", FUTEX_OP, "(u32)STAP_ARG_f", 16),
+    "_sc_sigprocmask_how": ("value", SIGPROCMASK_HOW, "STAP_ARG_f", 16),
+    "_sc_sock_family": ("value", SOCK_FAMILY, "(u32)STAP_ARG_f", 16),
+    "_sc_getrandom_flags": ("flags", GETRANDOM_FLAGS, "(u32)STAP_ARG_f", 16),
+    "_sc_pipe2_flags": ("flags", PIPE2_FLAGS, "(u32)STAP_ARG_f", 16),
+    "_sc_timer_abstime": ("value", TIMER_ABSTIME, "(u32)STAP_ARG_f", 16),
+    "_sc_itimer_which": ("value", ITIMER_WHICH, "(u32)STAP_ARG_f", 16),
+    "_sc_shutdown_how": ("value", SHUTDOWN_HOW, "(u32)STAP_ARG_f", 16),
+    "_sc_madvice": ("value", MADVICE, "(u32)STAP_ARG_f", 16),
+    "_sc_rlimit_resource": ("value", RLIMIT_RESOURCE, "(u32)STAP_ARG_f", 16),
+    "_sc_rusage_who": ("value", RUSAGE_WHO, "(u32)STAP_ARG_f", 16),
+    "errno_str": ("value", ERRNO, "(STAP_ARG_f < 0 ? -STAP_ARG_f : STAP_ARG_f)", None),
+    "signal_str": ("value", SIGNAL_STR, "STAP_ARG_f", None),
+    "syscall_name": ("value", _syscall_names(), "STAP_ARG_f", None),
+}
+# the stap-visible parameter name of a public decoder
+PARAM = {"errno_str": "err", "signal_str": "num", "syscall_name": "num"}
+
+
+def _c_lit(s):
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+HELPERS = r"""#ifndef PYTAP_SC_HELPERS
+#define PYTAP_SC_HELPERS
+/* Append a literal to the string at d (a buffer of PYTAP_MSL bytes followed
+ * by slack), then launder the position: each decoder is a chain of
+ * branches, and a position the verifier still knows exactly would make it
+ * walk every combination of them. */
+#define SC_PUT(d, pos, lit) do { \
+	if ((pos) + sizeof(lit) <= PYTAP_MSL) { \
+		__builtin_memcpy((d) + ((pos) & PYTAP_IDX_MASK), lit, sizeof(lit)); \
+		(pos) += sizeof(lit) - 1; \
+	} \
+	(pos) = pytap_launder(pos) & PYTAP_IDX_MASK; } while (0)
+#define SC_HEX(d, pos, v) do { \
+	SC_PUT(d, pos, "0x"); \
+	(pos) = pytap_fmt_num((d), (pos), (v), 16, 0, PYTAP_F_UNSIGNED); \
+	(d)[(pos) & PYTAP_IDX_MASK] = 0; } while (0)
+#define SC_DEC(d, pos, v) do { \
+	(pos) = pytap_fmt_num((d), (pos), (v), 10, 0, 0); \
+	(d)[(pos) & PYTAP_IDX_MASK] = 0; } while (0)
+#endif
+"""
+
+
+def _c_flags(table, expr):
+    lines = ["\ts64 v = " + expr + ";", "\tu32 pos = 0;", "\tSTAP_RETVALUE[0] = 0;"]
+    zero = [n for v, n in table if v == 0]
+    lines.append("\tif (v == 0) {")
+    lines.append(f"\t\tSC_PUT(STAP_RETVALUE, pos, {_c_lit(zero[0])});" if zero
+                 else "\t\tSC_HEX(STAP_RETVALUE, pos, v);")
+    lines.append("\t\treturn 0;\n\t}")
+    for val, name in table:
+        if val == 0:
+            continue
+        lines.append(f"\tif (v & {val:#x}LL) {{")
+        lines.append("\t\tif (pos) SC_PUT(STAP_RETVALUE, pos, \"|\");")
+        lines.append(f"\t\tSC_PUT(STAP_RETVALUE, pos, {_c_lit(name)});")
+        lines.append(f"\t\tv &= ~{val:#x}LL;\n\t}}")
+        lines.append("\tv = pytap_launder(v);")
+    lines.append("\tif (v) {\n\t\tif (pos) SC_PUT(STAP_RETVALUE, pos, \"|\");")
+    lines.append("\t\tSC_HEX(STAP_RETVALUE, pos, v);\n\t}")
+    return lines
+
+
+def _c_value(table, expr, base):
+    lines = ["\ts64 v = " + expr + ";", "\tu32 pos = 0;", "\tSTAP_RETVALUE[0] = 0;", "\tswitch (v) {"]
+    seen = set()
+    for val, name in table:
+        if val in seen:
+            continue
+        seen.add(val)
+        lines.append(f"\tcase {val}: SC_PUT(STAP_RETVALUE, pos, {_c_lit(name)}); return 0;")
+    lines.append("\t}")
+    if base == 16:
+        lines.append("\tSC_HEX(STAP_RETVALUE, pos, v);")
+    elif base == 10:
+        lines.append("\tSC_DEC(STAP_RETVALUE, pos, v);")
+    return lines
+
+
+USTR_Q = r"""	/* the user string, read into the sprintf scratch (free while a
+	 * function's arguments are computed), then quoted into the result */
+	char *raw = E->F->fmt + 2 * PYTAP_MSL;
+	char *d = STAP_RETVALUE;
+	u32 pos = 0;
+	d[0] = 0;
+	long n = bpf_probe_read_user_str(raw, PYTAP_MSL, (void *)STAP_ARG_addr);
+	if (n < 1) {
+		SC_HEX(d, pos, STAP_ARG_addr);
+		return 0;
+	}
+	d[0] = '"';
+	pos = 1;
+	/* stap keeps at most 125 characters inside the quotes; when more
+	 * follow, it ends after 122 (never cutting an escape in two) and
+	 * appends "... */
+	u32 keep = 1, trunc = 0;
+	for (int i = 0; i < PYTAP_MSL - 1; i++) {
+		unsigned char c = raw[i];
+		if (!c)
+			break;
+		char e1 = 0;
+		u32 w = 1;
+		switch (c) {
+		case '\a': e1 = 'a'; break;
+		case '\b': e1 = 'b'; break;
+		case '\f': e1 = 'f'; break;
+		case '\n': e1 = 'n'; break;
+		case '\r': e1 = 'r'; break;
+		case '\t': e1 = 't'; break;
+		case '\v': e1 = 'v'; break;
+		case '"': e1 = '"'; break;
+		case '\\': e1 = '\\'; break;
+		}
+		if (e1)
+			w = 2;
+		else if (c < 32 || c > 126)
+			w = 4;
+		if (pos - 1 + w > 125) {
+			trunc = 1;
+			break;
+		}
+		u32 p = pos & PYTAP_IDX_MASK;
+		if (w == 1) {
+			d[p] = c;
+		} else if (w == 2) {
+			d[p] = '\\';
+			d[(p + 1) & PYTAP_IDX_MASK] = e1;
+		} else {
+			d[p] = '\\';
+			d[(p + 1) & PYTAP_IDX_MASK] = '0' + ((c >> 6) & 3);
+			d[(p + 2) & PYTAP_IDX_MASK] = '0' + ((c >> 3) & 7);
+			d[(p + 3) & PYTAP_IDX_MASK] = '0' + (c & 7);
+		}
+		pos = pytap_launder(pos + w) & PYTAP_IDX_MASK;
+		if (pos - 1 <= 122)
+			keep = pos;
+		keep = pytap_launder(keep) & PYTAP_IDX_MASK;
+	}
+	if (trunc) {
+		pos = keep;
+		d[pos & PYTAP_IDX_MASK] = 0;
+		SC_PUT(d, pos, "\"...");
+		return 0;
+	}
+	d[pos & PYTAP_IDX_MASK] = '"';
+	d[(pos + 1) & PYTAP_IDX_MASK] = 0;
+	return 0;
+"""
+
+
+def tapset_text() -> str:
+    out = ["// GENERATED by scripts/gen_syscall_tapsets.py from scripts/syscall_decode.py.\n",
+           "// Formatting for the system-call tapsets: errno_str, return_str, signal_str,\n",
+           "// syscall_name and the private _sc_* decoders.  All run in BPF; each has a\n",
+           "// Python twin in pytap/runtime/natives/syscalls.py.\n\n"]
+    for name, (kind, table, expr, base) in DECODERS.items():
+        if not table:
+            continue
+        param = PARAM.get(name, "f")
+        body = _c_flags(table, expr) if kind == "flags" else _c_value(table, expr, base)
+        body = [l.replace("STAP_ARG_f", "STAP_ARG_" + param) for l in body]
+        out.append(f"function {name}:string ({param}:long) %{{ /* bpf */ /* pure */\n")
+        out.append(HELPERS)
+        out.append("\n".join(body) + "\n\treturn 0;\n%}\n\n")
+    out.append("function _sc_ustr_q:string (addr:long) %{ /* bpf */ /* pure */\n" + HELPERS + USTR_Q + "%}\n\n")
+    out.append(TIMES.replace("HELPERS\n", HELPERS + TIMES_MACRO))
+    out.append(STAP_FUNCS)
+    return "".join(out)
+
+
+TIMES = r"""
+// struct timespec / timeval arrays (n of 1 or 2) in user memory:
+// "[sec.nsec]" per element, "NULL" for a null pointer, the address in hex
+// when unreadable.  nsec_digits: 9 (timespec, with UTIME_NOW/UTIME_OMIT
+// by name) or 6 (timeval).
+function _sc_timespec:string (uaddr:long, n:long) %{ /* bpf */ /* pure */
+HELPERS
+	SC_TIMES(9)
+%}
+
+function _sc_timeval:string (uaddr:long, n:long) %{ /* bpf */ /* pure */
+HELPERS
+	SC_TIMES(6)
+%}
+"""
+TIMES_MACRO = r"""#ifndef PYTAP_SC_TIMES
+#define PYTAP_SC_TIMES
+#define SC_TIMES(digits) \
+	s64 tv[4] = {}; \
+	u32 pos = 0; \
+	s64 n = STAP_ARG_n; \
+	STAP_RETVALUE[0] = 0; \
+	if (!STAP_ARG_uaddr || n < 1 || n > 2) { \
+		SC_PUT(STAP_RETVALUE, pos, "NULL"); \
+		return 0; \
+	} \
+	if (bpf_probe_read_user(tv, n == 2 ? 32 : 16, (void *)STAP_ARG_uaddr) < 0) { \
+		SC_HEX(STAP_RETVALUE, pos, STAP_ARG_uaddr); \
+		return 0; \
+	} \
+	for (int i = 0; i < 2; i++) { \
+		if (i >= n) \
+			break; \
+		s64 sec = tv[2 * i], frac = tv[2 * i + 1]; \
+		if ((digits) == 9 && frac == (1L << 30) - 1) { \
+			SC_PUT(STAP_RETVALUE, pos, "[UTIME_NOW]"); \
+		} else if ((digits) == 9 && frac == (1L << 30) - 2) { \
+			SC_PUT(STAP_RETVALUE, pos, "[UTIME_OMIT]"); \
+		} else { \
+			SC_PUT(STAP_RETVALUE, pos, "["); \
+			pos = pytap_fmt_num(STAP_RETVALUE, pos, sec, 10, 0, 0); \
+			STAP_RETVALUE[pos & PYTAP_IDX_MASK] = 0; \
+			SC_PUT(STAP_RETVALUE, pos, "."); \
+			pos = pytap_fmt_num(STAP_RETVALUE, pos, frac, 10, (digits), PYTAP_F_ZERO); \
+			STAP_RETVALUE[pos & PYTAP_IDX_MASK] = 0; \
+			SC_PUT(STAP_RETVALUE, pos, "]"); \
+		} \
+	} \
+	return 0;
+#endif
+"""
+
+STAP_FUNCS = r"""// A user string without quoting; "" when it cannot be read.
+function _sc_ustr:string (addr:long) %{ /* bpf */ /* pure */
+	if (bpf_probe_read_user_str(STAP_RETVALUE, STAP_RETSIZE, (void *)STAP_ARG_addr) < 0)
+		STAP_RETVALUE[0] = 0;
+	return 0;
+%}
+
+// The O_ACCMODE part by name, then the other flags.
+function _sc_open_flags:string (f:long) {
+	acc = f & 3
+	s = acc == 1 ? "O_WRONLY" : acc == 2 ? "O_RDWR" : "O_RDONLY"
+	rest = f & ~3 & 0xffffffff
+	if (rest)
+		return s . "|" . _sc_open_flags_rest(rest)
+	return s
+}
+
+// clone flags, then the exit signal in the low byte by name
+function _sc_clone_flags:string (f:long) {
+	s = _sc_clone_flag_bits(f & ~0xff)
+	if (f & 0xff)
+		s = s . "|" . _sc_signal_name(f & 0xff)
+	return s
+}
+
+// quotactl's command without its quota type (QCMD(cmd, type) >> SUBCMDSHIFT)
+function _sc_quotactl_subcmd:long (cmd:long) {
+	return (cmd & 0xffffffff) >> 8
+}
+
+function _sc_dfd_str:string (d:long) {
+	if (d == -100)
+		return "AT_FDCWD"
+	return sprint(d)
+}
+
+function _sc_s32:long (v:long) { return (v << 32) >> 32 }
+function _sc_u32:long (v:long) { return v & 0xffffffff }
+function _sc_s16:long (v:long) { return (v << 48) >> 48 }
+function _sc_u16:long (v:long) { return v & 0xffff }
+
+// The number of an errno name for errno_str (stap's errno_p).
+function _sc_errno_p:long (err:long) {
+	e = err < 0 ? -err : err
+	return e > 0 && e < 132 && errno_str(e) != "" ? e : 0
+}
+
+/**
+ * sfunction return_str - a system call's return value as text
+ * @format: 1 decimal, 2 hex, 3 octal
+ * @ret: the value; a negative errno prints as "-2 (ENOENT)"
+ */
+function return_str:string (format:long, ret:long) {
+	if (ret < 0 && _sc_errno_p(ret))
+		return sprintf("%d (%s)", ret, errno_str(ret))
+	if (format == 2)
+		return sprintf("0x%x", ret)
+	if (format == 3)
+		return sprintf("%#o", ret)
+	return sprintf("%d", ret)
+}
+"""
+
+
+def python_tables() -> str:
+    lines = ['"""GENERATED by scripts/gen_syscall_tapsets.py (scripts/syscall_decode.py):',
+             'the decoding tables the Python twins of the syscall decoders use."""', "",
+             "# name -> (kind, [(value, name)], mask, base)"]
+    lines.append("DECODERS = {")
+    for name, (kind, table, expr, base) in DECODERS.items():
+        mask = None
+        if expr.startswith("(u32)"):
+            mask = 0xffffffff
+        elif "~0x80000000" in expr:
+            mask = ~0x80000000
+        absval = "-STAP_ARG_f" in expr
+        lines.append(f"    {name!r}: ({kind!r}, {table!r}, {mask!r}, {base!r}, {absval!r}),")
+    lines.append("}")
+    return "\n".join(lines) + "\n"

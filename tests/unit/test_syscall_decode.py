@@ -1,0 +1,81 @@
+"""The system-call formatting twins (pytap/runtime/natives/syscalls.py) and
+scripts/compare_locals.py's comparison, without a kernel."""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from pytap.runtime import builtins as B
+from pytap.runtime.natives import load_all
+
+REPO = Path(__file__).resolve().parents[2]
+load_all()
+
+
+def call(name, *args):
+    return B.BUILTINS[name](None, *args)
+
+
+@pytest.mark.parametrize("name,arg,out", [
+    ("_sc_prot", 3, "PROT_READ|PROT_WRITE"),
+    ("_sc_prot", 0, "PROT_NONE"),
+    ("_sc_prot", 0x10 | 1, "PROT_READ|0x10"),
+    ("_sc_mmap_flags", 0x22, "MAP_PRIVATE|MAP_ANONYMOUS"),
+    ("_sc_open_flags_rest", 0o2000100, "O_CREAT|O_CLOEXEC"),
+    ("_sc_at_flags", 0x100, "AT_SYMLINK_NOFOLLOW"),
+    ("_sc_at_flags", 0, "0x0"),
+    ("_sc_access_mode", 0, "F_OK"),
+    ("_sc_access_mode", 6, "R_OK|W_OK"),
+    ("_sc_signal_name", 9, "SIGKILL"),
+    ("_sc_signal_name", 0, "SIG_0"),
+    ("_sc_signal_name", 29, "SIGIO/SIGPOLL"),
+    ("_sc_signal_name", 99, "0x63"),
+    ("_sc_clockid", 1, "CLOCK_MONOTONIC"),
+    ("_sc_seek_whence", 2, "SEEK_END"),
+    ("_sc_wait4_opts", 3, "WNOHANG|WUNTRACED"),
+    ("_sc_fcntl_cmd", 1030, "F_DUPFD_CLOEXEC"),
+    ("_sc_sigprocmask_how", 2, "SIG_SETMASK"),
+    ("_sc_sock_family", 10, "PF_INET6"),
+    ("_sc_pipe2_flags", 0o2004000, "O_NONBLOCK|O_CLOEXEC"),
+    ("_sc_rusage_who", -1, "RUSAGE_CHILDREN"),
+    ("_sc_madvice", 4, "MADV_DONTNEED"),
+    ("_sc_futex_op", 129, "FUTEX_WAKE_PRIVATE"),
+    ("_sc_futex_op", 0x189, "0x189"),
+    ("_sc_clone_flag_bits", 0x1200000 | 0x100, "CLONE_VM|CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID"),
+    ("_sc_clone_flag_bits", 0, "0x0"),
+    ("errno_str", -2, "ENOENT"),
+    ("errno_str", 13, "EACCES"),
+    ("errno_str", 4095, ""),
+    ("signal_str", 15, "TERM"),
+    ("signal_str", 34, "RTMIN+2"),
+    ("signal_str", 29, "IO/POLL"),
+    ("signal_str", 0, ""),
+    ("syscall_name", 257, "openat"),
+    ("syscall_name", 0, "read"),
+])
+def test_decoders(name, arg, out):
+    assert call(name, arg) == out
+
+
+def test_timespec_null():
+    assert call("_sc_timespec", 0, 1) == "NULL"
+    assert call("_sc_timeval", 0x1000, 3) == "NULL"
+
+
+def _compare_module():
+    spec = importlib.util.spec_from_file_location("compare_locals", REPO / "scripts" / "compare_locals.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_compare_locals_rules():
+    m = _compare_module()
+    stap = m.parse_listing("syscall.a name:string fd:long __nr:long $regs:struct pt_regs*\n"
+                           "syscall.b x:long\nsyscall.c y:string\n")
+    mine = m.parse_listing("syscall.a name:string fd:long extra:long\nsyscall.b x:string\n")
+    ok, misses = m.compare(stap, mine)
+    assert ok == 1
+    assert misses == [("syscall.b", "x is string, stap long"), ("syscall.c", "not listed")]
