@@ -105,14 +105,17 @@ class _TargetScan(ast.Visitor):
         self.found.append(n)
 
 
-def _kernel_only_call(node, seen=None):
+def _kernel_only_call(node, seen=None, captured=frozenset()):
     """A call (direct or through script functions) of a `/* kernel-only */`
-    native function, which cannot run in the user-space interpreter."""
+    native function, which cannot run in the user-space interpreter.
+    Calls in `captured` (ids) were evaluated by the BPF stub."""
     seen = set() if seen is None else seen
     found = []
 
     class V(ast.Visitor):
         def visit_FunctionCall(self, n):
+            if id(n) in captured:
+                return
             for d in n.referents[:1]:
                 if isinstance(d.body, ast.EmbeddedCode):
                     if "/* kernel-only */" in d.body.code and not found:
@@ -127,9 +130,10 @@ def _kernel_only_call(node, seen=None):
     return found[0] if found else None
 
 
-def _check_user_mode(p, reason):
-    """A probe running in user space may not use kernel-only functions, nor
-    read kernel or traced-process memory (@kderef/@uderef)."""
+def _check_user_mode(p, reason, captured=frozenset()):
+    """A probe running in user space may not use kernel-only functions
+    (except calls its BPF stub evaluated: `captured` ids), nor read kernel
+    or traced-process memory (@kderef/@uderef)."""
     derefs = []
 
     class _Derefs(ast.Visitor):
@@ -140,7 +144,7 @@ def _check_user_mode(p, reason):
         d = derefs[0]
         raise StapError(f"@{d.kind} needs the kernel context, but this probe handler runs in "
                         f"user space ({reason})", d.loc, f"operator '@{d.kind}'")
-    call = _kernel_only_call(p.body)
+    call = _kernel_only_call(p.body, captured=captured)
     if call is not None:
         raise StapError(f"{call.name}() needs the kernel context, but this probe handler runs in "
                         f"user space ({reason})", call.loc, call.tok_desc or f"identifier '{call.name}'")
@@ -191,6 +195,12 @@ def _capturable_targets(body) -> list:
             if d is not None and isinstance(d.body, ast.EmbeddedCode):
                 if "/* capture */" in (d.body.code or "") and not n.args:
                     out.append((n, True))
+                elif _event_only_call(n, pure):
+                    # a pure kernel-only native applied to event values only
+                    # (a tapset alias's `filename = __kf_quote($filename, 0)`):
+                    # the stub evaluates the whole call
+                    out.append((n, True))
+                    return
             elif d is not None and id(d) not in seen_fns:
                 seen_fns.add(id(d))
                 self.visit(d.body)
@@ -200,6 +210,16 @@ def _capturable_targets(body) -> list:
             out.append((n, pure(n.operand)))
     T().visit(body)
     return out
+
+
+def _event_only_call(n, pure) -> bool:
+    d = n.referents[0] if n.referents else None
+    if d is None or not isinstance(d.body, ast.EmbeddedCode):
+        return False
+    code = d.body.code
+    if "/* kernel-only */" not in code or "/* pure */" not in code:
+        return False
+    return bool(n.args) and all(pure(a) for a in n.args) and any(_targets_in(a) for a in n.args)
 
 
 def _targets_in(node) -> list:
@@ -498,7 +518,8 @@ class Generator:
             low, why = self.lower_probe(p)
             if low is None:
                 self._capture_targets(p, why)
-                _check_user_mode(p, why.reason)
+                caps = self._captured.get(p.index, (None, []))[1] or []
+                _check_user_mode(p, why.reason, frozenset(c[0] for c in caps))
             lowered[p.index] = (low, why)
         # 2. group by event and decide raw tracepoints
         for p in self._bpf_probes:

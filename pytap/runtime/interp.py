@@ -964,9 +964,11 @@ class Interpreter:
 
     # -- calls
     def eval_FunctionCall(self, e: ast.FunctionCall):
+        if id(e) in self.ctx.target_values:
+            # taken by the BPF stub: event-state natives (backtrace() ...) and
+            # kernel-only natives on event values (codegen's _event_only_call)
+            return self.ctx.target_values[id(e)]
         decls = e.referents or self.functions.get(e.name, [])
-        if not e.args and id(e) in self.ctx.target_values:
-            return self.ctx.target_values[id(e)]    # taken by the BPF stub (backtrace() ...)
         args = [self.eval(a) for a in e.args]
         if not decls:
             return self.call_builtin(e.name, args, e)
