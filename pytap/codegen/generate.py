@@ -18,6 +18,7 @@ from typing import Dict, List, Optional
 import jinja2
 
 from .. import ast, cachefs
+from ..probes import core as probes_core
 from ..diagnostics import PassFailed, StapError, Diagnostics
 from .cutil import c_ident, round8
 from .layout import build_layouts, seq_map_decls
@@ -705,7 +706,15 @@ class Generator:
         (and deletes) them."""
         import dataclasses
         rp = p.resolved
-        erp = dataclasses.replace(rp, spec={**rp.spec, "return": False})
+        if rp.family == "tracepoint" and rp.spec.get("entry_event"):
+            # a system call's exit event: save at its enter event
+            ev = rp.spec["entry_event"]
+            erp = dataclasses.replace(rp, spec={**rp.spec, "event": ev, "raw": False,
+                                                "raw_name": None, "entry_event": None})
+            erp.point = probes_core.point_from_text(
+                f'kernel.trace("{rp.spec["category"]}:{ev}")')
+        else:
+            erp = dataclasses.replace(rp, spec={**rp.spec, "return": False})
         if isinstance(erp.point, ast.ProbePoint) and erp.point.components \
                 and erp.point.components[-1].functor == "return":
             erp.point = ast.ProbePoint(erp.point.components[:-1], loc=erp.point.loc)

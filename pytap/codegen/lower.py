@@ -502,7 +502,8 @@ class Lowerer(GlobalsMixin, TargetMixin, PrintMixin):
         """The value `expr` had when the function was entered."""
         if self.in_entry:
             return self.expr(expr)
-        if self.probe is None or self.rp is None or not self.rp.spec.get("return"):
+        if self.probe is None or self.rp is None or not (
+                self.rp.spec.get("return") or self.rp.spec.get("entry_event")):
             raise StapError("@entry is only valid in .return probes", node.loc,
                             _tok(node, "operator '@entry'"))
         if (expr.type or "long") != "long":

@@ -184,7 +184,7 @@ def check_targets(session, errors: List[StapError]) -> None:
             def visit_EntryOp(self, n):
                 self.generic_visit(n)
                 spec = getattr(dp.resolved, "spec", None) or {}
-                if not spec.get("return"):
+                if not spec.get("return") and not spec.get("entry_event"):
                     err = StapError(f"while processing probe {dp.point.text()}")
                     err.chain = [StapError("internal error: @entry is only valid in .return probes",
                                            n.loc, n.tok_desc or "operator '@entry'")]

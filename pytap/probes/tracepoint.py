@@ -67,11 +67,26 @@ def _build(concrete, point, platform):
         comps = [concrete[0], ("trace", f"{cat}:{name}")] + list(concrete[2:])
         spec = {"category": cat, "event": name, "raw": False,
                 "raw_name": None if cat == "syscalls" else name}
+        entry = _entry_event(cat, name)
+        if entry is not None:
+            spec["entry_event"] = entry
         rp = ResolvedPoint("tracepoint", make_point(point, comps), spec)
         rp._vars = _variables_fn(platform, cat, name, rp)
         rp._listing = _listing_fn(platform, cat, name)
         out.append(rp)
     return out
+
+
+def _entry_event(cat: str, name: str):
+    """The event where a system call's exit event began: `@entry(expr)` in
+    a handler of syscalls:sys_exit_X (every syscall.X.return alias) is
+    expr evaluated at syscalls:sys_enter_X by the same thread, as stap's
+    kretprobe-based .return aliases allow."""
+    if cat == "syscalls" and name.startswith("sys_exit_"):
+        return "sys_enter_" + name[len("sys_exit_"):]
+    if cat == "raw_syscalls" and name == "sys_exit":
+        return "sys_enter"
+    return None
 
 
 def _variables_fn(platform, cat, name, rp):
