@@ -524,7 +524,7 @@ class _DeadAssignments(ast.Transformer):
     def visit_Assignment(self, n):
         self.generic_visit(n)
         t = n.left
-        if n.op == "=" and isinstance(t, ast.Symbol) and t.referent is not None \
+        if n.op in ("=", "<<<") and isinstance(t, ast.Symbol) and t.referent is not None \
                 and id(t.referent) in self.local_ids and id(t.referent) not in self.reads:
             if self.opt.emit:
                 self.opt.warn(f"Eliding assignment to '{t.name}'", n, n.tok_desc or "operator '='")
