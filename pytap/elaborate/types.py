@@ -318,7 +318,7 @@ class TypeInference(ast.Visitor):
         elif isinstance(e, ast.ArrayIndex):
             self.expect(e, STATS)
         else:
-            self.expect(e, None)
+            self.expect(e, STATS)
 
     def expr_FunctionCall(self, n, t):
         fns = n.referents
