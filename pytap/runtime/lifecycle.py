@@ -161,6 +161,34 @@ def _has_unquoted_operator(cmd: str) -> bool:
     return False
 
 
+def _which(name: str) -> Optional[str]:
+    """execvp's PATH search, done before the fork (None: let execvp try
+    and report)."""
+    if "/" in name:
+        return name if os.access(name, os.X_OK) else None
+    for d in os.environ.get("PATH", os.defpath).split(os.pathsep):
+        cand = os.path.join(d or ".", name)
+        if os.path.isfile(cand) and os.access(cand, os.X_OK):
+            return cand
+    return None
+
+
+def _wait_asleep(pid: int, limit: float = 0.5) -> None:
+    """After its ready byte the child's next call is the blocking read of
+    the go signal; wait (briefly) until it sleeps there, so not even that
+    read's entry falls after the probes are armed."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                state = f.read().rsplit(b")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return
+        if state in (b"S", b"Z", b"X"):
+            return
+        time.sleep(0.001)
+
+
 class TargetCommand:
     """`-c CMD`: forked before the probes start, held at a pipe until they
     are armed, then exec'd through /bin/sh (which execs a simple command
@@ -168,19 +196,32 @@ class TargetCommand:
 
     def __init__(self, cmd: str):
         self.cmd = cmd
-        rfd, wfd = os.pipe()
+        # Everything the child needs is prepared here, before the fork:
+        # between the go signal and execve the child makes no system call
+        # (a script counting target()'s calls sees only the command's).
+        argv = command_argv(cmd)
+        path = _which(argv[0])
+        env = dict(os.environ)
+        restore = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP,
+                   signal.SIGCHLD, signal.SIGPIPE)
+        rfd, wfd = os.pipe()            # both close on exec (O_CLOEXEC)
+        ready_r, ready_w = os.pipe()
         pid = os.fork()
         if pid == 0:  # child: never return into pytap's Python state
             try:
                 os.close(wfd)
-                for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP,
-                            signal.SIGCHLD, signal.SIGPIPE):
+                os.close(ready_r)
+                for sig in restore:
                     signal.signal(sig, signal.SIG_DFL)
+                # tell the parent the child's own set-up is over: the
+                # probes are armed after this, so at most the wait below
+                # is seen besides the command's calls
+                os.write(ready_w, b"r")
                 go = os.read(rfd, 1)
-                os.close(rfd)
                 if go != b"g":
                     os._exit(0)
-                argv = command_argv(cmd)
+                if path is not None:
+                    os.execve(path, argv, env)
                 try:
                     os.execvp(argv[0], argv)
                 except OSError as e:
@@ -190,6 +231,13 @@ class TargetCommand:
                 pass
             os._exit(127)
         os.close(rfd)
+        os.close(ready_w)
+        try:
+            ready = os.read(ready_r, 1)     # b"" if the child died first
+        finally:
+            os.close(ready_r)
+        if ready:
+            _wait_asleep(pid)
         self.pid = pid
         self._wfd: Optional[int] = wfd
         self.status: Optional[int] = None
