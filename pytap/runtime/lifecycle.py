@@ -806,19 +806,21 @@ def run(program, opts) -> int:
     # to compile (a cached object needs neither)
     privileges.check_root(5)
     out = Output(getattr(opts, "output_file", None))
-    # A signal during the (slow) compile must not kill us with a traceback
-    # or leave anything behind: note it, and stop right after loading.
+    # A signal during the (slow) compile stops it at once (pytap/interrupts.py:
+    # the compile runs in a worker thread, nothing is attached yet)
+    from ..interrupts import call_interruptibly, set_pass
+    try:
+        bpf = call_interruptibly(loader.load, program, opts)
+    except BaseException:
+        out.close()
+        raise
+    set_pass(5)
+    # from here a signal ends the run normally: note it until the session
+    # installs its own handlers
     early = []
     saved = {}
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         saved[sig] = signal.signal(sig, lambda signum, _f: early.append(signum))
-    try:
-        bpf = loader.load(program, opts)
-    except BaseException:
-        out.close()
-        for sig, h in saved.items():
-            signal.signal(sig, h)
-        raise
     sess = Session(program, opts, bpf, out)
     sess._old_handlers.update(saved)
     verbose = getattr(opts, "verbose", 0)
