@@ -646,6 +646,7 @@ class Session:
                 self._check_pending()
             else:
                 time.sleep(POLL_MS / 1000.0)
+            self._check_state_slot()
             self.out.flush()
             if self.out.broken:
                 self.request_stop("signal")
@@ -653,6 +654,23 @@ class Session:
                 self.request_stop("target")
             if deadline is not None and time.monotonic() >= deadline:
                 self.request_stop("timeout")
+
+    def _check_state_slot(self) -> None:
+        """exit() in a BPF handler first moves the state slot to stopping,
+        then sends its record; when the ring buffer is full (a flood of
+        events, a slow VM) the record is lost, and every later exit() sees
+        the state already moved and sends nothing.  The slot itself is the
+        truth: a run whose state left RUNNING stops here even without a
+        record (the run used to wait forever, end probes never ran)."""
+        if self.stop_reason is not None:
+            return
+        state = self.get_slot("state")
+        if state == STATE_STOPPING:
+            self.request_stop("exit")
+        elif state == STATE_ERROR:
+            # the error's own record may still be queued: drain() reads it
+            self.exit_status = 1
+            self.request_stop("error")
 
     def _check_pending(self) -> None:
         """A ring-buffer callback's stashed exception, in session terms
