@@ -559,7 +559,12 @@ class _PureExpr(ast.Visitor):
         self.ok = False
 
     def visit_PreCrement(self, n):
-        self.ok = False
+        # `1++` / `f()++` change nothing: stap elides them as side-effect
+        # free (only a variable or array element is incremented)
+        if isinstance(n.operand, (ast.Symbol, ast.ArrayIndex, ast.TargetSymbol)):
+            self.ok = False
+        else:
+            self.generic_visit(n)
 
     visit_PostCrement = visit_PreCrement
 

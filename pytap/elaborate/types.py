@@ -87,6 +87,10 @@ class TypeInference(ast.Visitor):
             self._err(e, ("tm", node.loc))
 
     def _set_arity(self, decl: ast.VarDecl, n: int, node) -> bool:
+        if n == 0 and getattr(decl, "maxsize", None) is not None:
+            # declared as an array (`global a[N]`): stap blames the declaration
+            self._err(StapError("inconsistent arity", decl.loc, tok(decl)), ("ar", decl.loc))
+            return False
         if decl.arity == -1:
             decl.arity = n
             decl._arity_site = (tok(node), node.loc)
