@@ -108,9 +108,11 @@ def _elaborate(script, opts, library, rep) -> Session:
     if errors:
         _fail(rep, errors)
     _warn_never_assigned(session, syms, rep)
-    check_lvalues(session, errors)
-    if errors:
-        _fail(rep, errors)
+    if not opts.unoptimized:
+        # (stap makes this check while optimizing: -u skips it)
+        check_lvalues(session, errors)
+        if errors:
+            _fail(rep, errors)
     if not session.probes:
         _fail(rep, [StapError("no probes found")])
 

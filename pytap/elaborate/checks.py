@@ -52,9 +52,11 @@ def _is_lvalue(e) -> bool:
 
 def _culprit(e):
     """The token stap names for a non-lvalue: the histogram operator of
-    `@hist_log(s)[i]`, else the expression's first token."""
+    `@hist_log(s)[i]`, else the expression's own token."""
     if isinstance(e, ast.ArrayIndex) and isinstance(e.base, ast.HistOp):
         return e.base
+    if _tok(e):
+        return e            # its own token: the operator of `a ? b : c`
     from .optimize import leftmost
     return leftmost(e)
 
