@@ -182,6 +182,24 @@ def run(opts: Options) -> int:
     return pipeline.run(opts)
 
 
+def _interrupted(e) -> int:
+    """A signal stopped a pass before the run (nothing is attached yet)."""
+    from . import interrupts
+    try:
+        sys.stdout.flush()
+    except Exception:
+        pass
+    try:
+        sys.stderr.flush()
+    except Exception:
+        pass
+    interrupts.report(interrupts.message(e.signum) + "\n")
+    if interrupts.worker_busy():
+        # BCC is still compiling in C: nothing of it is worth waiting for
+        os._exit(1)
+    return 1
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
@@ -195,6 +213,17 @@ def main(argv: Optional[List[str]] = None) -> int:
     except UsageError as e:
         sys.stderr.write(f"pytap: {e}\nTry 'pytap --help' for more information.\n")
         return 1
+    from . import interrupts
+    saved = interrupts.install()
+    try:
+        return _run(opts)
+    except interrupts.Interrupted as e:
+        return _interrupted(e)
+    finally:
+        interrupts.restore(saved)
+
+
+def _run(opts) -> int:
     try:
         return run(opts)
     except PassFailed as e:

@@ -49,7 +49,9 @@ def run(opts: Options) -> int:
         return run_listing(opts)
 
     from .cli import read_script
+    from .interrupts import set_pass
     from .parser import parse
+    set_pass(1)
     text, filename = read_script(opts)
     script = parse(text, filename, opts)
     if opts.last_pass == 1:
@@ -58,17 +60,20 @@ def run(opts: Options) -> int:
         return 0
 
     from .elaborate import elaborate
+    set_pass(2)
     session = elaborate(script, opts)
     if opts.last_pass == 2:
         emit(session.dump(verbose=opts.verbose))
         return 0
 
     from .codegen import generate
+    set_pass(3)
     program = generate(session, opts)
     if opts.last_pass == 3:
         emit(program.c_source)
         return 0
 
+    set_pass(4)
     if opts.last_pass == 4:
         from .runtime.loader import load_only
         return load_only(program, opts)

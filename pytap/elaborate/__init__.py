@@ -54,7 +54,13 @@ def _fail(rep: Reporter, errors: List[StapError]):
     from .report import footer_for
     rep.flush_warnings()
     d = rep.diagnostics(errors)
-    raise PassFailed(footer_for(d, FOOTER), d)
+    footer = footer_for(d, FOOTER)
+    if rep.suppressed and not rep.opts.suppress_warnings:
+        # stap counts suppressed warnings after the pass footer
+        footer += (f"\nNumber of similar warning messages suppressed: {rep.suppressed}.\n"
+                   "Rerun with -v to see them.")
+        rep.suppressed = 0
+    raise PassFailed(footer, d)
 
 
 def _elaborate(script, opts, library, rep) -> Session:
@@ -95,9 +101,18 @@ def _elaborate(script, opts, library, rep) -> Session:
         _fail(rep, errors)
 
     session.functions = list(syms.used_functions)
-    _warn_never_assigned(session, syms, rep)
     _number_overloads(session, syms)
     _collect_globals(session, syms)
+    from .checks import check_after_types, check_conditions, check_lvalues, check_deletes
+    check_conditions(session, errors)
+    if errors:
+        _fail(rep, errors)
+    _warn_never_assigned(session, syms, rep)
+    if not opts.unoptimized:
+        # (stap makes this check while optimizing: -u skips it)
+        check_lvalues(session, errors)
+        if errors:
+            _fail(rep, errors)
     if not session.probes:
         _fail(rep, [StapError("no probes found")])
 
@@ -120,9 +135,17 @@ def _elaborate(script, opts, library, rep) -> Session:
     if not session.probes:
         _fail(rep, [StapError("no probes found")])
 
+    # (target-variable errors wait for the type errors; these do not)
+    delete_errors: List[StapError] = []
+    check_deletes(session, delete_errors)
+    if delete_errors:
+        _fail(rep, delete_errors)
     from .types import check_print_formats
     check_print_formats(session, errors)
     infer_types(session, errors)
+    if errors:
+        _fail(rep, errors)
+    check_after_types(session, errors)
     if errors:
         _fail(rep, errors)
     if not opts.unoptimized:

@@ -179,6 +179,9 @@ class AliasTable:
                        for d2, _ in found):
                     continue
             kept.append((d, suf))
+        # stap keeps alias names in a tree of sorted maps: a wildcard walks
+        # the names in byte order; definitions of one name stay in order
+        kept.sort(key=lambda m: tuple(c.functor for c in m[0].name.components))
         return kept
 
 

@@ -524,7 +524,7 @@ class _DeadAssignments(ast.Transformer):
     def visit_Assignment(self, n):
         self.generic_visit(n)
         t = n.left
-        if n.op == "=" and isinstance(t, ast.Symbol) and t.referent is not None \
+        if n.op in ("=", "<<<") and isinstance(t, ast.Symbol) and t.referent is not None \
                 and id(t.referent) in self.local_ids and id(t.referent) not in self.reads:
             if self.opt.emit:
                 self.opt.warn(f"Eliding assignment to '{t.name}'", n, n.tok_desc or "operator '='")
@@ -559,7 +559,12 @@ class _PureExpr(ast.Visitor):
         self.ok = False
 
     def visit_PreCrement(self, n):
-        self.ok = False
+        # `1++` / `f()++` change nothing: stap elides them as side-effect
+        # free (only a variable or array element is incremented)
+        if isinstance(n.operand, (ast.Symbol, ast.ArrayIndex, ast.TargetSymbol)):
+            self.ok = False
+        else:
+            self.generic_visit(n)
 
     visit_PostCrement = visit_PreCrement
 

@@ -125,7 +125,8 @@ def footer_for(diags: "Pass2Diagnostics", footer: str) -> str:
 def _dedup_key(message: str) -> str:
     """stap counts errors raised by the same check as similar, whatever
     names they mention."""
-    for prefix in ("unresolved function ", "type mismatch: expected "):
+    for prefix in ("unresolved function ", "type mismatch: expected ", "invalid type ",
+                   "function call modifies var ", "variable '"):
         if message.startswith(prefix):
             return prefix
     return message

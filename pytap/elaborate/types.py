@@ -62,6 +62,8 @@ class TypeInference(ast.Visitor):
         self.current_function: Optional[ast.FunctionDecl] = None
         self._reported = set()
         self._untyped_decls = []
+        self.invalid = []               # [(position among errors, error)]
+        self._invalid_seen = set()
 
     # -- helpers -----------------------------------------------------------
     def _err(self, e: StapError, key=None):
@@ -85,6 +87,10 @@ class TypeInference(ast.Visitor):
             self._err(e, ("tm", node.loc))
 
     def _set_arity(self, decl: ast.VarDecl, n: int, node) -> bool:
+        if n == 0 and getattr(decl, "maxsize", None) is not None:
+            # declared as an array (`global a[N]`): stap blames the declaration
+            self._err(StapError("inconsistent arity", decl.loc, tok(decl)), ("ar", decl.loc))
+            return False
         if decl.arity == -1:
             decl.arity = n
             decl._arity_site = (tok(node), node.loc)
@@ -98,6 +104,20 @@ class TypeInference(ast.Visitor):
             self._err(e, ("ar", node.loc))
             return False
         return True
+
+    def _invalid(self, node, t: str) -> None:
+        """stap's "invalid type T": a value of that type where it cannot
+        go (a statistic as an index, argument, return value ...)."""
+        # stap still reports the unresolved types after these: they are
+        # kept aside (with where they fall among the other errors) and
+        # reported in traversal order by the final round when it runs
+        key = ("inv", node.loc)
+        e = StapError(f"invalid type {t}", node.loc, tok(node))
+        if self.report:
+            self._err(e, key)
+        elif key not in self._invalid_seen:
+            self._invalid_seen.add(key)
+            self.invalid.append((len(self.errors), e))
 
     def _settype(self, node: ast.Expr, t: Optional[str]):
         if t is not None and node.type != t:
@@ -185,6 +205,9 @@ class TypeInference(ast.Visitor):
             it = self.expect(i, decl.index_types[k], index=True)
             if it is None:
                 continue
+            if it == STATS:
+                self._invalid(i, it)
+                continue
             if decl.index_types[k] is None:
                 decl.index_types[k] = it
                 sites[k] = (tok(i), i.loc)
@@ -240,6 +263,10 @@ class TypeInference(ast.Visitor):
 
     def expr_Comparison(self, n, t):
         lt = self.expect(n.left, None)
+        if lt == STATS:
+            # a statistic is no value: blamed on it, as stap does
+            lt = self.expect(n.left, LONG)
+            lt = LONG
         rt = self.expect(n.right, lt)
         if lt is None and rt is not None:
             self.expect(n.left, rt)
@@ -258,6 +285,8 @@ class TypeInference(ast.Visitor):
     def expr_Ternary(self, n, t):
         self.expect(n.cond, LONG)
         a = self.expect(n.truevalue, t)
+        if a == STATS:
+            a = self.expect(n.truevalue, LONG)
         b = self.expect(n.falsevalue, t or a)
         if a is None and b is not None:
             a = self.expect(n.truevalue, b)
@@ -279,6 +308,9 @@ class TypeInference(ast.Visitor):
             return self._settype(n, LONG)
         # infer the value first: a clash is blamed on the target, as stap does
         rt = self.expect(n.right, None)
+        if rt == STATS:
+            self._invalid(n.right, rt)
+            return None
         lt = self.expect(n.left, rt)
         if rt is None and lt is not None:
             rt = self.expect(n.right, lt)
@@ -290,7 +322,7 @@ class TypeInference(ast.Visitor):
         elif isinstance(e, ast.ArrayIndex):
             self.expect(e, STATS)
         else:
-            self.expect(e, None)
+            self.expect(e, STATS)
 
     def expr_FunctionCall(self, n, t):
         fns = n.referents
@@ -301,6 +333,10 @@ class TypeInference(ast.Visitor):
                     want = f.formal_args[k].type
                     break
             got = self.expect(a, want, swap=True)
+            if got == STATS:
+                if want is None:
+                    self._invalid(a, got)
+                continue
             if want is None and got is not None:
                 for f in fns:
                     if k < len(f.formal_args):
@@ -420,8 +456,15 @@ class TypeInference(ast.Visitor):
                             self.changed = True
             s.base.type = d.type
             if s.value is not None:
-                vt = LONG if d.type == STATS else d.type
-                self.expect(s.value, vt)
+                if d.type == STATS:
+                    self._invalid(s.value, STATS)
+                else:
+                    self.expect(s.value, d.type)
+            if s.sort_aggr not in (".", "", None) and d.type not in (None, STATS):
+                self._invalid(s.base, d.type)
+            if self.report and d.type is None:
+                self.errors.append(StapError("unresolved type ", s.base.loc, tok(s.base)))
+                self._untyped_decls.append(d)
         else:
             self.expect(s.base, None)
             for i in s.indexes:
@@ -443,6 +486,9 @@ class TypeInference(ast.Visitor):
         if s.value is None:
             return
         got = self.expect(s.value, None)
+        if got == STATS:
+            self._invalid(s.value, got)
+            return
         if got is None and f is not None and f.type is not None:
             got = self.expect(s.value, f.type)
         if f is not None and f.type is None and got is not None:
@@ -463,6 +509,9 @@ class TypeInference(ast.Visitor):
             # `delete a` works on arrays and scalars alike: no arity from it
             if v.referent is not None and v.referent.type is not None:
                 v.type = v.referent.type
+            elif v.referent is not None and self.report:
+                self.errors.append(StapError("unresolved type ", v.loc, tok(v)))
+                self._untyped_decls.append(v.referent)
         else:
             self.expect(v, None)
 
@@ -522,6 +571,9 @@ def infer_types(session, errors: List[StapError], max_rounds: int = 50,
             if id(d) not in seen:
                 seen.add(id(d))
                 errors.append(StapError("unresolved type ", d.loc, tok(d)))
+    else:
+        for pos, e in reversed(ti.invalid):
+            errors.insert(pos, e)
 
 
 def check_print_formats(session, errors: List[StapError]) -> None:

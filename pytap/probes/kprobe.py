@@ -64,6 +64,8 @@ def _build(concrete, point, platform):
     pattern = concrete[fidx][1]
     if functors[0] != "kprobe":
         # DWARF spelling "f@file.c[:line]": without debuginfo only f counts
+        if "@" in pattern:
+            _check_file_pattern(pattern)
         pattern = pattern.split("@", 1)[0]
     module_pattern = concrete[functors.index("module")][1] if want_module else None
     is_return = "return" in functors
@@ -87,6 +89,24 @@ def _build(concrete, point, platform):
             rp.derivation_point = rp.point      # DWARF-style: each function its own location
         out.append(rp)
     return out
+
+
+def _check_file_pattern(pattern: str) -> None:
+    """"*@fs/proc*.c" selects functions by source file, which only DWARF
+    knows (kallsyms and BTF carry no file or line).  Matching the name
+    part alone would select every kernel function (~10^5 probes, minutes
+    and gigabytes); say so at once instead, and how to write the probe."""
+    name, _, where = pattern.partition("@")
+    if name.strip("*?") and set(name) != {"*"}:
+        return          # a name (pattern) of its own: matched by name only
+    src = where.split(":", 1)[0]
+    stem = src.rsplit("/", 1)[-1].split(".", 1)[0].strip("*?[]") or "name"
+    raise StapError(
+        f"cannot select kernel functions by source file '{src}': without kernel "
+        f"debuginfo there is no file or line information (kallsyms and BTF have "
+        f"none) [man warning::debuginfo]; name the functions instead, e.g. "
+        f"kernel.function(\"{stem}*\") (pytap -l 'kernel.function(\"{stem}*\")' "
+        f"lists them), or use a tracepoint")
 
 
 def _module_passthrough(concrete, point, platform, name, mod, is_return, maxactive):

@@ -177,6 +177,34 @@ def _has_unquoted_operator(cmd: str) -> bool:
     return False
 
 
+def _which(name: str) -> Optional[str]:
+    """execvp's PATH search, done before the fork (None: let execvp try
+    and report)."""
+    if "/" in name:
+        return name if os.access(name, os.X_OK) else None
+    for d in os.environ.get("PATH", os.defpath).split(os.pathsep):
+        cand = os.path.join(d or ".", name)
+        if os.path.isfile(cand) and os.access(cand, os.X_OK):
+            return cand
+    return None
+
+
+def _wait_asleep(pid: int, limit: float = 0.5) -> None:
+    """After its ready byte the child's next call is the blocking read of
+    the go signal; wait (briefly) until it sleeps there, so not even that
+    read's entry falls after the probes are armed."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                state = f.read().rsplit(b")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return
+        if state in (b"S", b"Z", b"X"):
+            return
+        time.sleep(0.001)
+
+
 class TargetCommand:
     """`-c CMD`: forked before the probes start, held at a pipe until they
     are armed, then exec'd through /bin/sh (which execs a simple command
@@ -184,19 +212,32 @@ class TargetCommand:
 
     def __init__(self, cmd: str):
         self.cmd = cmd
-        rfd, wfd = os.pipe()
+        # Everything the child needs is prepared here, before the fork:
+        # between the go signal and execve the child makes no system call
+        # (a script counting target()'s calls sees only the command's).
+        argv = command_argv(cmd)
+        path = _which(argv[0])
+        env = dict(os.environ)
+        restore = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP,
+                   signal.SIGCHLD, signal.SIGPIPE)
+        rfd, wfd = os.pipe()            # both close on exec (O_CLOEXEC)
+        ready_r, ready_w = os.pipe()
         pid = os.fork()
         if pid == 0:  # child: never return into pytap's Python state
             try:
                 os.close(wfd)
-                for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP,
-                            signal.SIGCHLD, signal.SIGPIPE):
+                os.close(ready_r)
+                for sig in restore:
                     signal.signal(sig, signal.SIG_DFL)
+                # tell the parent the child's own set-up is over: the
+                # probes are armed after this, so at most the wait below
+                # is seen besides the command's calls
+                os.write(ready_w, b"r")
                 go = os.read(rfd, 1)
-                os.close(rfd)
                 if go != b"g":
                     os._exit(0)
-                argv = command_argv(cmd)
+                if path is not None:
+                    os.execve(path, argv, env)
                 try:
                     os.execvp(argv[0], argv)
                 except OSError as e:
@@ -206,6 +247,13 @@ class TargetCommand:
                 pass
             os._exit(127)
         os.close(rfd)
+        os.close(ready_w)
+        try:
+            ready = os.read(ready_r, 1)     # b"" if the child died first
+        finally:
+            os.close(ready_r)
+        if ready:
+            _wait_asleep(pid)
         self.pid = pid
         self._wfd: Optional[int] = wfd
         self.status: Optional[int] = None
@@ -619,6 +667,7 @@ class Session:
                 self._check_pending()
             else:
                 time.sleep(POLL_MS / 1000.0)
+            self._check_state_slot()
             self.out.flush()
             if self.out.broken:
                 self.request_stop("signal")
@@ -626,6 +675,23 @@ class Session:
                 self.request_stop("target")
             if deadline is not None and time.monotonic() >= deadline:
                 self.request_stop("timeout")
+
+    def _check_state_slot(self) -> None:
+        """exit() in a BPF handler first moves the state slot to stopping,
+        then sends its record; when the ring buffer is full (a flood of
+        events, a slow VM) the record is lost, and every later exit() sees
+        the state already moved and sends nothing.  The slot itself is the
+        truth: a run whose state left RUNNING stops here even without a
+        record (the run used to wait forever, end probes never ran)."""
+        if self.stop_reason is not None:
+            return
+        state = self.get_slot("state")
+        if state == STATE_STOPPING:
+            self.request_stop("exit")
+        elif state == STATE_ERROR:
+            # the error's own record may still be queued: drain() reads it
+            self.exit_status = 1
+            self.request_stop("error")
 
     def _check_pending(self) -> None:
         """A ring-buffer callback's stashed exception, in session terms
@@ -779,19 +845,21 @@ def run(program, opts) -> int:
     # to compile (a cached object needs neither)
     privileges.check_root(5)
     out = Output(getattr(opts, "output_file", None))
-    # A signal during the (slow) compile must not kill us with a traceback
-    # or leave anything behind: note it, and stop right after loading.
+    # A signal during the (slow) compile stops it at once (pytap/interrupts.py:
+    # the compile runs in a worker thread, nothing is attached yet)
+    from ..interrupts import call_interruptibly, set_pass
+    try:
+        bpf = call_interruptibly(loader.load, program, opts)
+    except BaseException:
+        out.close()
+        raise
+    set_pass(5)
+    # from here a signal ends the run normally: note it until the session
+    # installs its own handlers
     early = []
     saved = {}
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         saved[sig] = signal.signal(sig, lambda signum, _f: early.append(signum))
-    try:
-        bpf = loader.load(program, opts)
-    except BaseException:
-        out.close()
-        for sig, h in saved.items():
-            signal.signal(sig, h)
-        raise
     sess = Session(program, opts, bpf, out)
     sess._old_handlers.update(saved)
     verbose = getattr(opts, "verbose", 0)

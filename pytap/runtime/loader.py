@@ -422,7 +422,8 @@ def load_only(program, opts) -> int:
     """`pytap -p4`: everything loads and verifies; nothing is attached."""
     from .privileges import check_root
     check_root(4)          # BCC and headers are checked by load(), only if it compiles
-    bpf = load(program, opts)
+    from ..interrupts import call_interruptibly
+    bpf = call_interruptibly(load, program, opts)
     try:
         if opts.verbose > 1:
             names = [fn for fn, _ in functions_to_load(program)]

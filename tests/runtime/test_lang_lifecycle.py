@@ -44,12 +44,20 @@ def test_timeout_prints_write_only_globals():
 
 
 def test_sigterm_prints_write_only_globals():
-    p = subprocess.Popen(PYTAP + ["-e", FILL], stdout=subprocess.PIPE,
+    # -v: wait for the run to start (a signal in an earlier pass stops that
+    # pass instead: pytap/interrupts.py), then let the timer tick
+    p = subprocess.Popen(PYTAP + ["-v", "-e", FILL], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True, env=_env())
     try:
+        head = ""
+        for line in p.stderr:
+            head += line
+            if line.startswith("Pass 5: starting run"):
+                break
         time.sleep(1.5)
         p.send_signal(signal.SIGTERM)
         out, err = p.communicate(timeout=TIMEOUT)
+        err = head + err
     finally:
         if p.poll() is None:
             p.kill()
