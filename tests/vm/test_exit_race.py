@@ -16,7 +16,7 @@ pytestmark = pytest.mark.vm
 
 REPO = Path(__file__).resolve().parent.parent.parent
 PYTAP = REPO / ".venv" / "bin" / "pytap"
-RUNS = int(os.environ.get("PYTAP_EXIT_RACE_RUNS", "6"))
+RUNS = int(os.environ.get("PYTAP_EXIT_RACE_RUNS", "2"))
 
 SCRIPT = """
 global calls
