@@ -348,38 +348,7 @@ class Preprocessor:
             i += 1
             args: List[List[Token]] = []
             if params:
-                if i >= n or toks[i].type != "LPAREN":
-                    raise _pp_err(f"expected '(' in invocation of macro '@{name}' taking "
-                               f"{len(params)} parameters", toks[i] if i < n else t, label="at")
-                i += 1
-                cur: List[Token] = []
-                pdepth = 0
-                while True:
-                    if i >= n or toks[i].type == "EOF":
-                        raise _pp_err(f"unexpected end-of-file in macro invocation '@{name}'",
-                                   toks[i] if i < n else t)
-                    a = toks[i]
-                    if a.type in ("LPAREN", "LBRACKET", "LBRACE"):
-                        pdepth += 1
-                    elif a.type in ("RPAREN", "RBRACKET", "RBRACE"):
-                        if pdepth == 0 and a.type == "RPAREN":
-                            args.append(cur)
-                            i += 1
-                            break
-                        pdepth -= 1
-                    elif a.type == "COMMA" and pdepth == 0:
-                        args.append(cur)
-                        if len(args) >= len(params):
-                            raise _pp_err(f"too many parameters for macro '@{name}' "
-                                       f"(expected {len(params)})", a, label="at")
-                        cur = []
-                        i += 1
-                        continue
-                    cur.append(a)
-                    i += 1
-                if len(args) != len(params):
-                    raise _pp_err(f"too few parameters for macro '@{name}' "
-                               f"(expected {len(params)})", toks[i - 1], label="at")
+                args, i = _macro_args(toks, i, name, params, t)
                 # arguments are expanded in the caller's context first
                 args = [self.expand(a, table, depth + 1, bindings) for a in args]
             if depth > 50:
@@ -652,41 +621,9 @@ class Preprocessor:
             return False
         params, body = m[0], m[1]
         j = i + 1
-        n = len(toks)
         args: List[List[Token]] = []
         if params:
-            if j >= n or toks[j].type != "LPAREN":
-                raise _pp_err(f"expected '(' in invocation of macro '@{name}' taking "
-                              f"{len(params)} parameters", toks[j] if j < n else t, label="at")
-            j += 1
-            cur: List[Token] = []
-            pdepth = 0
-            while True:
-                if j >= n or toks[j].type == "EOF":
-                    raise _pp_err(f"unexpected end-of-file in macro invocation '@{name}'",
-                                  toks[j] if j < n else t)
-                a = toks[j]
-                if a.type in ("LPAREN", "LBRACKET", "LBRACE"):
-                    pdepth += 1
-                elif a.type in ("RPAREN", "RBRACKET", "RBRACE"):
-                    if pdepth == 0 and a.type == "RPAREN":
-                        args.append(cur)
-                        j += 1
-                        break
-                    pdepth -= 1
-                elif a.type == "COMMA" and pdepth == 0:
-                    args.append(cur)
-                    if len(args) >= len(params):
-                        raise _pp_err(f"too many parameters for macro '@{name}' "
-                                      f"(expected {len(params)})", a, label="at")
-                    cur = []
-                    j += 1
-                    continue
-                cur.append(a)
-                j += 1
-            if len(args) != len(params):
-                raise _pp_err(f"too few parameters for macro '@{name}' "
-                              f"(expected {len(params)})", toks[j - 1], label="at")
+            args, j = _macro_args(toks, j, name, params, t)
         if t.macro_depth > 50:
             raise _pp_err("maximum macro expansion depth exceeded", t)
         bind = dict(zip(params, args))
@@ -903,3 +840,45 @@ def library_macros(options=None) -> dict:
                 continue
     _LIB_CACHE[key] = table
     return table
+
+
+def _macro_args(toks: List[Token], i: int, name: str, params, t: Token):
+    """The argument token lists of an invocation of macro `name` whose
+    '(' should stand at toks[i], split at top-level commas; returns them
+    and the index just past the ')'.  stap's messages for a missing '(',
+    end of file, and too many or too few arguments."""
+    n = len(toks)
+    if i >= n or toks[i].type != "LPAREN":
+        raise _pp_err(f"expected '(' in invocation of macro '@{name}' taking "
+                      f"{len(params)} parameters", toks[i] if i < n else t, label="at")
+    i += 1
+    args: List[List[Token]] = []
+    cur: List[Token] = []
+    pdepth = 0
+    while True:
+        if i >= n or toks[i].type == "EOF":
+            raise _pp_err(f"unexpected end-of-file in macro invocation '@{name}'",
+                          toks[i] if i < n else t)
+        a = toks[i]
+        if a.type in ("LPAREN", "LBRACKET", "LBRACE"):
+            pdepth += 1
+        elif a.type in ("RPAREN", "RBRACKET", "RBRACE"):
+            if pdepth == 0 and a.type == "RPAREN":
+                args.append(cur)
+                i += 1
+                break
+            pdepth -= 1
+        elif a.type == "COMMA" and pdepth == 0:
+            args.append(cur)
+            if len(args) >= len(params):
+                raise _pp_err(f"too many parameters for macro '@{name}' "
+                              f"(expected {len(params)})", a, label="at")
+            cur = []
+            i += 1
+            continue
+        cur.append(a)
+        i += 1
+    if len(args) != len(params):
+        raise _pp_err(f"too few parameters for macro '@{name}' "
+                      f"(expected {len(params)})", toks[i - 1], label="at")
+    return args, i

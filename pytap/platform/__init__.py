@@ -297,19 +297,24 @@ class Platform:
                 st = os.stat(BTF_VMLINUX)
             except OSError:
                 return self._btf
-            # pickle, for speed; cachefs checks ownership before loading
-            name = f"btf-funcs-v2-{st.st_size}-{int(st.st_mtime)}.pickle"
-            got = cachefs.load_pickle(self.cache_dir, name)
-            if isinstance(got, tuple) and len(got) == 2:
-                self._btf = got
-                return self._btf
-            try:
-                protos = _btf.parse_file(BTF_VMLINUX)
-            except (OSError, _btf.BTFError):
-                return self._btf
-            self._btf = _compact_protos(protos)
-            cachefs.store_pickle(self.cache_dir, name, self._btf)
+            self._btf = self._btf_cached(
+                f"btf-funcs-v2-{st.st_size}-{int(st.st_mtime)}.pickle",
+                lambda: _compact_protos(_btf.parse_file(BTF_VMLINUX))) or self._btf
         return self._btf
+
+    def _btf_cached(self, name: str, build):
+        """A pair of tables derived from this kernel's BTF: from the cache
+        file `name` (pickle, for speed; cachefs checks ownership before
+        loading), else build() and store it; None when BTF cannot be read."""
+        got = cachefs.load_pickle(self.cache_dir, name)
+        if isinstance(got, tuple) and len(got) == 2:
+            return got
+        try:
+            got = build()
+        except (OSError, _btf.BTFError):
+            return None
+        cachefs.store_pickle(self.cache_dir, name, got)
+        return got
 
     def btf_function(self, name: str) -> Optional[_btf.FuncProto]:
         funcs, types = self._btf_table()
@@ -347,18 +352,11 @@ class Platform:
                 st = os.stat(BTF_VMLINUX)
             except OSError:
                 return self._tp_templates
-            # pickle, for speed; cachefs checks ownership before loading
-            name = f"btf-tp-v1-{st.st_size}-{int(st.st_mtime)}.pickle"
-            got = cachefs.load_pickle(self.cache_dir, name)
-            if isinstance(got, tuple) and len(got) == 2:
-                self._tp_templates = got
-                return self._tp_templates
-            try:
+            def build():
                 with open(BTF_VMLINUX, "rb") as f:
-                    self._tp_templates = _btf.parse_tracepoint_templates(f.read())
-            except (OSError, _btf.BTFError):
-                return self._tp_templates
-            cachefs.store_pickle(self.cache_dir, name, self._tp_templates)
+                    return _btf.parse_tracepoint_templates(f.read())
+            self._tp_templates = self._btf_cached(
+                f"btf-tp-v1-{st.st_size}-{int(st.st_mtime)}.pickle", build) or self._tp_templates
         return self._tp_templates
 
     # ---------------------------------------------------------- user binaries
