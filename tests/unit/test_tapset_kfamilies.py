@@ -113,7 +113,7 @@ println(sa_flags_str(0))
 println(sa_handler_str(0), " ", sa_handler_str(1), " ", sa_handler_str(-1), " ", sa_handler_str(0x401000))
 println(sigset_mask_str(0x8000000000000203))
 println(__kf_signal_name(10), " ", __kf_signal_name(29), " ", __kf_signal_name(0), " ", __kf_signal_name(40))
-println(__kf_return_str(3), " ", __kf_return_str(-2), " ", __kf_return_str(-4095))
+println(return_str(1, 3), " ", return_str(1, -2), " ", return_str(1, -4095))
 ''')
     assert out == ("SIGINFO|RESTART|RESTORER\n"
                    "\n"

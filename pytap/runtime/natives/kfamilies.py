@@ -2,43 +2,7 @@
 signal and memory tapsets (tapsets/kprocess.stp, signal.stp, vm.stp)."""
 from __future__ import annotations
 
-import bisect
-from typing import List, Optional, Tuple
-
 from ..builtins import builtin
-
-_SYMS: Optional[Tuple[List[int], List[str]]] = None
-
-
-def _kernel_symbols() -> Tuple[List[int], List[str]]:
-    """Text symbols of /proc/kallsyms, sorted by address (read once)."""
-    global _SYMS
-    if _SYMS is None:
-        pairs = []
-        try:
-            with open("/proc/kallsyms") as f:
-                for line in f:
-                    parts = line.split()
-                    if len(parts) >= 3 and parts[1] in "tTwW":
-                        addr = int(parts[0], 16)
-                        if addr:
-                            pairs.append((addr, parts[2]))
-        except OSError:
-            pass
-        pairs.sort()
-        _SYMS = ([a for a, _ in pairs], [n for _, n in pairs])
-    return _SYMS
-
-
-@builtin("__kf_symname")
-def kf_symname(ctx, addr):
-    """stap's symname(): the function containing addr, else the address."""
-    addrs, names = _kernel_symbols()
-    u = addr & (2 ** 64 - 1)
-    i = bisect.bisect_right(addrs, u) - 1
-    if i >= 0 and addrs:
-        return names[i]
-    return f"0x{u:x}"
 
 
 @builtin()
