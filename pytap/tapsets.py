@@ -304,6 +304,7 @@ class TapsetLibrary:
                 if _parser_takes_privileged() else parse_text(text, path, self.options)
         except Exception as e:  # PassFailed / StapError / parser bugs
             self.failed[path] = str(e)
+            _warn_own_tapset(path, e)
             return None
 
     # -- lookups ----------------------------------------------------------
@@ -349,3 +350,22 @@ def _parser_takes_privileged() -> bool:
         except (TypeError, ValueError):
             _PRIV = False
     return _PRIV
+
+
+def _warn_own_tapset(path: str, err: Exception) -> None:
+    """A file of pytap's own library that does not parse is a bug in the
+    library: say so instead of leaving the script with an unresolved name.
+    (Other libraries, e.g. PYTAP_TAPSET=stap's, may hold files written for
+    another runtime; those are skipped quietly, as before.)"""
+    import sys
+    from . import DEFAULT_TAPSET_DIR
+    try:
+        own = os.path.commonpath([os.path.realpath(path), os.path.realpath(DEFAULT_TAPSET_DIR)]) \
+            == os.path.realpath(DEFAULT_TAPSET_DIR)
+    except ValueError:
+        own = False
+    if own:
+        diags = getattr(err, "diagnostics", None)
+        text = diags.render() if diags is not None and hasattr(diags, "render") else str(err)
+        first = (text.strip().splitlines() or ["parse error"])[0]
+        sys.stderr.write(f"WARNING: tapset file {path} does not parse and is skipped: {first}\n")

@@ -140,3 +140,16 @@ def test_systemtap_tree_read_for_kernel_runtime(tmp_path, monkeypatch):
     monkeypatch.setenv("PYTAP_TAPSET_RUNTIME", "bpf")
     lib = tapsets.TapsetLibrary(o)
     assert [os.path.basename(p) for p in lib.files] == ["b.stp"]
+
+
+def test_own_tapset_that_does_not_parse_is_reported(tmp_path, monkeypatch, capsys):
+    """A broken file of pytap's own library says so (instead of leaving the
+    script with a bare 'unresolved function')."""
+    import pytap
+    from pytap import tapsets
+    (tmp_path / "broken.stp").write_text("function zz_f:long () { return 1 +; }\n")
+    monkeypatch.setattr(pytap, "DEFAULT_TAPSET_DIR", tmp_path)
+    lib = tapsets.TapsetLibrary(dirs=[str(tmp_path)])
+    assert lib.parse(str(tmp_path / "broken.stp")) is None
+    err = capsys.readouterr().err
+    assert "broken.stp does not parse and is skipped: parse error" in err
