@@ -355,16 +355,6 @@ class TargetMixin:
                 self.emit(f"{s}[0] = 0; bpf_probe_read_user_str({s}, PYTAP_MSL, (void *){t});")
                 return s
             return t
-        if src == "tp_arg" and self.rp.spec.get("raw"):
-            # raw tracepoint: ctx->args[] are the TP_PROTO arguments
-            raw = f"((struct bpf_raw_tracepoint_args *)ctx)->args[{tv.arg_index}]"
-            if want_string:
-                s = self.slot()
-                self.emit(f"{s}[0] = 0; bpf_probe_read_kernel_str({s}, PYTAP_MSL, (void *){raw});")
-                return s
-            t = self.tmp()
-            self.emit(f"{t} = {self._cast(tv)}{raw};")
-            return t
         if src == "sdt":
             # an SDT marker argument (probes/sdt.py): register, memory or constant
             t = self.tmp()
@@ -375,13 +365,17 @@ class TargetMixin:
                 return s
             return t
         if src == "tp_arg":
-            # a classic tracepoint program (the handler reads record fields
-            # too): a hidden raw tracepoint program on the same event saved
-            # the TP_PROTO arguments just before (Generator._tp_arg_saver)
-            if tv.arg_index not in self.tp_args_used:
-                self.tp_args_used.add(tv.arg_index)
-                self.decls.append(f"s64 tpa{tv.arg_index} = 0;")
-            raw = f"tpa{tv.arg_index}"
+            if self.rp.spec.get("raw"):
+                # raw tracepoint: ctx->args[] are the TP_PROTO arguments
+                raw = f"((struct bpf_raw_tracepoint_args *)ctx)->args[{tv.arg_index}]"
+            else:
+                # a classic tracepoint program (the handler reads record
+                # fields too): a hidden raw tracepoint program on the same
+                # event saved the TP_PROTO arguments (Generator._tp_arg_saver)
+                if tv.arg_index not in self.tp_args_used:
+                    self.tp_args_used.add(tv.arg_index)
+                    self.decls.append(f"s64 tpa{tv.arg_index} = 0;")
+                raw = f"tpa{tv.arg_index}"
             if want_string:
                 s = self.slot()
                 self.emit(f"{s}[0] = 0; bpf_probe_read_kernel_str({s}, PYTAP_MSL, (void *){raw});")
