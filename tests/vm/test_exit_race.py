@@ -12,7 +12,14 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.vm
+pytestmark = [
+    pytest.mark.vm,
+    # Known open bug (issue 10 item 5): on a fresh clone this scenario still
+    # hung once under TCG, and the killed run broke the VM tests after it.
+    # Run it on purpose with PYTAP_EXIT_RACE=1 until the hang is fixed.
+    pytest.mark.skipif(os.environ.get("PYTAP_EXIT_RACE") != "1",
+                       reason="known intermittent hang (issue 10 item 5); PYTAP_EXIT_RACE=1 runs it"),
+]
 
 REPO = Path(__file__).resolve().parent.parent.parent
 PYTAP = REPO / ".venv" / "bin" / "pytap"
