@@ -66,7 +66,8 @@ def _template_env(opts) -> jinja2.Environment:
             _ENV.bytecode_cache = _TrustedBytecodeCache(opts.cache_dir)
     return _ENV
 
-USER_FAMILIES = ("begin", "end", "error", "never")
+# (procfs: handlers run when a reader/writer opens the file, runtime/procfs.py)
+USER_FAMILIES = ("begin", "end", "error", "never", "procfs")
 # families whose identical points are one kernel event (share a BPF function)
 SHARED_FAMILIES = ("kprobe", "tracepoint", "uprobe", "process")
 

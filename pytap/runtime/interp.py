@@ -1011,7 +1011,9 @@ class Interpreter:
         if isinstance(decl.body, ast.EmbeddedCode):
             self.nesting += 1
             try:
-                return self.call_builtin(decl.name, args, node, decl)
+                # (functions pass 2 synthesizes name the twin they run)
+                return self.call_builtin(getattr(decl, "twin_name", None) or decl.name,
+                                         args, node, decl)
             finally:
                 self.nesting -= 1
         saved = self.frame

@@ -382,6 +382,7 @@ class Session:
         self._old_handlers = {}
         self._by_index = {}
         self._state_table = None
+        self.procfs = None          # runtime/procfs.py's server, if any
 
     # ---------------------------------------------------------- state map
     def _state(self):
@@ -587,8 +588,21 @@ class Session:
         self._fire_existing_begin()
         if self.stop_reason is not None:
             return
+        if not self._start_procfs():
+            return
         if self.target is not None:
             self.target.release()
+
+    def _start_procfs(self) -> bool:
+        """procfs probes: the files they serve exist from here on (before
+        the -c command starts, so it can use them)."""
+        from . import procfs
+        try:
+            self.procfs = procfs.start(self)
+        except procfs.ProcfsError as e:
+            self._attach_failed(str(e))
+            return False
+        return True
 
     # ------------------------------------------------- preexisting processes
     def _fire_existing_begin(self) -> None:
@@ -668,6 +682,8 @@ class Session:
             else:
                 time.sleep(POLL_MS / 1000.0)
             self._check_state_slot()
+            if self.procfs is not None:
+                self.procfs.service()
             self.out.flush()
             if self.out.broken:
                 self.request_stop("signal")
@@ -732,6 +748,8 @@ class Session:
 
     def finish(self) -> None:
         """Every way out comes through here."""
+        if self.procfs is not None:
+            self.procfs.stop()
         if self.stop_reason is None:
             self.request_stop("exit")
         elif self.stop_reason != "error":
