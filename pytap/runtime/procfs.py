@@ -10,8 +10,8 @@ USER: the effective user's name; MODULE: `-m NAME`, else the script's
 file name without `.stp` (lower case, other characters as `_`,
 as stap's -m allows), else `stap_PID`
 (for -e / stdin scripts).  PYTAP_PROCFS_DIR replaces
-/var/tmp/systemtap-USER.  Modes as stap's: 0400 read, 0200 write, minus
-`.umask(N)`.
+/var/tmp/systemtap-USER.  Modes as stap's: 0400 read, 0200 write, with
+`.umask(N)` r--r--r-- / -w--w--w- minus N.
 
 - read files: a thread per file blocks in open(O_WRONLY) until a reader
   opens the FIFO, then puts a fresh FIFO in its place (rename: the next
@@ -51,8 +51,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
 STDIN_PATH = "__stdin"
-DEFAULT_READ_MODE = 0o400
-DEFAULT_WRITE_MODE = 0o200
+DEFAULT_UMASK = 0o066      # owner only: 0400 read, 0200 write
 
 
 def module_name(opts) -> str:
@@ -104,13 +103,15 @@ class ProcfsFile:
     read_probe: object = None
     write_probes: List[object] = field(default_factory=list)
     maxsize: Optional[int] = None
-    umask: int = 0
+    umask: Optional[int] = None
 
     @property
     def mode(self) -> int:
-        m = (DEFAULT_READ_MODE if self.read_probe is not None else 0) | \
-            (DEFAULT_WRITE_MODE if self.write_probes else 0)
-        return m & ~self.umask & 0o777
+        """stapprobes: 0400 read, 0200 write, 0600 both; .umask(N) masks
+        r--r--r-- / -w--w--w- instead (umask(0040).read: 0404)."""
+        m = (0o444 if self.read_probe is not None else 0) | (0o222 if self.write_probes else 0)
+        umask = DEFAULT_UMASK if self.umask is None else self.umask
+        return m & ~umask & 0o777
 
 
 @dataclass
@@ -421,6 +422,8 @@ class ProcfsServer:
             self.stdin_attrs = None
 
     def _remove(self) -> None:
+        if self.lock_fd is None:
+            return                      # the directory is not ours (another run's)
         for f in self.files.values():
             if f.full:
                 for p in (f.full, f"{f.full}.pytap-{os.getpid()}"):
@@ -435,9 +438,8 @@ class ProcfsServer:
                 os.rmdir(self.dir)
             except OSError:
                 pass
-        if self.lock_fd is not None:
-            os.close(self.lock_fd)
-            self.lock_fd = None
+        os.close(self.lock_fd)
+        self.lock_fd = None
         base = base_dir()
         if base in self.made:
             try:
