@@ -330,7 +330,9 @@ class Interpreter:
         if family is None:
             pt = getattr(probe, "point", None)
             family = pt.components[0].functor if pt is not None and pt.components else ""
-        interruptible = family in ("begin", "end", "error")
+        # (procfs handlers run in process context too: a prometheus dump
+        # of a large array gets the same budget as begin/end)
+        interruptible = family in ("begin", "end", "error", "procfs")
         self.action_limit = self.maxaction_interruptible if interruptible else self.maxaction
         self.nesting = -1
         self.frame = {}
