@@ -45,12 +45,14 @@ def _detox(path: str) -> str:
     return re.sub(r"[^A-Za-z0-9]", "_", path)
 
 
-def _function(kind: str, file: str, tick: int, loc) -> ast.FunctionDecl:
+def _function(kind: str, file: str, tick: int, loc, tok: str) -> ast.FunctionDecl:
+    """(stap's synthesized function carries the $value token: a run-time
+    error inside it is reported near that token)"""
     name = f"__private_{_detox(file)}__procfs_value_{kind}{tick}"
     args = [] if kind == "get" else [ast.VarDecl("value", type="string", arity=0, loc=loc)]
     f = ast.FunctionDecl(name, args, ast.EmbeddedCode(_CODE[kind], loc=loc),
                          type="string", declared_type="string", loc=loc,
-                         tok_desc=f"identifier '{name}'")
+                         tok_desc=tok)
     f._library = True
     f.synthetic = True
     f.twin_name = f"__procfs_value_{kind}"      # runtime/natives/procfs.py
@@ -98,7 +100,8 @@ class _Expander(ast.Transformer):
         return None
 
     def _call(self, kind: str, n: ast.TargetSymbol, args) -> ast.FunctionCall:
-        f = _function(kind, n.loc.file or "", self._tick(), n.loc)
+        f = _function(kind, n.loc.file or "", self._tick(), n.loc,
+                      n.tok_desc or "identifier '$value'")
         self.table.functions.setdefault(f.name, []).append(f)
         return ast.FunctionCall(f.name, args, loc=n.loc, tok_desc=n.tok_desc or "identifier '$value'")
 
