@@ -596,6 +596,9 @@ class Session:
     def _start_procfs(self) -> bool:
         """procfs probes: the files they serve exist from here on (before
         the -c command starts, so it can use them)."""
+        if not any(getattr(getattr(cp.probe, "resolved", None), "family", None) == "procfs"
+                   for cp in self.program.probes):
+            return True
         from . import procfs
         try:
             self.procfs = procfs.start(self)
