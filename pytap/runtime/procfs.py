@@ -319,7 +319,7 @@ class ProcfsServer:
             fd = sys.stdin.fileno()
         except (AttributeError, ValueError, OSError):
             return
-        if os.isatty(fd):
+        if os.isatty(fd) and _foreground(fd):
             try:
                 import termios
                 self.stdin_attrs = termios.tcgetattr(fd)
@@ -446,6 +446,15 @@ class ProcfsServer:
                 os.rmdir(base)          # only when no other run uses it
             except OSError:
                 pass
+
+
+def _foreground(fd: int) -> bool:
+    """Only the terminal's foreground process may change its mode (a
+    background one would be stopped by SIGTTOU)."""
+    try:
+        return os.tcgetpgrp(fd) == os.getpgrp()
+    except OSError:
+        return False
 
 
 def _write_all(fd: int, data: bytes) -> None:
