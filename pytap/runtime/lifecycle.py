@@ -565,6 +565,8 @@ class Session:
         else:
             _apply_globals_init(self)
 
+        if not self._start_procfs():
+            return
         for probe in self._probes_of("begin"):
             if self.stop_reason is not None:
                 break
@@ -588,14 +590,13 @@ class Session:
         self._fire_existing_begin()
         if self.stop_reason is not None:
             return
-        if not self._start_procfs():
-            return
         if self.target is not None:
             self.target.release()
 
     def _start_procfs(self) -> bool:
-        """procfs probes: the files they serve exist from here on (before
-        the -c command starts, so it can use them)."""
+        """procfs probes: the files they serve (and the terminal's input
+        mode) exist from here on, before begin as stap's module creates
+        them at load; handlers run once the main loop runs."""
         if not any(getattr(getattr(cp.probe, "resolved", None), "family", None) == "procfs"
                    for cp in self.program.probes):
             return True

@@ -91,3 +91,42 @@ def test_read_and_write_probe_on_one_path_is_refused():
     assert r.returncode == 1
     assert 'both read and write procfs probes cannot exist for the same procfs path "a"' \
         in r.stderr
+
+
+def test_input_from_a_terminal_is_per_character_without_echo():
+    import pty
+    import select
+    script = ('probe begin { println("Ready") } probe input.char { printf("[%s]", char) } '
+              'probe input.line { printf("line=%s", line); if (line == "quit\\n") exit() }')
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.environ.setdefault("PYTHONPATH", str(REPO))
+        os.execv(sys.executable, PYTAP + ["-T", "60", "-e", script])
+    out = b""
+
+    def read_some():
+        nonlocal out
+        if select.select([fd], [], [], 60)[0]:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                return False
+            out += chunk
+            return bool(chunk)
+        return False
+
+    try:
+        while b"Ready" not in out:
+            assert read_some(), out
+        os.write(fd, b"ab")                     # no newline: still delivered
+        while b"[b]" not in out:
+            assert read_some(), out
+        os.write(fd, b"\nquit\n")
+        while read_some():
+            pass
+    finally:
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0
+    # the terminal's echo is off: only the script's own output
+    assert out == b"Ready\r\n[a][b][\r\n]line=ab\r\n[q][u][i][t][\r\n]line=quit\r\n"
