@@ -491,6 +491,7 @@ class Generator:
                     cp.capture_msg_size = round8(self.msl)
                 probes_out.append(cp)
         probes_out.sort(key=lambda c: c.index)
+        plan_lines = [self._plan_line(cp) for cp in probes_out]
         records = []
         for f in self.formats:
             fields = []
@@ -522,6 +523,7 @@ class Generator:
         prog.attach_groups = list(self.entry_groups) + [(g["fn"], g["rp"]) for g in group_list]
         prog.entry_savers = [fn for fn, _rp in self.entry_groups]
         prog.line_map = _line_map(text)
+        prog.plan = plan_lines
         prog.frame_slots = nslots
         return prog
 
@@ -682,6 +684,26 @@ class Generator:
         low.emit("\tpytap_dropped();")
         low.emit("}")
         self._captured[p.index] = (low, caps)
+
+    def _plan_line(self, cp) -> str:
+        """One line of the execution plan (`-p3 -v`): where probe cp runs
+        and what its BPF stub evaluates for user space."""
+        from .capture import describe
+        head = f"probe {cp.index} {self.pp_text(cp.probe)}: "
+        if cp.mode == "bpf":
+            return head + "bpf"
+        if cp.fn_name is None:
+            return head + "user space"
+        out = head + f"bpf + user space ({cp.user_reason})"
+        plan = self._plans.get(cp.index)
+        if plan is not None and cp.captures:
+            keys = {k for k, _t, _s in cp.captures}
+            caps = [describe(st.node) for st in plan.steps if st.captured and id(st.node) in keys]
+            binds = [st.bind.name for st in plan.steps if st.bind is not None and not st.captured]
+            out += "; bpf captures: " + ", ".join(caps)
+            if binds:
+                out += "; bpf binds: " + ", ".join(binds)
+        return out
 
     def _trigger_condition(self, p):
         """A user-mode probe's `if (cond)` evaluated in BPF, so the kernel

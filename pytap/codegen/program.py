@@ -152,6 +152,9 @@ class Program:
     # state-map slot numbers used by the generated C (see STATE_SLOT_*)
     state_slots: dict = field(default_factory=dict)
     frame_slots: int = 0           # string slots of the per-CPU frame map
+    # the execution plan, one line per probe: where it runs and what its
+    # BPF stub captures for user space (printed by -p3/-p4 -v)
+    plan: List[str] = field(default_factory=list)
 
     def format_by_id(self, fid: int) -> RecordFormat:
         return self._by_id()[fid]
