@@ -131,6 +131,29 @@ def _kernel_only_call(node, seen=None, captured=frozenset()):
     return found[0] if found else None
 
 
+def _foreign_c_call(node):
+    """A call (direct or through script functions) of a script's own
+    embedded-C function written for stap's kernel module (no `/* bpf */`,
+    `/* user */` or `/* intrinsic */` mark): neither executor can run it."""
+    seen = set()
+    found = []
+
+    class V(ast.Visitor):
+        def visit_FunctionCall(self, n):
+            for d in n.referents[:1]:
+                if isinstance(d.body, ast.EmbeddedCode):
+                    code = d.body.code or ""
+                    if not getattr(d, "_library", False) and not found and not any(
+                            m in code for m in ("/* bpf */", "/* user */", "/* intrinsic */")):
+                        found.append(n)
+                elif id(d) not in seen:
+                    seen.add(id(d))
+                    self.visit(d.body)
+            self.generic_visit(n)
+    V().visit(node)
+    return found[0] if found else None
+
+
 def _check_user_mode(p, reason, captured=frozenset()):
     """A probe running in user space may not use kernel-only functions
     (except calls its BPF stub evaluated: `captured` ids), nor read kernel
@@ -145,6 +168,12 @@ def _check_user_mode(p, reason, captured=frozenset()):
         d = derefs[0]
         raise StapError(f"@{d.kind} needs the kernel context, but this probe handler runs in "
                         f"user space ({reason})", d.loc, f"operator '@{d.kind}'")
+    call = _foreign_c_call(p.body)
+    if call is not None:
+        raise StapError(f"{call.name}() is embedded C for stap's kernel runtime, which pytap cannot "
+                        f"run (only `%{{ /* bpf */ %}}` bodies run, in BPF), and this probe handler "
+                        f"runs in user space ({reason})", call.loc,
+                        call.tok_desc or f"identifier '{call.name}'")
     call = _kernel_only_call(p.body, captured=captured)
     if call is not None:
         raise StapError(f"{call.name}() needs the kernel context, but this probe handler runs in "

@@ -116,3 +116,15 @@ def test_failed_capture_is_raised_by_the_interpreter_where_it_is_read():
     v = r.trigger["target_values"][cp.captures[0][0]]
     assert isinstance(v, CapturedError)
     assert isinstance(v.error, ScriptRuntimeError) and v.error.message == "read fault at 0x1"
+
+
+def test_script_embedded_c_for_stap_kernel_runtime_is_a_pass3_error():
+    # plimit.stp: a guru function in stap's kernel C, called from begin
+    opts = Options()
+    opts.guru = True
+    s = elaborate_source('function f:string (pid:long) %{ /* pure */ STAP_RETVALUE[0] = 0; %}\n'
+                         'probe begin { println(f(1)) }', options=opts)
+    with pytest.raises(PassFailed) as ei:
+        generate(s, opts)
+    assert "f() is embedded C for stap's kernel runtime, which pytap cannot run" \
+        in ei.value.diagnostics.render()
