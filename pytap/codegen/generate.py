@@ -154,7 +154,7 @@ def _foreign_c_call(node):
     return found[0] if found else None
 
 
-def _check_user_mode(p, reason, captured=frozenset()):
+def _check_user_mode(p, reason, captured=frozenset(), refused=None):
     """A probe running in user space may not use kernel-only functions
     (except calls its BPF stub evaluated: `captured` ids), nor read kernel
     or traced-process memory (@kderef/@uderef)."""
@@ -176,8 +176,12 @@ def _check_user_mode(p, reason, captured=frozenset()):
                         call.tok_desc or f"identifier '{call.name}'")
     call = _kernel_only_call(p.body, captured=captured)
     if call is not None:
+        # why the BPF stub could not evaluate it for user space (capture.py)
+        why = (refused or {}).get(id(call))
+        why = f", and {why}" if why else ""
         raise StapError(f"{call.name}() needs the kernel context, but this probe handler runs in "
-                        f"user space ({reason})", call.loc, call.tok_desc or f"identifier '{call.name}'")
+                        f"user space ({reason}){why}", call.loc,
+                        call.tok_desc or f"identifier '{call.name}'")
 
 
 def _targets_in(node) -> list:
@@ -478,7 +482,9 @@ class Generator:
             if low is None:
                 self._capture_targets(p, why)
                 caps = self._captured.get(p.index, (None, []))[1] or []
-                _check_user_mode(p, why.reason, frozenset(c[0] for c in caps))
+                plan = self._plans.get(p.index)
+                refused = {id(r.node): r.why for r in plan.refused} if plan is not None else {}
+                _check_user_mode(p, why.reason, frozenset(c[0] for c in caps), refused)
             lowered[p.index] = (low, why)
         # 2. group by event and decide raw tracepoints
         for p in self._bpf_probes:

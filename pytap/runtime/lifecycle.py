@@ -52,6 +52,13 @@ PASS5_FOOTER = "Pass 5: run failed.  [man error::pass5]"
 POLL_MS = 100
 
 
+
+# When the -c command ends or -T expires, the events already in the ring
+# buffer happened before the end: their user-space handlers still run
+# (drain), as stap ran them at the event.  After exit(), an error or a
+# signal they do not.
+_EVENTS_STILL_RUN = ("target", "timeout")
+
 class Output:
     """Script output: stdout or -o FILE.  Buffered, flushed after each poll
     batch and at exit, so text stays in record order with stderr lines."""
@@ -452,7 +459,8 @@ class Session:
         if self.stop_reason is None:
             self.stop_reason = reason
             self.set_slot("state", STATE_STOPPING)
-        self._stop_dispatch()
+        if reason not in _EVENTS_STILL_RUN:
+            self._stop_dispatch()
 
     def _stop_dispatch(self) -> None:
         """No more user-mode handlers; end the current poll batch now."""
@@ -475,7 +483,7 @@ class Session:
 
     # ---------------------------------------------------------- records
     def on_trigger(self, index: int, rec: dict) -> None:
-        if self.stop_reason is not None:
+        if self.stop_reason is not None and self.stop_reason not in _EVENTS_STILL_RUN:
             return
         probe = self._by_index.get(index)
         if probe is None:
