@@ -51,13 +51,12 @@ PASS5_FOOTER = "Pass 5: run failed.  [man error::pass5]"
 # the poll at once through EINTR).
 POLL_MS = 100
 
-
-
 # When the -c command ends or -T expires, the events already in the ring
 # buffer happened before the end: their user-space handlers still run
 # (drain), as stap ran them at the event.  After exit(), an error or a
 # signal they do not.
 _EVENTS_STILL_RUN = ("target", "timeout")
+
 
 class Output:
     """Script output: stdout or -o FILE.  Buffered, flushed after each poll
