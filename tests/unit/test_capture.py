@@ -128,3 +128,21 @@ def test_script_embedded_c_for_stap_kernel_runtime_is_a_pass3_error():
         generate(s, opts)
     assert "f() is embedded C for stap's kernel runtime, which pytap cannot run" \
         in ei.value.diagnostics.render()
+
+
+def test_interpreter_raises_a_failed_capture_where_it_is_read_and_catch_sees_it():
+    from pytap.runtime.errors import CapturedError, ScriptRuntimeError
+    from pytap.runtime.interp import Interpreter, ProbeContext
+    from pytap.runtime.store import MemoryStore
+    s = session(f'global a; probe {SWITCH} {{ a[1] <<< 1; println("first"); '
+                f'try {{ println(kernel_string($prev_pid)) }} catch (m) {{ println("caught: ", m) }} '
+                f'println(@count(a[1])) }}')
+    p = s.probes[0]
+    plan = analyze(p.body)
+    [call] = [st.node for st in plan.steps if st.captured]
+    out = []
+    it = Interpreter(s, MemoryStore(s.globals), out.append, s.options)
+    it.init_globals()
+    bad = CapturedError(ScriptRuntimeError("kernel string copy fault at 0x2a"))
+    it.run_probe(p, ProbeContext(pid=1, target_values={id(call): bad}))
+    assert "".join(out) == "first\ncaught: kernel string copy fault at 0x2a\n1\n"
