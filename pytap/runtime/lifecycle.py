@@ -51,12 +51,6 @@ PASS5_FOOTER = "Pass 5: run failed.  [man error::pass5]"
 # the poll at once through EINTR).
 POLL_MS = 100
 
-# When the -c command ends or -T expires, the events already in the ring
-# buffer happened before the end: their user-space handlers still run
-# (drain), as stap ran them at the event.  After exit(), an error or a
-# signal they do not.
-_EVENTS_STILL_RUN = ("target", "timeout")
-
 
 class Output:
     """Script output: stdout or -o FILE.  Buffered, flushed after each poll
@@ -458,7 +452,11 @@ class Session:
         if self.stop_reason is None:
             self.stop_reason = reason
             self.set_slot("state", STATE_STOPPING)
-        if reason not in _EVENTS_STILL_RUN:
+        # when the -c command ends or -T expires, the events already in the
+        # ring buffer came before the end: their user-space handlers still
+        # run (drain), as stap ran them at the event; not after exit(), an
+        # error or a signal
+        if reason not in ("target", "timeout"):
             self._stop_dispatch()
 
     def _stop_dispatch(self) -> None:
@@ -482,7 +480,7 @@ class Session:
 
     # ---------------------------------------------------------- records
     def on_trigger(self, index: int, rec: dict) -> None:
-        if self.stop_reason is not None and self.stop_reason not in _EVENTS_STILL_RUN:
+        if self.stop_reason not in (None, "target", "timeout"):
             return
         probe = self._by_index.get(index)
         if probe is None:
