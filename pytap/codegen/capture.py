@@ -46,7 +46,6 @@ from .. import ast
 
 _OPERATORS = (ast.Binary, ast.Unary, ast.Comparison, ast.LogicalAnd, ast.LogicalOr,
               ast.Ternary, ast.Concat)
-_TARGETISH = (ast.CastOp, ast.AutoCastOp, ast.AtVarOp)
 
 
 @dataclass
