@@ -453,7 +453,12 @@ class Session:
         if self.stop_reason is None:
             self.stop_reason = reason
             self.set_slot("state", STATE_STOPPING)
-        self._stop_dispatch()
+        # when the -c command ends or -T expires, the events already in the
+        # ring buffer came before the end: their user-space handlers still
+        # run (drain), as stap ran them at the event; not after exit(), an
+        # error or a signal
+        if reason not in ("target", "timeout"):
+            self._stop_dispatch()
 
     def _stop_dispatch(self) -> None:
         """No more user-mode handlers; end the current poll batch now."""
@@ -476,7 +481,7 @@ class Session:
 
     # ---------------------------------------------------------- records
     def on_trigger(self, index: int, rec: dict) -> None:
-        if self.stop_reason is not None:
+        if self.stop_reason not in (None, "target", "timeout"):
             return
         probe = self._by_index.get(index)
         if probe is None:
