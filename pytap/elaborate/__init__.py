@@ -50,6 +50,18 @@ def elaborate(script: ast.StapFile, opts: Optional[Options] = None, library=None
         rep.finish()
 
 
+def _provider_warnings(reset: bool = False) -> list:
+    """Warnings the probe providers raised while resolving (stap's
+    "cannot find module X debuginfo", pytap/probes/userlib.py)."""
+    try:
+        from ..probes import userlib
+    except Exception:
+        return []
+    if reset:
+        userlib.reset_warnings()
+    return userlib.take_warnings()
+
+
 def _fail(rep: Reporter, errors: List[StapError]):
     from .report import footer_for
     rep.flush_warnings()
@@ -72,6 +84,7 @@ def _elaborate(script, opts, library, rep) -> Session:
     from .globals_at_exit import add_exit_printers
 
     lib = library if library is not None else TapsetLibrary(opts)
+    _provider_warnings(reset=True)      # none left over from an earlier session
     errors: List[StapError] = []
     table = AliasTable(lib)
     syms = SymbolTable(script, lib, errors)
@@ -86,7 +99,10 @@ def _elaborate(script, opts, library, rep) -> Session:
         f = queue.pop(0)
         table.add_file(f)
         for p in f.probes:
-            for dp in deriver.derive(p):
+            derived = deriver.derive(p)
+            for w in _provider_warnings():
+                rep.warn(w, None)
+            for dp in derived:
                 resolve_probe(syms, dp, pending_fns)
                 session.probes.append(dp)
             while pending_fns:
