@@ -169,6 +169,10 @@ def _elaborate(script, opts, library, rep) -> Session:
         merge_duplicate_functions(session)
         _collect_globals(session, syms)
 
+    from .perfcounters import bind_perf_counters
+    bind_perf_counters(session, errors)
+    if errors:
+        _fail(rep, errors)
     _add_condition_begin(session, opts)
     if not opts.unoptimized:
         from .stable import hoist_stable_calls

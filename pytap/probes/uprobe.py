@@ -251,7 +251,11 @@ def no_match_message(point, platform) -> str:
         return "no match"
     fn = [c for c in point.components if c.functor == "function"]
     target = str(arg_value(fn[0].arg)) if fn else ""
-    sim = similar(target.replace("*", "").replace("?", ""), [s.name for s in info.functions])
+    # stap's list also names the functions the file imports (undefined in
+    # .dynsym): their PLT entries' names stand for them
+    from .userlib import plt_entries
+    names = [s.name for s in info.functions] + [e.name for e in plt_entries(path)[2]]
+    sim = similar(target.replace("*", "").replace("?", ""), names)
     return "no match" + (f" (similar functions: {', '.join(sim)})" if sim else "")
 
 

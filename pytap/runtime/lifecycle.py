@@ -723,21 +723,12 @@ class Session:
         self.out.flush()
 
     def detach_all(self) -> None:
-        def run(det):
+        while self.detachers:
+            det = self.detachers.pop()
             try:
                 det()
             except Exception:
                 pass
-        if len(self.detachers) > 16:
-            # closing a uprobe's perf event waits for an RCU grace period
-            # (~0.1 s here): hundreds of them (ltrace.stp's .plt points)
-            # wait side by side
-            from concurrent.futures import ThreadPoolExecutor
-            dets, self.detachers = self.detachers[::-1], []
-            with ThreadPoolExecutor(max_workers=32) as pool:
-                list(pool.map(run, dets))
-        while self.detachers:
-            run(self.detachers.pop())
 
     def finish(self) -> None:
         """Every way out comes through here."""
