@@ -58,6 +58,9 @@ def _build_plt(concrete, point, platform):
         rp = ResolvedPoint("uprobe", _hex(point, comps, 1), spec,
                            annotation=f" /* pc={where}+0x{e.address - (0 if is_pie else base):x} */")
         rp.derivation_point = rp.point
+        # stap -l / -L name the entry: process("P").plt("exit")[.return]
+        rp.listing_point = make_point(point, [head, ("plt", e.name)]
+                                      + ([("return", None)] if is_return else []))
         rp._vars = lambda: []
         rp._listing = lambda: []
         out.append(rp)
@@ -102,6 +105,13 @@ def _library(inner):
                 for new, old in zip(chain.components[2:], shown.components[1:]):
                     new.arg = old.arg
                 rp.derivation_point = chain
+                inner_listing = getattr(rp, "listing_point", None)
+                if inner_listing is not None:
+                    listed = make_point(point, [("process", exe), ("library", lib)] + [
+                        (c.functor, None) for c in inner_listing.components[1:]])
+                    for new, old in zip(listed.components[2:], inner_listing.components[1:]):
+                        new.arg = old.arg
+                    rp.listing_point = listed
                 # a library serves every process: under -c/-x only the
                 # target's (stapprobes: process probes are restricted to
                 # the target then); without a target, all of them
