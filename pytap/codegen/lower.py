@@ -560,6 +560,10 @@ class Lowerer(GlobalsMixin, TargetMixin, PrintMixin):
     def e_EmbeddedExpr(self, e):
         raise Unsupported("embedded C expression", e)
 
+    def e_PerfOp(self, e):
+        from .perfcounters import perf_read_expr      # @perf("NAME")
+        return perf_read_expr(self.gen, e)
+
     def e_ConstOp(self, e):
         """@const("NAME"): the kernel constant's value, found at compile time
         (codegen/kconst.py), so BPF and user space agree."""

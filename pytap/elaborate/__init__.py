@@ -50,6 +50,18 @@ def elaborate(script: ast.StapFile, opts: Optional[Options] = None, library=None
         rep.finish()
 
 
+def _provider_warnings(reset: bool = False) -> list:
+    """Warnings the probe providers raised while resolving (stap's
+    "cannot find module X debuginfo", pytap/probes/userlib.py)."""
+    try:
+        from ..probes import userlib
+    except Exception:
+        return []
+    if reset:
+        userlib.reset_warnings()
+    return userlib.take_warnings()
+
+
 def _fail(rep: Reporter, errors: List[StapError]):
     from .report import footer_for
     rep.flush_warnings()
@@ -73,6 +85,7 @@ def _elaborate(script, opts, library, rep) -> Session:
     from .procfs_value import add_procfs_embed, check_procfs_paths, expand_procfs_values
 
     lib = library if library is not None else TapsetLibrary(opts)
+    _provider_warnings(reset=True)      # none left over from an earlier session
     errors: List[StapError] = []
     table = AliasTable(lib)
     syms = SymbolTable(script, lib, errors)
@@ -87,7 +100,10 @@ def _elaborate(script, opts, library, rep) -> Session:
         f = queue.pop(0)
         table.add_file(f)
         for p in f.probes:
-            for dp in deriver.derive(p):
+            derived = deriver.derive(p)
+            for w in _provider_warnings():
+                rep.warn(w, None)
+            for dp in derived:
                 _pull_alias_files(syms, lib, dp)
                 expand_procfs_values(syms, dp, errors)
                 resolve_probe(syms, dp, pending_fns)
@@ -158,6 +174,10 @@ def _elaborate(script, opts, library, rep) -> Session:
         merge_duplicate_functions(session)
         _collect_globals(session, syms)
 
+    from .perfcounters import bind_perf_counters
+    bind_perf_counters(session, errors)
+    if errors:
+        _fail(rep, errors)
     _add_condition_begin(session, opts)
     if not opts.unoptimized:
         from .stable import hoist_stable_calls

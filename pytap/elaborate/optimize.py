@@ -472,7 +472,8 @@ class Optimizer:
     def elide_empty_probes(self) -> None:
         kept = []
         for p in self.s.probes:
-            if not p.body.statements:
+            if not p.body.statements and not (getattr(p.resolved, "spec", None) or {}).get("counter"):
+                # (a perf .counter("name") point is kept: @perf reads it)
                 origin = p.origin
                 up = getattr(p, "user_point", None)
                 # stap names the probe by its family, and blames the user's

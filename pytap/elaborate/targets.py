@@ -34,6 +34,8 @@ def _ok(ts: ast.TargetSymbol, names: List[str], family: str) -> bool:
 
 def _error(ts: ast.TargetSymbol, names: List[str], family: str, rp=None) -> StapError:
     tok = ts.tok_desc or f"identifier '{ts.name}'"
+    if family == "uprobe" and rp is not None and "plt" in (getattr(rp, "spec", None) or {}):
+        return StapError(f"unable to find plt variable '{ts.name}' (alternatives: $$name)", ts.loc, tok)
     if family == "uprobe" and rp is not None:
         df = getattr(rp, "dwarf_func", None)
         if df is None:
@@ -214,6 +216,8 @@ def _sdt_pretty(n: ast.TargetSymbol, dp, names: List[str]):
     """$$name / $$provider / $$parms of an SDT marker (probes/sdt.py): the
     note's strings, and "arg1=0x%x arg2=0x%x ..." of its arguments."""
     spec = getattr(dp.resolved, "spec", None) or {}
+    if "plt" in spec and n.name == "$$name" and not n.components and not n.addressof:
+        return ast.String(spec["plt"], loc=n.loc, tok_desc=n.tok_desc)     # probes/plt.py
     if "mark" not in spec or n.components or n.addressof:
         return None
     if n.name == "$$name":

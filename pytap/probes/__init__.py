@@ -38,7 +38,7 @@ from .core import ResolvedPoint, TargetVar  # noqa: F401  (public)
 from .match import MatchTree
 
 _FAMILY_MODULES = ("begin_end", "timer", "perf", "kprobe", "tracepoint", "uprobe", "process", "sdt",
-                   "procfs")
+                   "procfs", "plt")
 _TREE: Optional[MatchTree] = None
 
 # family -> module that attaches it
@@ -72,7 +72,24 @@ def _platform(platform):
 
 
 def resolve(point: ast.ProbePoint, platform=None) -> List[ResolvedPoint]:
-    return _tree().match(point, _platform(platform))
+    plat = _platform(platform)
+    from .userlib import check_executable_name, expand_process_glob
+    points = expand_process_glob(point)
+    if points is None:
+        check_executable_name(point, plat)
+        return _tree().match(point, plat)
+    # process("/lib*/libc.so.*")...: each file as if written out; one that
+    # offers nothing is dropped, as stap drops it
+    out: List[ResolvedPoint] = []
+    first_error = None
+    for p in points:
+        try:
+            out.extend(_tree().match(p, plat))
+        except StapError as e:
+            first_error = first_error or e
+    if not out and first_error is not None and len(points) == 1:
+        raise first_error
+    return out
 
 
 def explain_no_match(point: ast.ProbePoint, platform=None) -> StapError:
@@ -84,7 +101,7 @@ def explain_no_match(point: ast.ProbePoint, platform=None) -> StapError:
             msg = _module("tracepoint").no_match_message(point, plat)
         elif functors[0] == "process" and "mark" in functors:
             msg = _module("sdt").no_match_message(point, plat)
-        elif functors[0] == "process" and "function" in functors:
+        elif functors[0] == "process" and "function" in functors and "library" not in functors:
             msg = _module("uprobe").no_match_message(point, plat)
         elif "function" in functors:
             msg = _module("kprobe").no_match_message(point, plat)

@@ -40,12 +40,16 @@ CACHE_OPS = {"read": 0, "write": 1, "prefetch": 2}
 CACHE_RESULTS = {"access": 0, "miss": 1}
 
 
-def build_perf(point, ptype, config, period, freq=False, process=None):
+def build_perf(point, ptype, config, period, freq=False, process=None, counter=None):
+    if counter is not None:
+        period = 0          # a counting event: stap prints .sample(0)
     comps = [("perf", None), ("type", ptype), ("config", config), ("sample", period)]
     if process is not None:
         comps.append(("process", process) if process else ("process", None))
+    if counter is not None:
+        comps.append(("counter", counter))
     spec = {"type": ptype, "config": config, "period": period, "freq": freq,
-            "all_cpus": True, "process": process}
+            "all_cpus": True, "process": process, "counter": counter}
     return [ResolvedPoint("perf", make_point(point, comps), spec)]
 
 
@@ -53,6 +57,8 @@ def _suffix(concrete, point, start):
     """Read .sample(N)/.hz(F)/.process[(p)] from concrete[start:]."""
     period, freq, process = DEFAULT_SAMPLE, False, None
     for i, (functor, value) in enumerate(concrete[start:], start):
+        if functor == "counter":
+            continue            # _counter() reads it
         if functor == "sample":
             if value <= 0:
                 c = point.components[i]
@@ -77,7 +83,7 @@ def _check_process(process, platform):
 def _build_type(concrete, point, platform):
     period, freq, process = _suffix(concrete, point, 3)
     _check_process(process, platform)
-    return build_perf(point, concrete[1][1], concrete[2][1], period, freq, process)
+    return build_perf(point, concrete[1][1], concrete[2][1], period, freq, process, _counter(concrete))
 
 
 def _alias_expansion(point, ptype, config, concrete, start):
@@ -92,7 +98,7 @@ def _build_cache(concrete, point, platform):
     config = HW_CACHES[cache][0] | CACHE_OPS[op] << 8 | CACHE_RESULTS[result] << 16
     period, freq, process = _suffix(concrete, point, 5)
     _check_process(process, platform)
-    rps = build_perf(point, PERF_TYPE_HW_CACHE, config, period, freq, process)
+    rps = build_perf(point, PERF_TYPE_HW_CACHE, config, period, freq, process, _counter(concrete))
     rps[0].derivation_point = _alias_expansion(point, PERF_TYPE_HW_CACHE, config, concrete, 5)
     return rps
 
@@ -102,13 +108,20 @@ def _build_named(table, ptype):
         period, freq, process = _suffix(concrete, point, 3)
         _check_process(process, platform)
         config = table[concrete[2][0]]
-        rps = build_perf(point, ptype, config, period, freq, process)
+        rps = build_perf(point, ptype, config, period, freq, process, _counter(concrete))
         rps[0].derivation_point = _alias_expansion(point, ptype, config, concrete, 3)
         return rps
     return build
 
 
-_TAILS = ["", ".sample(number)", ".hz(number)", ".process", ".process(string)"]
+def _counter(concrete):
+    """The name of a .counter("NAME") point (a counting event that @perf
+    reads in the process's uprobes; man stapprobes, PERF), else None."""
+    return next((v for f, v in concrete if f == "counter"), None)
+
+
+_TAILS = ["", ".sample(number)", ".hz(number)", ".process", ".process(string)",
+          ".counter(string)", ".process.counter(string)", ".process(string).counter(string)"]
 
 PATTERNS = [("perf.type(number).config(number)" + t, _build_type) for t in _TAILS]
 for _name in HW_EVENTS:
@@ -158,8 +171,61 @@ def attach_perf(bpf, fn_name, ev_type, ev_config, period, freq, all_cpus=True, p
     return detach
 
 
+def attach_counter(bpf, rp, target_pid=None):
+    """perf.*.counter("NAME"): a counting event (no samples, no program)
+    whose fd goes in every slot of @perf's map (codegen/perfcounters.py):
+    one event on the -c/-x target when the point names a process and
+    there is a target, else one event per CPU."""
+    import ctypes as ct
+    from ..codegen.perfcounters import map_name
+    from ..runtime import bpfsys
+    from ..runtime.attachsys import _perf_open, online_cpus
+    s = rp.spec
+    try:
+        table = bpf[map_name(s["counter"])]
+    except Exception:
+        return lambda: None                 # no @perf reads it
+    ncpu = table.max_entries if hasattr(table, "max_entries") else bpfsys.possible_cpus()
+    fds = {}
+    try:
+        if s.get("process") is not None and target_pid:
+            fd = _perf_open(s["type"], s["config"], 0, 0, 0, 0, int(target_pid), -1, -1)
+            if fd < 0:
+                raise StapError(f"ERROR: cannot open perf counter '{s['counter']}' (type {s['type']} "
+                                f"config {s['config']}) for pid {target_pid}", kind="")
+            fds = {cpu: fd for cpu in range(ncpu)}
+        else:
+            for cpu in online_cpus():
+                fd = _perf_open(s["type"], s["config"], 0, 0, 0, 0, -1, cpu, -1)
+                if fd < 0:
+                    raise StapError(f"ERROR: cannot open perf counter '{s['counter']}' (type "
+                                    f"{s['type']} config {s['config']}) on cpu {cpu}", kind="")
+                fds[cpu] = fd
+        for cpu, fd in fds.items():
+            bpfsys.update(table.map_fd, ct.c_int(cpu), ct.c_uint32(fd))
+    except Exception:
+        _close(set(fds.values()))
+        raise
+
+    def detach():
+        _close(set(fds.values()))
+        fds.clear()
+    return detach
+
+
+def _close(fds):
+    import os
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
 def attach(bpf, fn_name, rp, target_pid=None):
     s = rp.spec
+    if s.get("counter") is not None:
+        return attach_counter(bpf, rp, target_pid)
     pid = -1
     if s.get("process") is not None and target_pid:
         pid = int(target_pid)

@@ -63,6 +63,9 @@ def _build(concrete, point, platform):
     pattern = concrete[fidx][1]
     is_return = "return" in functors
     dw = platform.dwarf_info(path) if hasattr(platform, "dwarf_info") else None
+    if dw is None:
+        from .userlib import warn_no_debuginfo
+        warn_no_debuginfo(path)
     pattern, _, file_pat = pattern.partition("@")
     out = []
     for sym in info.functions:
@@ -134,6 +137,9 @@ def _build_statement(concrete, point, platform):
     path, pid = _target_path(concrete, platform)
     info = platform.elf_info(path) if path else None
     dw = platform.dwarf_info(path) if path else None
+    if info is not None and dw is None:
+        from .userlib import warn_no_debuginfo
+        warn_no_debuginfo(path)
     if info is None or dw is None:
         return []
     functors = [f for f, _v in concrete]
@@ -245,7 +251,11 @@ def no_match_message(point, platform) -> str:
         return "no match"
     fn = [c for c in point.components if c.functor == "function"]
     target = str(arg_value(fn[0].arg)) if fn else ""
-    sim = similar(target.replace("*", "").replace("?", ""), [s.name for s in info.functions])
+    # stap's list also names the functions the file imports (undefined in
+    # .dynsym): their PLT entries' names stand for them
+    from .userlib import plt_entries
+    names = [s.name for s in info.functions] + [e.name for e in plt_entries(path)[2]]
+    sim = similar(target.replace("*", "").replace("?", ""), names)
     return "no match" + (f" (similar functions: {', '.join(sim)})" if sim else "")
 
 
@@ -269,6 +279,8 @@ def attach(bpf, fn_name, rp, target_pid=None):
     s = rp.spec
     fn = bpf.load_func(fn_name.encode() if isinstance(fn_name, str) else fn_name, 2)  # KPROBE
     pid = s.get("pid") or -1
+    if s.get("target_only") and target_pid and pid == -1:
+        pid = int(target_pid)      # plt.py: process.plt, .library(...) points under -c/-x
     kind = "r" if s.get("return") else "p"
     ev_name = f"pytap_{kind}_{os.getpid()}_{next(_counter)}".encode()
     ref = s.get("ref_ctr_offset") or 0        # an SDT semaphore (sdt.py)

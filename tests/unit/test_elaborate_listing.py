@@ -65,3 +65,12 @@ def test_list_systemtap_aliases_like_stap(capsys, monkeypatch):
     rc, out = run(capsys, "-L", "syscall.open*")
     assert out.splitlines()[0] == ("syscall.open name:string filename:string filename_unquoted:string "
                                    "flags:long flags_str:string mode:long argstr:string")
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/bin/true"), reason="no /usr/bin/true")
+def test_list_plt_points(capsys):
+    # stap 4.8 -l on this machine
+    assert run(capsys, "-l", 'process("/usr/bin/true").plt("exit").return') == \
+        (0, 'process("/usr/bin/true").plt("exit").return\n')
+    assert run(capsys, "-l", 'process("/usr/bin/true").library("libc.so.6").plt("realloc")') == \
+        (0, 'process("/usr/bin/true").library("/usr/lib/x86_64-linux-gnu/libc.so.6").plt("realloc")\n')
