@@ -521,6 +521,36 @@ class TypeView:
             return None if r is None else (r[0], wrap(r[1]))
         return None if isinstance(ref, tuple) else self.bt.member(ref, name)
 
+    def member_names(self, ref) -> List[str]:
+        """The member names of a struct/union, those of anonymous members
+        spliced in, each once: stap's "(alternatives: ...)" list."""
+        ref = self.strip(ref)
+        out: List[str] = []
+        if dwarf_type(ref):
+            for mname, _off, mt in ref.members:
+                if mname:
+                    out.append(mname)
+                elif mt.strip().kind in ("struct", "union"):
+                    out += self.member_names(mt)
+        elif isinstance(ref, int) or _is_mod(ref):
+            tbl, wrap = self._module(ref) if _is_mod(ref) else (self.bt, lambda t: t)
+            tid = ref[2] if _is_mod(ref) else ref
+            kind, vlen, _k, pos, _st, data = tbl.types[tid]
+            if kind in (KIND_STRUCT, KIND_UNION):
+                for i in range(vlen):
+                    mname, mtype, _moff = struct.unpack_from("<III", data, pos + 12 + 12 * i)
+                    if mname:
+                        out.append(tbl.name(mname))
+                    else:
+                        out += self.member_names(wrap(mtype))
+        return list(dict.fromkeys(out))
+
+    def no_member_message(self, ref, name: str) -> str:
+        """stap's text for a member the type lacks."""
+        names = self.member_names(ref)
+        alt = f" (alternatives: {' '.join(names)})" if names else ""
+        return f"unable to find member '{name}' for {self.spell(self.strip(ref))}{alt}"
+
     def spell(self, ref) -> str:
         """C spelling for messages: "char[16]", "struct task_struct *"."""
         if dwarf_type(ref):
@@ -545,9 +575,9 @@ class TypeView:
         if kind in (KIND_CONST, KIND_VOLATILE, KIND_RESTRICT, KIND_TYPE_TAG):
             return self.spell(wrap(st))
         if kind == KIND_STRUCT:
-            return f"struct {name}"
+            return f"struct {name or '{...}'}"
         if kind == KIND_UNION:
-            return f"union {name}"
+            return f"union {name or '{...}'}"
         if kind in (KIND_ENUM, KIND_ENUM64):
             return f"enum {name}"
         return name or "?"
@@ -597,7 +627,7 @@ def static_address(tv: "TypeView", ref, base: int, components, index_value) -> i
                 raise ValueError("not a struct")
             r = tv.member(t, comp.name)
             if r is None:
-                raise ValueError(f"unable to find member '{comp.name}' of {tv.spell(t)}")
+                raise ValueError(tv.no_member_message(t, comp.name))
             addr += r[0]
             t, is_ptr = tv.strip(r[1]), False
             if tv.kind(t) == KIND_PTR:

@@ -232,7 +232,7 @@ class TargetMixin:
                     raise StapError(f"'{comp.name}' is not a member of a struct here", comp.loc or e.loc, tok)
                 r = tv_.member(t, comp.name)
                 if r is None:
-                    raise StapError(f"unable to find member '{comp.name}' of {tv_.spell(t)}",
+                    raise StapError(tv_.no_member_message(t, comp.name),
                                     comp.loc or e.loc, tok)
                 off, mt = r
                 state = settle(f"(u64){expr} + {off}", mt)
