@@ -257,6 +257,34 @@ class BtfTypes:
         return None
 
 
+    def bitfield(self, tid: int, name: str):
+        """(bit offset, bit size, member type id) of bit field `name` in
+        struct/union tid, looking into anonymous members; None if absent
+        or not a bit field."""
+        kind, vlen, kflag, pos, _st, data = self.types[tid]
+        for i in range(vlen):
+            mname, mtype, moff = struct.unpack_from("<III", data, pos + 12 + 12 * i)
+            bit = moff & 0xFFFFFF if kflag else moff
+            nbits = moff >> 24 if kflag else 0
+            if mname and self.name(mname) == name:
+                t = self.strip(mtype)
+                if not nbits and self.kind(t) == KIND_INT:
+                    # without kflag, a bit field's size is in its int type
+                    enc = struct.unpack_from("<I", self.types[t][5], self.types[t][3] + 12)[0]
+                    ibits, ioff = enc & 0xFF, (enc >> 16) & 0xFF
+                    if ibits != 8 * self.size(t) or bit % 8:
+                        return bit + ioff, ibits, mtype
+                if nbits:
+                    return bit, nbits, mtype
+                return None
+            if not mname:
+                inner = self.strip(mtype)
+                if self.kind(inner) in (KIND_STRUCT, KIND_UNION):
+                    r = self.bitfield(inner, name)
+                    if r is not None:
+                        return (bit + r[0], r[1], r[2])
+        return None
+
     def enum_value(self, name: str) -> Optional[int]:
         """The value of enumerator `name` (TASK_COMM_LEN, PIDTYPE_TGID…)."""
         if self._enum_values is None:
@@ -521,6 +549,18 @@ class TypeView:
             return None if r is None else (r[0], wrap(r[1]))
         return None if isinstance(ref, tuple) else self.bt.member(ref, name)
 
+    def bitfield(self, ref, name):
+        """(bit offset, bit size, member TypeRef) of a bit field, else None
+        (BTF types only; a user program's DWARF bit fields are not read)."""
+        ref = self.strip(ref)
+        if _is_mod(ref):
+            mt, wrap = self._module(ref)
+            r = mt.bitfield(ref[2], name)
+            return None if r is None else (r[0], r[1], wrap(r[2]))
+        if isinstance(ref, int) and self.bt is not None:
+            return self.bt.bitfield(ref, name)
+        return None
+
     def member_names(self, ref) -> List[str]:
         """The member names of a struct/union, those of anonymous members
         spliced in, each once: stap's "(alternatives: ...)" list."""
@@ -598,7 +638,8 @@ def components_resolve(bt: "BtfTypes", ref, components, from_pointer: bool = Tru
                 return False
             r = tv.member(t, comp.name)
             if r is None:
-                return False
+                # a bit field is a value: nothing follows it
+                return comp is components[-1] and tv.bitfield(t, comp.name) is not None
             t, is_ptr = tv.strip(r[1]), False
         elif comp.kind == "index":
             if is_ptr:

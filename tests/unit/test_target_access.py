@@ -155,6 +155,7 @@ def _members(type_name):
     ('@cast($prev, "union futex_key")->both->no_such_member_zz',
      "unable to find member 'no_such_member_zz' for struct {...} (alternatives: ptr word offset node)"),
     ('$prev->pid[1]', "cannot index a value of type pid_t"),
+    ('&$prev->in_iowait', "cannot take address of bit-field"),
 ])
 def test_target_access_errors(expr, message):
     _c, err = _c3(f'probe kernel.trace("sched:sched_switch") {{ println({expr}) }}')
