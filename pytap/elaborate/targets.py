@@ -88,11 +88,12 @@ def _members_exist(dp, op) -> bool:
     kernel's types have that path (BTF); true when BTF cannot tell."""
     from ..codegen.btf_offsets import KIND_ARRAY, KIND_PTR, TypeView, components_resolve, kernel_types, parse_type
     comps = [c for c in op.components if c.kind != "pretty"]
-    if not comps:
-        return True
     bt = kernel_types()
     if bt is None:
         return True
+    if not comps:
+        # @defined(@cast(p, "T")): whether this kernel has type T
+        return not isinstance(op, ast.CastOp) or parse_type(bt, op.type_name or "") is not None
     tv = TypeView(bt)
     if isinstance(op, ast.CastOp):
         ref = parse_type(bt, op.type_name or "")
