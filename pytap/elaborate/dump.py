@@ -104,8 +104,33 @@ def mangled_global(d: ast.VarDecl) -> str:
     """stap's C name of a global: __global_NAME, or for a private one
     __private_<file path with non-alnum as _>_NAME."""
     if d.private and d.file_name:
-        return "__private_" + re.sub(r"[^A-Za-z0-9]", "_", d.file_name) + "_" + d.name
+        return _private_prefix(d.file_name) + d.name
     return "__global_" + d.name
+
+
+def _private_prefix(file_name: str) -> str:
+    return "__private_" + re.sub(r"[^A-Za-z0-9]", "_", file_name) + "_"
+
+
+def mangled_function(f: ast.FunctionDecl) -> str:
+    """stap's name of a function in calls: __global_NAME, or for a
+    private one of a tapset file __private_<file path, non-alnum as _>_NAME."""
+    file_name = f.loc.file if f.private and f.loc is not None else ""
+    if file_name:
+        return _private_prefix(file_name) + f.name
+    return "__global_" + f.name
+
+
+def function_order(session):
+    """stap's -p2 order of functions: the public ones by name, then the
+    private ones by their mangled name (file, then name); overloads of one
+    name in declaration order."""
+    def key(f):
+        idx = session.overload_index.get(id(f), 0)
+        if f.private and f.loc is not None and f.loc.file:
+            return (1, mangled_function(f), idx)
+        return (0, f.name, idx)
+    return sorted(session.functions, key=key)
 
 
 class _Mangler(ast.Transformer):
@@ -139,7 +164,7 @@ class _Mangler(ast.Transformer):
         self.generic_visit(n)
         if n.referents:
             idx = self.session.overload_index.get(id(n.referents[0]), 0)
-            n.name = f"__global_{n.name}__overload_{idx}"
+            n.name = f"{mangled_function(n.referents[0])}__overload_{idx}"
         return n
 
 
@@ -200,8 +225,7 @@ def dump_session(session, verbose: int = 0) -> str:
             out.append(global_text(g, verbose) + "\n")
     if session.functions:
         out.append("# functions\n")
-        for f in sorted(session.functions,
-                        key=lambda f: (f.name, session.overload_index.get(id(f), 0))):
+        for f in function_order(session):
             out.append(function_sig(f) + "\n")
             if f.locals:
                 out.append("  # locals\n")
