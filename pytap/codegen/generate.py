@@ -202,6 +202,11 @@ def _capturable_targets(body) -> list:
                     # the stub evaluates the whole call
                     out.append((n, True))
                     return
+            elif d is not None and _event_function_call(n):
+                # int_arg(1), pointer_arg(2) ...: constant arguments to a
+                # script function that only reads the event
+                out.append((n, True))
+                return
             elif d is not None and id(d) not in seen_fns:
                 seen_fns.add(id(d))
                 self.visit(d.body)
@@ -211,6 +216,52 @@ def _capturable_targets(body) -> list:
             out.append((n, pure(n.operand)))
     T().visit(body)
     return out
+
+
+def _event_function_call(n) -> bool:
+    """A call of a script function with literal arguments whose value
+    depends only on the event: its body (and the functions it calls)
+    reads no global and calls only pure kernel-only natives or intrinsics
+    (`int_arg(1)` -> ulong_arg -> __pytap_ulong_arg_at(argnum,
+    __pytap_arg_slots())).  The BPF stub can evaluate it."""
+    if not all(isinstance(a, (ast.Number, ast.String)) for a in n.args):
+        return False
+    d = n.referents[0] if n.referents else None
+    if d is None or not isinstance(d.body, ast.Block):
+        return False
+    ok = [True]
+    kernel = [False]
+    seen = set()
+
+    def check(fn):
+        if id(fn) in seen:
+            return
+        seen.add(id(fn))
+
+        class V(ast.Visitor):
+            def visit_Symbol(self, x):
+                if x.referent is not None and getattr(x.referent, "_is_global", False):
+                    ok[0] = False
+
+            def visit_TargetSymbol(self, x):
+                ok[0] = False
+
+            def visit_FunctionCall(self, x):
+                f = x.referents[0] if x.referents else None
+                if f is None:
+                    ok[0] = False
+                elif isinstance(f.body, ast.EmbeddedCode):
+                    code = f.body.code or ""
+                    if "/* pure */" not in code:
+                        ok[0] = False
+                    if "/* kernel-only */" in code:
+                        kernel[0] = True
+                else:
+                    check(f)
+                self.generic_visit(x)
+        V().visit(fn.body)
+    check(d)
+    return ok[0] and kernel[0]
 
 
 def _event_only_call(n, pure) -> bool:
