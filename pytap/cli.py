@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import getopt
 import os
+import re
 import sys
 from typing import List, Optional
 
@@ -44,6 +45,8 @@ Options:
    -c CMD      start the probes, run CMD, and exit when it finishes
    -x PID      sets target() to PID
    -T SECONDS  terminate the script after SECONDS
+   -m MODULE   name of the session: procfs probes serve their files in
+               /var/tmp/systemtap-USER/MODULE (default: the script's name)
    --runtime=MODE   value of the `runtime` preprocessor macro (default bpf)
    --bpf            shorthand for --runtime=bpf
    --compatible=V   systemtap_v for the preprocessor (default 4.8)
@@ -54,7 +57,7 @@ Environment:
    PYTAP_TAPSET   replaces the default tapset directory
 """
 
-_SHORT = "hVp:ve:E:I:D:G:gwWuo:c:x:T:l:L:d:"
+_SHORT = "hVp:ve:E:I:D:G:gwWuo:c:x:T:l:L:d:m:"
 _LONG = ["help", "version", "runtime=", "bpf", "compatible=",
          "dump-probe-aliases", "dump-functions", "dump-probe-types"]
 # stap options accepted for compatibility that change nothing here:
@@ -125,6 +128,11 @@ def parse_args(argv: List[str]) -> Options:
                 opts.timeout = float(val)
             except ValueError:
                 raise UsageError(f"Invalid timeout: {val}")
+        elif flag == "-m":
+            if not re.fullmatch(r"[a-z0-9_]+", val):
+                raise UsageError(f"Safety pattern mismatch for -m parameter "
+                                 f"('{val}' vs. '^[a-z0-9_]+$')")
+            opts.module_name = val
         elif flag == "-l":
             opts.list_probes = val
         elif flag == "-L":

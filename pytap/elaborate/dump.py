@@ -122,14 +122,13 @@ def mangled_function(f: ast.FunctionDecl) -> str:
 
 
 def function_order(session):
-    """stap's -p2 order of functions: the public ones by name, then the
-    private ones by their mangled name (file, then name); overloads of one
+    """stap's -p2 order of functions: by C name (__global_NAME, then
+    __private_<file>_NAME or a synthesized function's own name): the public
+    ones by name, then the private ones by file and name; overloads of one
     name in declaration order."""
     def key(f):
-        idx = session.overload_index.get(id(f), 0)
-        if f.private and f.loc is not None and f.loc.file:
-            return (1, mangled_function(f), idx)
-        return (0, f.name, idx)
+        return (getattr(f, "mangled_name", None) or mangled_function(f),
+                session.overload_index.get(id(f), 0))
     return sorted(session.functions, key=key)
 
 
@@ -164,7 +163,8 @@ class _Mangler(ast.Transformer):
         self.generic_visit(n)
         if n.referents:
             idx = self.session.overload_index.get(id(n.referents[0]), 0)
-            n.name = f"{mangled_function(n.referents[0])}__overload_{idx}"
+            f = n.referents[0]
+            n.name = getattr(f, "mangled_name", None) or f"{mangled_function(f)}__overload_{idx}"
         return n
 
 
@@ -225,6 +225,8 @@ def dump_session(session, verbose: int = 0) -> str:
             out.append(global_text(g, verbose) + "\n")
     if session.functions:
         out.append("# functions\n")
+        # stap lists them by C name: __global_NAME, then __private_* (a
+        # private function of a file, or one synthesized with its name)
         for f in function_order(session):
             out.append(function_sig(f) + "\n")
             if f.locals:
