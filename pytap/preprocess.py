@@ -386,6 +386,12 @@ class Preprocessor:
             if self._stream and t.type == "PARAMREF":
                 self._splice_macro(toks, i)
                 continue
+            if self._stream and t.type == "ARGREF":
+                # stap's lexer pastes $N's text into its input: the pasted
+                # tokens meet macros, conditionals and @operators (`$3(x)`
+                # with $3 = @sum) like the script's own
+                toks[i:i + 1] = self.substitute_args([t])
+                continue
             if self._stream and t.type == "ATWORD":
                 if t.value == "@define":
                     i = self._define_in_stream(toks, i, out)

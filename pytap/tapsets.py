@@ -253,12 +253,15 @@ class TapsetLibrary:
         self.failed: Dict[str, str] = {}   # path -> first error text
 
     # -- parsing ----------------------------------------------------------
-    def _cache_key(self, text: str) -> str:
+    def _cache_key(self, text: str, path: str = "") -> str:
+        # the path too: the tree's locations (messages, stap's
+        # __private_<path>_NAME names) are the file's own, not those of a
+        # copy of the same text in another checkout
         o = self.options
         h = hashlib.sha256()
         for part in (CACHE_VERSION, o.runtime, o.compatible, _pyplatform.machine(),
                      os.uname().release, repr(sorted(o.defines.items())),
-                     repr(o.guru), text):
+                     repr(o.guru), os.path.abspath(path), text):
             h.update(part.encode("utf-8", "surrogateescape"))
             h.update(b"\0")
         return h.hexdigest()
@@ -283,7 +286,7 @@ class TapsetLibrary:
         if self.cache_dir is not None:
             # pickled trees: cachefs loads them only from a cache that is
             # ours alone (unpickling runs code)
-            cpath = "tapsets/" + self._cache_key(text) + ".pickle"
+            cpath = "tapsets/" + self._cache_key(text, path) + ".pickle"
             tree = cachefs.load_pickle(self.cache_dir, cpath)
             if not isinstance(tree, ast.StapFile):
                 tree = None

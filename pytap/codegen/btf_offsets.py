@@ -257,6 +257,34 @@ class BtfTypes:
         return None
 
 
+    def bitfield(self, tid: int, name: str):
+        """(bit offset, bit size, member type id) of bit field `name` in
+        struct/union tid, looking into anonymous members; None if absent
+        or not a bit field."""
+        kind, vlen, kflag, pos, _st, data = self.types[tid]
+        for i in range(vlen):
+            mname, mtype, moff = struct.unpack_from("<III", data, pos + 12 + 12 * i)
+            bit = moff & 0xFFFFFF if kflag else moff
+            nbits = moff >> 24 if kflag else 0
+            if mname and self.name(mname) == name:
+                t = self.strip(mtype)
+                if not nbits and self.kind(t) == KIND_INT:
+                    # without kflag, a bit field's size is in its int type
+                    enc = struct.unpack_from("<I", self.types[t][5], self.types[t][3] + 12)[0]
+                    ibits, ioff = enc & 0xFF, (enc >> 16) & 0xFF
+                    if ibits != 8 * self.size(t) or bit % 8:
+                        return bit + ioff, ibits, mtype
+                if nbits:
+                    return bit, nbits, mtype
+                return None
+            if not mname:
+                inner = self.strip(mtype)
+                if self.kind(inner) in (KIND_STRUCT, KIND_UNION):
+                    r = self.bitfield(inner, name)
+                    if r is not None:
+                        return (bit + r[0], r[1], r[2])
+        return None
+
     def enum_value(self, name: str) -> Optional[int]:
         """The value of enumerator `name` (TASK_COMM_LEN, PIDTYPE_TGID…)."""
         if self._enum_values is None:
@@ -521,6 +549,48 @@ class TypeView:
             return None if r is None else (r[0], wrap(r[1]))
         return None if isinstance(ref, tuple) else self.bt.member(ref, name)
 
+    def bitfield(self, ref, name):
+        """(bit offset, bit size, member TypeRef) of a bit field, else None
+        (BTF types only; a user program's DWARF bit fields are not read)."""
+        ref = self.strip(ref)
+        if _is_mod(ref):
+            mt, wrap = self._module(ref)
+            r = mt.bitfield(ref[2], name)
+            return None if r is None else (r[0], r[1], wrap(r[2]))
+        if isinstance(ref, int) and self.bt is not None:
+            return self.bt.bitfield(ref, name)
+        return None
+
+    def member_names(self, ref) -> List[str]:
+        """The member names of a struct/union, those of anonymous members
+        spliced in, each once: stap's "(alternatives: ...)" list."""
+        ref = self.strip(ref)
+        out: List[str] = []
+        if dwarf_type(ref):
+            for mname, _off, mt in ref.members:
+                if mname:
+                    out.append(mname)
+                elif mt.strip().kind in ("struct", "union"):
+                    out += self.member_names(mt)
+        elif isinstance(ref, int) or _is_mod(ref):
+            tbl, wrap = self._module(ref) if _is_mod(ref) else (self.bt, lambda t: t)
+            tid = ref[2] if _is_mod(ref) else ref
+            kind, vlen, _k, pos, _st, data = tbl.types[tid]
+            if kind in (KIND_STRUCT, KIND_UNION):
+                for i in range(vlen):
+                    mname, mtype, _moff = struct.unpack_from("<III", data, pos + 12 + 12 * i)
+                    if mname:
+                        out.append(tbl.name(mname))
+                    else:
+                        out += self.member_names(wrap(mtype))
+        return list(dict.fromkeys(out))
+
+    def no_member_message(self, ref, name: str) -> str:
+        """stap's text for a member the type lacks."""
+        names = self.member_names(ref)
+        alt = f" (alternatives: {' '.join(names)})" if names else ""
+        return f"unable to find member '{name}' for {self.spell(self.strip(ref))}{alt}"
+
     def spell(self, ref) -> str:
         """C spelling for messages: "char[16]", "struct task_struct *"."""
         if dwarf_type(ref):
@@ -545,9 +615,9 @@ class TypeView:
         if kind in (KIND_CONST, KIND_VOLATILE, KIND_RESTRICT, KIND_TYPE_TAG):
             return self.spell(wrap(st))
         if kind == KIND_STRUCT:
-            return f"struct {name}"
+            return f"struct {name or '{...}'}"
         if kind == KIND_UNION:
-            return f"union {name}"
+            return f"union {name or '{...}'}"
         if kind in (KIND_ENUM, KIND_ENUM64):
             return f"enum {name}"
         return name or "?"
@@ -568,7 +638,8 @@ def components_resolve(bt: "BtfTypes", ref, components, from_pointer: bool = Tru
                 return False
             r = tv.member(t, comp.name)
             if r is None:
-                return False
+                # a bit field is a value: nothing follows it
+                return comp is components[-1] and tv.bitfield(t, comp.name) is not None
             t, is_ptr = tv.strip(r[1]), False
         elif comp.kind == "index":
             if is_ptr:
@@ -597,7 +668,7 @@ def static_address(tv: "TypeView", ref, base: int, components, index_value) -> i
                 raise ValueError("not a struct")
             r = tv.member(t, comp.name)
             if r is None:
-                raise ValueError(f"unable to find member '{comp.name}' of {tv.spell(t)}")
+                raise ValueError(tv.no_member_message(t, comp.name))
             addr += r[0]
             t, is_ptr = tv.strip(r[1]), False
             if tv.kind(t) == KIND_PTR:

@@ -34,9 +34,13 @@ def defined_value(op, target_var=None) -> Optional[bool]:
     module's BTF, or the program's DWARF for a process probe's variable)."""
     from .btf_offsets import kernel_types, parse_type
     comps = [c for c in (getattr(op, "components", None) or []) if c.kind != "pretty"]
-    if not comps:
-        return None
     bt = kernel_types()
+    if not comps:
+        # @defined(@cast(p, "T")): whether this kernel has type T
+        if isinstance(op, ast.CastOp) and isinstance(getattr(op, "type_name", None), str) \
+                and bt is not None:
+            return parse_type(bt, op.type_name) is not None
+        return None
     if isinstance(op, ast.CastOp) and isinstance(getattr(op, "type_name", None), str):
         # `& @cast(0, "T")->m` (@type_member_defined) asks the same question
         if bt is None:

@@ -691,6 +691,11 @@ class Lowerer(GlobalsMixin, TargetMixin, PrintMixin):
             self.emit(f"default: {t} = 0;")
             self.emit("}")
             return t
+        if name == "__pytap_arg_slots":
+            from .arg_slots import arg_slots
+            if self.probe is not None:
+                return f"{arg_slots(self.rp)}LL"
+            return self.per_probe_long(lambda p: arg_slots(p.resolved))
         if name == "is_return":
             if self.probe is not None:
                 return "1LL" if self.rp is not None and self.rp.spec.get("return") else "0LL"

@@ -231,8 +231,13 @@ class TargetMixin:
                 if kind not in ("ptr", "obj") or tv_.kind(t) not in (KIND_STRUCT, KIND_UNION):
                     raise StapError(f"'{comp.name}' is not a member of a struct here", comp.loc or e.loc, tok)
                 r = tv_.member(t, comp.name)
+                bf = tv_.bitfield(t, comp.name) if r is None else None
+                if bf is not None and n == len(components) - 1:
+                    if addressof:
+                        raise StapError("cannot take address of bit-field", comp.loc or e.loc, tok)
+                    return self._read_bitfield(expr, bf, tv_, reader)
                 if r is None:
-                    raise StapError(f"unable to find member '{comp.name}' of {tv_.spell(t)}",
+                    raise StapError(tv_.no_member_message(t, comp.name),
                                     comp.loc or e.loc, tok)
                 off, mt = r
                 state = settle(f"(u64){expr} + {off}", mt)
@@ -271,6 +276,24 @@ class TargetMixin:
         t2 = self.tmp()
         self.emit(f"{t2} = (s64)({expr});")
         return t2
+
+    def _read_bitfield(self, base, bf, tv_, reader):
+        """A bit field's value: the bytes that hold it read as one
+        little-endian word, shifted down and masked (sign-extended for a
+        signed type), as stap's loc2c reads bit fields."""
+        bit, nbits, mt = bf
+        first, shift = bit // 8, bit % 8
+        nbytes = (shift + nbits + 7) // 8
+        if nbytes > 8:
+            raise StapError("bit field wider than 64 bits", None)
+        tmp = self.tmp()
+        if tv_.signed(mt):
+            val = f"((s64)(rv << {64 - shift - nbits}) >> {64 - nbits})"
+        else:
+            val = f"((rv >> {shift}) & {(1 << nbits) - 1}ULL)"
+        self.emit(f"{{ u64 rv = 0; {reader}(&rv, {nbytes}, (void *)((u64){base} + {first})); "
+                  f"{tmp} = (s64){val}; }}")
+        return tmp
 
     def _cast(self, tv) -> str:
         size = tv.size or 8

@@ -138,7 +138,7 @@ def _elaborate(script, opts, library, rep) -> Session:
         _fail(rep, [StapError("no probes found")])
 
     from .targets import check_targets
-    check_targets(session, errors)       # reported with the type errors
+    unresolved_targets = check_targets(session, errors)   # reported by infer_types
 
     # stap optimizes before it checks types: what it elides is never
     # type-checked, and its warnings come first
@@ -163,7 +163,13 @@ def _elaborate(script, opts, library, rep) -> Session:
         _fail(rep, delete_errors)
     from .types import check_print_formats
     check_print_formats(session, errors)
+    nerr = len(errors)
     infer_types(session, errors)
+    if len(errors) > nerr and not any(getattr(n, "_error_reported", False)
+                                      for n in unresolved_targets):
+        # type errors stopped inference before its reporting round: the
+        # target-variable errors follow them
+        errors += [n._saved_error for n in unresolved_targets]
     if errors:
         _fail(rep, errors)
     check_after_types(session, errors)

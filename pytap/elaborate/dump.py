@@ -104,8 +104,32 @@ def mangled_global(d: ast.VarDecl) -> str:
     """stap's C name of a global: __global_NAME, or for a private one
     __private_<file path with non-alnum as _>_NAME."""
     if d.private and d.file_name:
-        return "__private_" + re.sub(r"[^A-Za-z0-9]", "_", d.file_name) + "_" + d.name
+        return _private_prefix(d.file_name) + d.name
     return "__global_" + d.name
+
+
+def _private_prefix(file_name: str) -> str:
+    return "__private_" + re.sub(r"[^A-Za-z0-9]", "_", file_name) + "_"
+
+
+def mangled_function(f: ast.FunctionDecl) -> str:
+    """stap's name of a function in calls: __global_NAME, or for a
+    private one of a tapset file __private_<file path, non-alnum as _>_NAME."""
+    file_name = f.loc.file if f.private and f.loc is not None else ""
+    if file_name:
+        return _private_prefix(file_name) + f.name
+    return "__global_" + f.name
+
+
+def function_order(session):
+    """stap's -p2 order of functions: by C name (__global_NAME, then
+    __private_<file>_NAME or a synthesized function's own name): the public
+    ones by name, then the private ones by file and name; overloads of one
+    name in declaration order."""
+    def key(f):
+        return (getattr(f, "mangled_name", None) or mangled_function(f),
+                session.overload_index.get(id(f), 0))
+    return sorted(session.functions, key=key)
 
 
 class _Mangler(ast.Transformer):
@@ -139,8 +163,8 @@ class _Mangler(ast.Transformer):
         self.generic_visit(n)
         if n.referents:
             idx = self.session.overload_index.get(id(n.referents[0]), 0)
-            n.name = getattr(n.referents[0], "mangled_name", None) or \
-                f"__global_{n.name}__overload_{idx}"
+            f = n.referents[0]
+            n.name = getattr(f, "mangled_name", None) or f"{mangled_function(f)}__overload_{idx}"
         return n
 
 
@@ -201,10 +225,9 @@ def dump_session(session, verbose: int = 0) -> str:
             out.append(global_text(g, verbose) + "\n")
     if session.functions:
         out.append("# functions\n")
-        # stap lists them by C name: __global_NAME, then synthesized __private_*
-        for f in sorted(session.functions,
-                        key=lambda f: (getattr(f, "mangled_name", None) or "__global_" + f.name,
-                                       session.overload_index.get(id(f), 0))):
+        # stap lists them by C name: __global_NAME, then __private_* (a
+        # private function of a file, or one synthesized with its name)
+        for f in function_order(session):
             out.append(function_sig(f) + "\n")
             if f.locals:
                 out.append("  # locals\n")

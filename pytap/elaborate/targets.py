@@ -90,11 +90,12 @@ def _members_exist(dp, op) -> bool:
     kernel's types have that path (BTF); true when BTF cannot tell."""
     from ..codegen.btf_offsets import KIND_ARRAY, KIND_PTR, TypeView, components_resolve, kernel_types, parse_type
     comps = [c for c in op.components if c.kind != "pretty"]
-    if not comps:
-        return True
     bt = kernel_types()
     if bt is None:
         return True
+    if not comps:
+        # @defined(@cast(p, "T")): whether this kernel has type T
+        return not isinstance(op, ast.CastOp) or parse_type(bt, op.type_name or "") is not None
     tv = TypeView(bt)
     if isinstance(op, ast.CastOp):
         ref = parse_type(bt, op.type_name or "")
@@ -143,13 +144,25 @@ def _pretty_vars(dp, n, names):
     return ast.PrintFormat("sprintf", args, fmt=fmt, loc=n.loc, tok_desc=n.tok_desc)
 
 
-def check_targets(session, errors: List[StapError]) -> None:
+def check_targets(session, errors: List[StapError]) -> list:
+    """Resolve @defined and prune its dead branches; mark target symbols
+    the probe does not offer.  -> those nodes (their `_saved_error`)."""
+    saved: list = []
     for dp in session.probes:
         names = _var_names(dp)
         shown = _listing_names(dp)
         family = dp.family
 
         class T(ast.Transformer):
+            def visit_Assignment(self, n):
+                # stap's type checker says "unresolved type" for neither
+                # side of an assignment to or from an unknown $x
+                self.generic_visit(n)
+                for side in (n.left, n.right):
+                    if isinstance(side, ast.TargetSymbol):
+                        side._assign_operand = True
+                return n
+
             def visit_DefinedOp(self, n):
                 op = n.operand
                 if isinstance(op, ast.TargetSymbol):
@@ -202,14 +215,21 @@ def check_targets(session, errors: List[StapError]) -> None:
                 if sdt is not None:
                     return sdt
                 if not _ok(n, names, family):
+                    # reported by type inference where it meets the node,
+                    # in place of "unresolved type" (stap's saved
+                    # conversion error): not at all when the optimizer
+                    # elides it, in traversal order with the type errors
                     n._unresolved = True
-                    errors.append(_error(n, shown if family != "uprobe" else names, family, dp.resolved))
+                    n._saved_error = _error(n, shown if family != "uprobe" else names, family,
+                                            dp.resolved)
+                    saved.append(n)
                 return n
 
         dp.body = T().visit(dp.body)
         if dp.condition is not None:
             dp.condition = T().visit(dp.condition)
             dp.point.condition = dp.condition
+    return saved
 
 
 def _sdt_pretty(n: ast.TargetSymbol, dp, names: List[str]):

@@ -385,7 +385,12 @@ class TypeInference(ast.Visitor):
     def expr_TargetSymbol(self, n, t):
         if getattr(n, "_unresolved", False):
             if self.report:
-                self.errors.append(StapError("unresolved type ", n.loc, tok(n)))
+                saved = getattr(n, "_saved_error", None)
+                if saved is not None and not getattr(n, "_error_reported", False):
+                    n._error_reported = True
+                    self.errors.append(saved)
+                if saved is None or not getattr(n, "_assign_operand", False):
+                    self.errors.append(StapError("unresolved type ", n.loc, tok(n)))
             return None
         for c in n.components:
             if c.index is not None:

@@ -579,18 +579,7 @@ def user_int(ctx, addr):
     return _user_num(ctx, addr, 4, "user int")
 
 
-def _kernel(kind):
-    def twin(ctx, addr, *rest):
-        if kind == "kernel string" and len(rest) == 1 and isinstance(rest[0], str):
-            return rest[0]                       # kernel_string(addr, err_msg)
-        raise _fault(kind, addr)
-    return twin
-
-
-BUILTINS["kernel_string"] = _kernel("kernel string")
-BUILTINS["kernel_string_n"] = _kernel("kernel string")
-BUILTINS["kernel_long"] = _kernel("kernel long")
-BUILTINS["kernel_int"] = _kernel("kernel int")
+# kernel_string / kernel_string_n / kernel_long / kernel_int: natives/kernel_memory.py
 
 
 # ------------------------------------------------ kernel-context only

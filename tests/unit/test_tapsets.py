@@ -90,6 +90,18 @@ def test_parse_cache_reused(tmp_path, lib_dir):
     assert lib3.parse_count == 1 and fs[0].aliases == []
 
 
+def test_parse_cache_keeps_each_copy_its_own_path(tmp_path, lib_dir):
+    # the same text in another directory (another checkout) is its own
+    # tree: locations and stap's __private_<path>_NAME follow the file
+    import shutil
+    copy = tmp_path / "copy"
+    shutil.copytree(lib_dir, copy)
+    for d in (lib_dir, copy):
+        lib = tapsets.TapsetLibrary(make_opts(tmp_path, d))
+        f = lib.files_defining_function("helper")[0]
+        assert f.functions[0].loc.file == str(d / "a.stp")
+
+
 def test_cache_off(tmp_path, lib_dir):
     opts = make_opts(tmp_path, lib_dir)
     opts.use_cache = False

@@ -131,6 +131,16 @@ def test_cast_and_index_kinds(expr, reads):
     assert reads in c
 
 
+def _members(type_name):
+    """Member names of a BTF type, as this kernel has them."""
+    from pytap.codegen.btf_offsets import TypeView, kernel_types, parse_type
+    bt = kernel_types()
+    if bt is None:
+        return []
+    tv = TypeView(bt)
+    return tv.member_names(parse_type(bt, type_name))
+
+
 @needs_btf
 @needs_tracefs
 @pytest.mark.parametrize("expr, message", [
@@ -138,8 +148,14 @@ def test_cast_and_index_kinds(expr, reads):
     ('$prev->comm[-1]', "index -1 is out of bounds for char[16]"),
     ('$next_pid[0]', "cannot follow members of '$next_pid' (type pid_t)"),
     ('@cast($prev, "no_such_type_zz")->x', "unknown type 'no_such_type_zz' in this kernel's BTF"),
-    ('$prev->no_such_member_zz', "unable to find member 'no_such_member_zz' of struct task_struct"),
+    ('$prev->se->no_such_member_zz', "unable to find member 'no_such_member_zz' for struct sched_entity "
+     "(alternatives: " + " ".join(_members("struct sched_entity")) + ")"),
+    # stap's spelling of an anonymous struct, the members of anonymous
+    # members spliced into the alternatives
+    ('@cast($prev, "union futex_key")->both->no_such_member_zz',
+     "unable to find member 'no_such_member_zz' for struct {...} (alternatives: ptr word offset node)"),
     ('$prev->pid[1]', "cannot index a value of type pid_t"),
+    ('&$prev->in_iowait', "cannot take address of bit-field"),
 ])
 def test_target_access_errors(expr, message):
     _c, err = _c3(f'probe kernel.trace("sched:sched_switch") {{ println({expr}) }}')
