@@ -382,6 +382,8 @@ class Session:
         self._old_handlers = {}
         self._by_index = {}
         self._state_table = None
+        from .timing import maybe
+        self.hits = maybe(opts)          # -t: per-probe hits and times
 
     # ---------------------------------------------------------- state map
     def _state(self):
@@ -442,11 +444,17 @@ class Session:
         """Run one handler; exit()/errors become the session's stop reason."""
         from .errors import ExitRequested, ScriptRuntimeError
         try:
-            self.interp.run_probe(probe, ctx)
+            self._run_probe(probe, ctx)
         except ExitRequested:
             self.request_stop("exit")
         except ScriptRuntimeError as e:
             self.runtime_error(e)
+
+    def _run_probe(self, probe, ctx) -> None:
+        if self.hits is None:
+            self.interp.run_probe(probe, ctx)
+        else:
+            self.hits.timed(probe.index, self.interp.run_probe, probe, ctx)
 
     def request_stop(self, reason: str) -> None:
         if self.stop_reason is None:
@@ -770,6 +778,11 @@ class Session:
                     raise
                 warn(f"WARNING: cannot print globals at exit: {e}")
         self.out.flush()
+        if self.hits is not None:
+            from .timing import read_bpf, report
+            read_bpf(self.bpf, self.hits)
+            self.out.write(report(self.program, self.hits, probe_point_text))
+            self.out.flush()
         dropped = self.get_slot("dropped")
         if dropped > 0:
             warn(f"WARNING: There were {dropped} transport failures. "
@@ -784,7 +797,7 @@ class Session:
             self.set_slot("state", STATE_STOPPING)
         for probe in self._probes_of(family):
             try:
-                self.interp.run_probe(probe, self.user_context(probe))
+                self._run_probe(probe, self.user_context(probe))
             except ExitRequested:
                 pass
             except ScriptRuntimeError as e:
