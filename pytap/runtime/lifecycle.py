@@ -378,6 +378,7 @@ class Session:
         self.signalled: Optional[int] = None
         self.dispatcher = None
         self.interp = None
+        self.reader = None               # runtime/ringreader.py, set by start()
         self.store = None
         self._old_handlers = {}
         self._by_index = {}
@@ -537,8 +538,16 @@ class Session:
         self.interp = Interpreter(self.session, self.store, self.out.write, self.opts)
         self.dispatcher = Dispatcher(self.program, self.out.write, self.on_trigger,
                                      self.on_exit, self.on_error)
+        # records are read in batches straight from the mapped ring buffer
+        # (runtime/ringreader.py); libbpf's per-record callback is the
+        # fallback (and PYTAP_LIBBPF_RINGBUF=1 forces it, for comparison)
+        self.reader = None
+        if not os.environ.get("PYTAP_LIBBPF_RINGBUF"):
+            from .ringreader import open_reader
+            self.reader = open_reader(self.bpf, self.program, self.dispatcher)
         try:
-            self.bpf[self.program.ringbuf_name.encode()].open_ring_buffer(self.dispatcher.callback)
+            if self.reader is None:
+                self.bpf[self.program.ringbuf_name.encode()].open_ring_buffer(self.dispatcher.callback)
             self.has_ringbuf = True
         except Exception:
             self.has_ringbuf = False   # a program without any record (e.g. begin-only)
@@ -671,7 +680,10 @@ class Session:
                 if deadline is not None:
                     wait = max(0, min(wait, int((deadline - time.monotonic()) * 1000) + 1))
                 self.dispatcher.budget_end = time.monotonic() + POLL_MS / 1000.0
-                self.bpf.ring_buffer_poll(wait)
+                if self.reader is not None:
+                    self.reader.poll(wait)
+                else:
+                    self.bpf.ring_buffer_poll(wait)
                 self._check_pending()
             else:
                 time.sleep(POLL_MS / 1000.0)
@@ -723,7 +735,10 @@ class Session:
         self.dispatcher.budget_end = None
         for _ in range(100000):
             before = self.dispatcher.records
-            self.bpf.ring_buffer_consume()
+            if self.reader is not None:
+                self.reader.consume()
+            else:
+                self.bpf.ring_buffer_consume()
             pending = self.dispatcher.pending
             self._check_pending()
             if self.dispatcher.records == before and pending is None:
@@ -785,10 +800,16 @@ class Session:
             self.out.flush()
         dropped = self.get_slot("dropped")
         if dropped > 0:
+            # stap's words (runtime/transport/transport.c); the size is
+            # -s's unit: MiB per CPU (our one ring buffer serves them all)
+            from ..codegen.generate import _possible_cpus
+            per_cpu_mb = (self.program.ringbuf_pages * 4096 // max(_possible_cpus(), 1)) >> 20
             warn(f"WARNING: There were {dropped} transport failures. "
-                 f"Try a larger ring buffer than {self.program.ringbuf_pages} pages.")
+                 f"Try stap -s to increase the buffer size from {per_cpu_mb}.")
         if self.error is not None:
             warn("WARNING: Number of errors: 1, skipped probes: 0")
+        if getattr(self, "reader", None) is not None:
+            self.reader.close()
         self.restore_signals()
 
     def _run_final(self, family: str) -> None:
