@@ -156,9 +156,12 @@ class RingReader:
         self.data = memoryview(self.prod)[pg:]
         self.ep = select.epoll()
         self.ep.register(fd, select.EPOLLIN)
+        self._build_renderers()
+
+    def _build_renderers(self) -> None:
         self.fast: Dict[int, Callable] = {}
         self.runs: Dict[int, _Run] = {}
-        for kind, (st, is_str, f, _r) in dispatcher.decoder._structs.items():
+        for kind, (st, is_str, f, _r) in self.d.decoder._structs.items():
             r = _fast_renderer(st, is_str, f)
             if r is not None:
                 self.fast[kind] = r
