@@ -276,6 +276,10 @@ def open_reader(bpf, program, dispatcher) -> Optional[RingReader]:
     try:
         table = bpf[program.ringbuf_name.encode()]
         fd = table.map_fd
-        return RingReader(fd, int(getattr(program, "ringbuf_pages", 64)), dispatcher)
+        pages = int(getattr(program, "ringbuf_pages", 64))
+        size = getattr(table, "max_entries", None)     # bytes, for a ring buffer
+        if isinstance(size, int) and size >= mmap.PAGESIZE and size & (size - 1) == 0:
+            pages = size // mmap.PAGESIZE               # what the kernel really made
+        return RingReader(fd, pages, dispatcher)
     except Exception:
         return None
