@@ -2,7 +2,6 @@
 import pytest
 
 from pytap.cli import UsageError, parse_args
-from pytap.codegen.generate import DEFAULT_RINGBUF_PAGES, _possible_cpus, ringbuf_pages
 from pytap.options import Options
 
 
@@ -20,6 +19,9 @@ def test_bad_buffer_size_is_stap_s_message(bad):
 
 
 def test_ring_buffer_pages():
+    # imported here: importing the submodule at collection time would shadow
+    # pytap.codegen.generate (the function other test modules import)
+    from pytap.codegen.generate import DEFAULT_RINGBUF_PAGES, _possible_cpus, ringbuf_pages
     assert ringbuf_pages(Options()) == DEFAULT_RINGBUF_PAGES
     pages = ringbuf_pages(Options(buffer_mb=3))
     assert pages & (pages - 1) == 0                       # a power of two, as BPF wants
