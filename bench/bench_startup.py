@@ -6,6 +6,9 @@ pytap -e 'probe timer.ms(1) { exit() }'  vs  bpftrace -e 'interval:ms:1 { exit()
 (`global x; probe timer.ms(1) { x = N; exit() }` vs `interval:ms:1 { @x = N;
 exit(); }` with a new N each time, so pytap's BCC/clang compiles it).
 Median of N runs (own loop: wall time from fork to exit, RSS from wait4).
+wait4's peak RSS covers the tracer's waited-for children too: for a new
+script that is pytap's compile child (BCC/clang); the tracer itself stays
+at its warm size while it runs (`bench_syscall.py` shows VmHWM while tracing).
 """
 import argparse
 import itertools
