@@ -83,9 +83,10 @@ def main(argv=None):
             for name, _ in tracers:
                 runs = res[name]
                 share = statistics.median(l / a.n * 100 for l, _, _ in runs)
+                worst = min(l for l, _, _ in runs)
                 got = [r for _, r, _ in runs if r]
                 notes = [n for _, _, n in runs if n]
-                rows.append([f"{rate:,}", name, f"{share:.2f}%",
+                rows.append([f"{rate:,}", name, f"{share:.4f}% (worst {worst:,})",
                              f"{statistics.median(got):,.0f}" if got else "n/a",
                              f"{len(notes)}/{len(runs)} runs: {notes[0]}" if notes else ""])
     print(f"### Output throughput: one line per getppid, {a.n:,} calls "
