@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import getopt
 import os
+import re
 import sys
 from typing import List, Optional
 
@@ -46,6 +47,8 @@ Options:
    -T SECONDS  terminate the script after SECONDS
    -t          collect probe timing information (hits, time in handler)
    -s NUM      use NUM megabyte buffers for kernel-to-user data transfer
+   -m MODULE   name of the session: procfs probes serve their files in
+               /var/tmp/systemtap-USER/MODULE (default: the script's name)
    --runtime=MODE   value of the `runtime` preprocessor macro (default bpf)
    --bpf            shorthand for --runtime=bpf
    --compatible=V   systemtap_v for the preprocessor (default 4.8)
@@ -56,7 +59,7 @@ Environment:
    PYTAP_TAPSET   replaces the default tapset directory
 """
 
-_SHORT = "hVp:ve:E:I:D:G:gwWuo:c:x:T:l:L:d:ts:"
+_SHORT = "hVp:ve:E:I:D:G:gwWuo:c:x:T:l:L:d:m:ts:"
 _LONG = ["help", "version", "runtime=", "bpf", "compatible=",
          "dump-probe-aliases", "dump-functions", "dump-probe-types"]
 # stap options accepted for compatibility that change nothing here:
@@ -136,6 +139,11 @@ def parse_args(argv: List[str]) -> Options:
                 opts.buffer_mb = 0
             if not 1 <= opts.buffer_mb <= 4095:
                 raise UsageError("Invalid buffer size (should be 1-4095).")
+        elif flag == "-m":
+            if not re.fullmatch(r"[a-z0-9_]+", val):
+                raise UsageError(f"Safety pattern mismatch for -m parameter "
+                                 f"('{val}' vs. '^[a-z0-9_]+$')")
+            opts.module_name = val
         elif flag == "-l":
             opts.list_probes = val
         elif flag == "-L":

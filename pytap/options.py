@@ -36,6 +36,7 @@ class Options:
     timeout: Optional[float] = None         # -T SECONDS
     timing: bool = False                    # -t: probe hit report at exit
     buffer_mb: Optional[int] = None         # -s NUM: ring buffer MiB per CPU
+    module_name: Optional[str] = None       # -m NAME (procfs files' directory)
     list_probes: Optional[str] = None       # -l PATTERN
     list_probes_vars: Optional[str] = None  # -L PATTERN
     dump_probe_aliases: bool = False

@@ -69,6 +69,10 @@ def run(opts: Options) -> int:
     from .codegen import generate
     set_pass(3)
     program = generate(session, opts)
+    if opts.verbose and opts.last_pass in (3, 4):
+        import sys
+        for line in program.plan:
+            sys.stderr.write(f"Pass 3: plan: {line}\n")
     if opts.last_pass == 3:
         emit(program.c_source)
         return 0

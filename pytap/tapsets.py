@@ -315,6 +315,10 @@ class TapsetLibrary:
             _warn_own_tapset(path, e)
             return None
 
+    def parsed(self, path: str) -> Optional[ast.StapFile]:
+        """The tree of a file parse() already read, else None."""
+        return self._parsed.get(path)
+
     # -- lookups ----------------------------------------------------------
     def files_defining_alias(self, head: str) -> List[ast.StapFile]:
         return [t for t in (self.parse(p) for p in self.index.files_for_alias_head(head)) if t]

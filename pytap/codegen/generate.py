@@ -21,7 +21,7 @@ from .. import ast, cachefs
 from ..probes import core as probes_core
 from ..diagnostics import PassFailed, StapError, Diagnostics
 from .cutil import c_ident, round8
-from .layout import build_layouts, seq_map_decls
+from .layout import STABLE_STRING_CALLS, build_layouts, seq_map_decls
 from .lower import Lowerer, Unsupported, is_native, native_code, native_kind
 from .native_macros import expand as native_expand
 from .program import (FIRST_FORMAT_ID, KIND_ERROR, KIND_EXIT, KIND_TRIGGER, CompiledProbe,
@@ -66,7 +66,8 @@ def _template_env(opts) -> jinja2.Environment:
             _ENV.bytecode_cache = _TrustedBytecodeCache(opts.cache_dir)
     return _ENV
 
-USER_FAMILIES = ("begin", "end", "error", "never")
+# (procfs: handlers run when a reader/writer opens the file, runtime/procfs.py)
+USER_FAMILIES = ("begin", "end", "error", "never", "procfs")
 # families whose identical points are one kernel event (share a BPF function)
 SHARED_FAMILIES = ("kprobe", "tracepoint", "uprobe", "process")
 
@@ -123,7 +124,7 @@ def _kernel_only_call(node, seen=None, captured=frozenset()):
                         found.append(n)
                 elif id(d) not in seen:
                     seen.add(id(d))
-                    inner = _kernel_only_call(d.body, seen)
+                    inner = _kernel_only_call(d.body, seen, captured)
                     if inner is not None and not found:
                         found.append(n)
             self.generic_visit(n)
@@ -131,7 +132,30 @@ def _kernel_only_call(node, seen=None, captured=frozenset()):
     return found[0] if found else None
 
 
-def _check_user_mode(p, reason, captured=frozenset()):
+def _foreign_c_call(node):
+    """A call (direct or through script functions) of a script's own
+    embedded-C function written for stap's kernel module (no `/* bpf */`,
+    `/* user */` or `/* intrinsic */` mark): neither executor can run it."""
+    seen = set()
+    found = []
+
+    class V(ast.Visitor):
+        def visit_FunctionCall(self, n):
+            for d in n.referents[:1]:
+                if isinstance(d.body, ast.EmbeddedCode):
+                    code = d.body.code or ""
+                    if not getattr(d, "_library", False) and not found and not any(
+                            m in code for m in ("/* bpf */", "/* user */", "/* intrinsic */")):
+                        found.append(n)
+                elif id(d) not in seen:
+                    seen.add(id(d))
+                    self.visit(d.body)
+            self.generic_visit(n)
+    V().visit(node)
+    return found[0] if found else None
+
+
+def _check_user_mode(p, reason, captured=frozenset(), refused=None):
     """A probe running in user space may not use kernel-only functions
     (except calls its BPF stub evaluated: `captured` ids), nor read kernel
     or traced-process memory (@kderef/@uderef)."""
@@ -145,82 +169,20 @@ def _check_user_mode(p, reason, captured=frozenset()):
         d = derefs[0]
         raise StapError(f"@{d.kind} needs the kernel context, but this probe handler runs in "
                         f"user space ({reason})", d.loc, f"operator '@{d.kind}'")
+    call = _foreign_c_call(p.body)
+    if call is not None:
+        raise StapError(f"{call.name}() is embedded C for stap's kernel runtime, which pytap cannot "
+                        f"run (only `%{{ /* bpf */ %}}` bodies run, in BPF), and this probe handler "
+                        f"runs in user space ({reason})", call.loc,
+                        call.tok_desc or f"identifier '{call.name}'")
     call = _kernel_only_call(p.body, captured=captured)
     if call is not None:
+        # why the BPF stub could not evaluate it for user space (capture.py)
+        why = (refused or {}).get(id(call))
+        why = f", and {why}" if why else ""
         raise StapError(f"{call.name}() needs the kernel context, but this probe handler runs in "
-                        f"user space ({reason})", call.loc, call.tok_desc or f"identifier '{call.name}'")
-
-
-def _capturable_targets(body) -> list:
-    """[(node, ok)]: the outermost target-variable reads in a handler body
-    (not in called functions), in source order; ok when the value depends
-    only on the event (no script variable or call inside, not written)."""
-    out = []
-    written = set()
-
-    class W(ast.Visitor):
-        def visit_Assignment(self, n):
-            if isinstance(n.left, ast.TargetSymbol):
-                written.add(id(n.left))
-            self.generic_visit(n)
-
-        def visit_PreCrement(self, n):
-            if isinstance(n.operand, ast.TargetSymbol):
-                written.add(id(n.operand))
-            self.generic_visit(n)
-        visit_PostCrement = visit_PreCrement
-    W().visit(body)
-
-    def pure(n) -> bool:
-        bad = []
-
-        class V(ast.Visitor):
-            def visit_Symbol(self, x):
-                bad.append(x)
-
-            def visit_FunctionCall(self, x):
-                bad.append(x)
-        V().visit(n)
-        return not bad
-
-    seen_fns = set()
-
-    class T(ast.Visitor):
-        def visit_TargetSymbol(self, n):
-            out.append((n, id(n) not in written and pure(n)))
-
-        def visit_FunctionCall(self, n):
-            # event-state natives (backtrace(), uaddr() ...: `/* capture */`),
-            # also inside the script functions called (print_backtrace())
-            d = n.referents[0] if n.referents else None
-            if d is not None and isinstance(d.body, ast.EmbeddedCode):
-                if "/* capture */" in (d.body.code or "") and not n.args:
-                    out.append((n, True))
-                elif _event_only_call(n, pure):
-                    # a pure kernel-only native applied to event values only
-                    # (a tapset alias's `filename = __kf_quote($filename, 0)`):
-                    # the stub evaluates the whole call
-                    out.append((n, True))
-                    return
-            elif d is not None and id(d) not in seen_fns:
-                seen_fns.add(id(d))
-                self.visit(d.body)
-            self.generic_visit(n)
-
-        def visit_EntryOp(self, n):
-            out.append((n, pure(n.operand)))
-    T().visit(body)
-    return out
-
-
-def _event_only_call(n, pure) -> bool:
-    d = n.referents[0] if n.referents else None
-    if d is None or not isinstance(d.body, ast.EmbeddedCode):
-        return False
-    code = d.body.code
-    if "/* kernel-only */" not in code or "/* pure */" not in code:
-        return False
-    return bool(n.args) and all(pure(a) for a in n.args) and any(_targets_in(a) for a in n.args)
+                        f"user space ({reason}){why}", call.loc,
+                        call.tok_desc or f"identifier '{call.name}'")
 
 
 def _targets_in(node) -> list:
@@ -250,6 +212,7 @@ class Generator:
         self.fn_order: List[dict] = []
         self.in_progress = set()
         self._captured: Dict[int, tuple] = {}   # probe index -> (Lowerer, captures)
+        self._plans: Dict[int, object] = {}     # probe index -> capture.CapturePlan
         self.fn_slot_total = 0
         self._bpf_probes: List = []
         self._cnames: Dict[int, str] = {}
@@ -520,7 +483,9 @@ class Generator:
             if low is None:
                 self._capture_targets(p, why)
                 caps = self._captured.get(p.index, (None, []))[1] or []
-                _check_user_mode(p, why.reason, frozenset(c[0] for c in caps))
+                plan = self._plans.get(p.index)
+                refused = {id(r.node): r.why for r in plan.refused} if plan is not None else {}
+                _check_user_mode(p, why.reason, frozenset(c[0] for c in caps), refused)
             lowered[p.index] = (low, why)
         # 2. group by event and decide raw tracepoints
         for p in self._bpf_probes:
@@ -559,8 +524,10 @@ class Generator:
                                    user_reason=None if low is not None else why.reason)
                 if low is None and p.index in self._captured:
                     cp.captures = self._captured[p.index][1]
+                    cp.capture_msg_size = round8(self.msl)
                 probes_out.append(cp)
         probes_out.sort(key=lambda c: c.index)
+        plan_lines = [self._plan_line(cp) for cp in probes_out]
         records = []
         for f in self.formats:
             fields = []
@@ -595,6 +562,7 @@ class Generator:
         prog.entry_savers = [fn for fn, _rp in self.entry_groups]
         prog.ringbuf_pages = ringbuf_pages(self.opts)
         prog.line_map = _line_map(text)
+        prog.plan = plan_lines
         prog.frame_slots = nslots
         return prog
 
@@ -629,57 +597,123 @@ class Generator:
                     p.resolved.spec["raw"] = True
 
     def _capture_targets(self, p, why):
-        """A user-mode probe's handler reads target variables: lower each
-        state-independent one ($x, $x->a[2], $return, @entry($x)) in the BPF
-        stub and append the values to its trigger record (see
-        CompiledProbe.captures).  Others (an index that is a script
-        variable, writes to $x) keep the user-space refusal."""
-        nodes = _capturable_targets(p.body)
-        if not nodes:
-            return
-        bad = [n for n, ok in nodes if not ok]
+        """BPF with a user-space continuation: the user-mode probe's stub
+        evaluates what the handler reads from the kernel context
+        (codegen/capture.py decides what: target variables, @entry,
+        kernel-only calls on event values, the locals they read) and
+        appends the values to its trigger record (CompiledProbe.captures).
+        A step that fails does not abort the stub: its error travels with
+        the record and the interpreter raises it where the script reads
+        that value."""
+        from .capture import analyze
+        plan = analyze(p.body)
+        self._plans[p.index] = plan
 
         def refuse(t):
             raise StapError(
                 f"this probe handler must run in user space ({why.reason}), "
                 f"where target variables are not available", t.loc,
                 t.tok_desc or f"identifier '{getattr(t, 'name', '@entry')}'")
-        if bad:
-            refuse(bad[0])
+        for r in plan.refused:
+            if isinstance(r.node, (ast.TargetSymbol, ast.EntryOp)):
+                refuse(r.node)
+        if not plan.steps:
+            return
         low = Lowerer(self, probe=p)
         for v in p.locals:
             low.declare_local(v)
         # the probe condition filters in BPF too, so filtered events cost no
         # record and no reads
-        cond_ok = False
         if p.condition is not None:
             try:
                 Lowerer(self, probe=p).cond(p.condition)
-                cond_ok = True
-            except Unsupported:
-                cond_ok = False
-        caps = []
-        try:
-            if cond_ok:
                 c = low.cond(p.condition)
                 low.emit(f"if (!({c})) goto pytap_end_{p.index};")
-            vals = []
-            for n, _ok in nodes:
-                t = "string" if low.etype(n) == "string" else "long"
-                vals.append((n, t, low.expr(n)))
-        except Unsupported:
-            refuse(nodes[0][0])
+            except Unsupported:
+                pass
         msl = round8(self.msl)
-        fields = []
-        for i, (n, t, _v) in enumerate(vals):
+        low.decls.append("s64 pytap_cmo = 0;")
+        cmsg = low.slot()
+        status: Dict[int, str] = {}          # id(bound decl) -> status variable
+        vals = []                            # (node, type, C value) of captured steps
+        unbound = set()
+        for i, st in enumerate(plan.steps):
+            if st.uses & unbound:
+                unbound.add(id(st.bind)) if st.bind is not None else None
+                if st.captured and isinstance(st.node, (ast.TargetSymbol, ast.EntryOp)):
+                    refuse(st.node)
+                continue
+            t = "string" if low.etype(st.node) == "string" else "long"
+            cs = f"pytap_cs{i}"
+            low.decls.append(f"s64 {cs} = 0;")
+            lbl = f"Lcap{p.index}_{i}"
+            saved = low.sub()
+            low.err_targets.append(lbl)
+            saved_next, low.next_action = low.next_action, f"goto {lbl};"
+            try:
+                deps = [status[u] for u in sorted(st.uses) if u in status]
+                if deps:
+                    low.emit(f"if ({' || '.join(deps)}) {{")
+                    for d in deps:
+                        low.emit(f"\tif (!{cs}) {cs} = {d};")
+                    low.emit(f"\tgoto {lbl}_ok;")
+                    low.emit("}")
+                v = low.expr(st.node)
+                if t == "long":
+                    cv = low.tmp()
+                    low.emit(f"{cv} = {v};")
+                else:
+                    cv = low.slot()
+                    low.emit(f"pytap_strcpy({cv}, PYTAP_MSL, {v});")
+                if st.bind is not None and id(st.bind) not in STABLE_STRING_CALLS:
+                    kind = low.var_of(ast.Symbol(st.bind.name, referent=st.bind))
+                    if kind[0] == "local" and kind[1] == "string":
+                        low.emit(f"pytap_strcpy({kind[2]}, PYTAP_MSL, {cv});")
+                    elif kind[0] == "local":
+                        low.emit(f"{kind[2]} = {cv};")
+            except Unsupported:
+                low.unsub(saved)
+                if st.bind is not None:
+                    unbound.add(id(st.bind))
+                if st.captured and isinstance(st.node, (ast.TargetSymbol, ast.EntryOp)):
+                    refuse(st.node)
+                continue
+            finally:
+                low.err_targets.pop()
+                low.next_action = saved_next
+            low.emit(f"goto {lbl}_ok;")
+            low.emit(f"{lbl}: __attribute__((unused));")
+            low.emit(f"{cs} = E->err + 1;")
+            low.emit("if (E->dyn) {")
+            low.emit("\tstruct pytap_errbuf *eb = pytap_errbuf_get();")
+            low.emit(f"\tif (!pytap_cmo && eb) {{ pytap_strcpy({cmsg}, PYTAP_MSL, eb->msg); pytap_cmo = {cs}; }}")
+            low.emit("\tE->dyn = 0;")
+            low.emit("}")
+            low.emit(f"{lbl}_ok: __attribute__((unused));")
+            inner = low.unsub(saved)
+            low.emit("{")
+            low.lines += inner
+            low.emit("}")
+            if st.bind is not None:
+                status[id(st.bind)] = cs
+            if st.captured:
+                vals.append((st.node, t, cv, cs))
+        caps = []
+        fields = [f"s64 st[{max(1, len(vals))}]; s64 emsg_status; char emsg[{msl}];"]
+        for i, (n, t, _v, _s) in enumerate(vals):
             fields.append(f"s64 v{i};" if t == "long" else f"char v{i}[{msl}];")
             caps.append((id(n), t, 8 if t == "long" else msl))
-        st = f"pytap_trig_{p.index}"
-        low.emit(f"struct {st} {{ struct pytap_rec_trigger h; {' '.join(fields)} }};")
-        low.emit(f"struct {st} *tr = {self.ringbuf}.ringbuf_reserve(sizeof(struct {st}));")
+        st_name = f"pytap_trig_{p.index}"
+        low.emit(f"struct {st_name} {{ struct pytap_rec_trigger h; {' '.join(fields)} }};")
+        low.emit(f"struct {st_name} *tr = {self.ringbuf}.ringbuf_reserve(sizeof(struct {st_name}));")
         low.emit("if (tr) {")
         low.emit(f"\tpytap_trigger_fill(&tr->h, {p.index});")
-        for i, (n, t, v) in enumerate(vals):
+        low.emit("\ttr->emsg_status = pytap_cmo;")
+        low.emit(f"\tif (pytap_cmo) pytap_strcpy(tr->emsg, {msl}, {cmsg}); else tr->emsg[0] = 0;")
+        if not vals:
+            low.emit("\ttr->st[0] = 0;")
+        for i, (n, t, v, cs) in enumerate(vals):
+            low.emit(f"\ttr->st[{i}] = {cs};")
             if t == "long":
                 low.emit(f"\ttr->v{i} = {v};")
             else:
@@ -689,6 +723,26 @@ class Generator:
         low.emit("\tpytap_dropped();")
         low.emit("}")
         self._captured[p.index] = (low, caps)
+
+    def _plan_line(self, cp) -> str:
+        """One line of the execution plan (`-p3 -v`): where probe cp runs
+        and what its BPF stub evaluates for user space."""
+        from .capture import describe
+        head = f"probe {cp.index} {self.pp_text(cp.probe)}: "
+        if cp.mode == "bpf":
+            return head + "bpf"
+        if cp.fn_name is None:
+            return head + "user space"
+        out = head + f"bpf + user space ({cp.user_reason})"
+        plan = self._plans.get(cp.index)
+        if plan is not None and cp.captures:
+            keys = {k for k, _t, _s in cp.captures}
+            caps = [describe(st.node) for st in plan.steps if st.captured and id(st.node) in keys]
+            binds = [st.bind.name for st in plan.steps if st.bind is not None and not st.captured]
+            out += "; bpf captures: " + ", ".join(caps)
+            if binds:
+                out += "; bpf binds: " + ", ".join(binds)
+        return out
 
     def _trigger_condition(self, p):
         """A user-mode probe's `if (cond)` evaluated in BPF, so the kernel

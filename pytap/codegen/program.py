@@ -121,6 +121,12 @@ class CompiledProbe:
     # interpreter's ProbeContext.target_values key), type "long" (s64) or
     # "string" (char[size], NUL-terminated).
     captures: List[Tuple[int, str, int]] = field(default_factory=list)
+    # With captures, the record holds before the values: s64 status[n]
+    # (0, or 1 + the index in Program.errors of the error evaluating that
+    # value, which the interpreter raises when it reads it), s64
+    # emsg_status and char emsg[capture_msg_size] (the run-time text of the
+    # error whose status is emsg_status).  See codegen/capture.py.
+    capture_msg_size: int = 0
 
 
 @dataclass
@@ -146,6 +152,9 @@ class Program:
     # state-map slot numbers used by the generated C (see STATE_SLOT_*)
     state_slots: dict = field(default_factory=dict)
     frame_slots: int = 0           # string slots of the per-CPU frame map
+    # the execution plan, one line per probe: where it runs and what its
+    # BPF stub captures for user space (printed by -p3/-p4 -v)
+    plan: List[str] = field(default_factory=list)
 
     def format_by_id(self, fid: int) -> RecordFormat:
         return self._by_id()[fid]

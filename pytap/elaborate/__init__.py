@@ -70,6 +70,7 @@ def _elaborate(script, opts, library, rep) -> Session:
     from .types import infer_types
     from .optimize import Optimizer, prune_locals
     from .globals_at_exit import add_exit_printers
+    from .procfs_value import add_procfs_embed, check_procfs_paths, expand_procfs_values
 
     lib = library if library is not None else TapsetLibrary(opts)
     errors: List[StapError] = []
@@ -87,6 +88,8 @@ def _elaborate(script, opts, library, rep) -> Session:
         table.add_file(f)
         for p in f.probes:
             for dp in deriver.derive(p):
+                _pull_alias_files(syms, lib, dp)
+                expand_procfs_values(syms, dp, errors)
                 resolve_probe(syms, dp, pending_fns)
                 session.probes.append(dp)
             while pending_fns:
@@ -97,6 +100,8 @@ def _elaborate(script, opts, library, rep) -> Session:
     rep.user_files = {script.name}
     for f in syms.files:
         session.embeds.extend(f.embeds)
+    check_procfs_paths(session, errors)
+    add_procfs_embed(session)
     if errors:
         _fail(rep, errors)
 
@@ -162,6 +167,17 @@ def _elaborate(script, opts, library, rep) -> Session:
         p.index = i
     rep.flush_warnings()
     return session
+
+
+def _pull_alias_files(syms, lib, dp) -> None:
+    """A tapset file whose alias a probe uses joins the session, as in
+    stap: its globals (private ones included: input.line's prologue keeps
+    its state in one) resolve, its own probes are derived too."""
+    for d in dp.derivation:
+        if isinstance(d, ast.ProbeAlias) and d.loc.file and hasattr(lib, "parsed"):
+            f = lib.parsed(d.loc.file)
+            if f is not None:
+                syms.pull(f)
 
 
 def _number_overloads(session: Session, syms) -> None:

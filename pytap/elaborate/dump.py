@@ -139,7 +139,8 @@ class _Mangler(ast.Transformer):
         self.generic_visit(n)
         if n.referents:
             idx = self.session.overload_index.get(id(n.referents[0]), 0)
-            n.name = f"__global_{n.name}__overload_{idx}"
+            n.name = getattr(n.referents[0], "mangled_name", None) or \
+                f"__global_{n.name}__overload_{idx}"
         return n
 
 
@@ -200,8 +201,10 @@ def dump_session(session, verbose: int = 0) -> str:
             out.append(global_text(g, verbose) + "\n")
     if session.functions:
         out.append("# functions\n")
+        # stap lists them by C name: __global_NAME, then synthesized __private_*
         for f in sorted(session.functions,
-                        key=lambda f: (f.name, session.overload_index.get(id(f), 0))):
+                        key=lambda f: (getattr(f, "mangled_name", None) or "__global_" + f.name,
+                                       session.overload_index.get(id(f), 0))):
             out.append(function_sig(f) + "\n")
             if f.locals:
                 out.append("  # locals\n")

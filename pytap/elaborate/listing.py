@@ -47,7 +47,11 @@ def list_probes(pattern: str, opts: Options, with_vars: bool) -> List[str]:
         return sorted({dp.listing for dp in dps})
     syms = SymbolTable(script, lib, errors)
     pending: list = []
+    from . import _pull_alias_files
+    from .procfs_value import expand_procfs_values
     for dp in dps:
+        _pull_alias_files(syms, lib, dp)
+        expand_procfs_values(syms, dp, [])
         resolve_probe(syms, dp, pending)
     while pending:
         resolve_function(syms, pending.pop(0), pending)

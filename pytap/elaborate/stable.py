@@ -45,7 +45,9 @@ class _Hoister:
         v = self.decls.get(id(f))
         if v is None:
             idx = self.session.overload_index.get(id(f), 0)
-            name = f"__stable___global_{f.name}__overload_{idx}_value"
+            # (functions stap synthesizes keep their own name: procfs $value)
+            mangled = getattr(f, "mangled_name", None) or f"__global_{f.name}__overload_{idx}"
+            name = f"__stable_{mangled}_value"
             for old in self.owner.locals:
                 if old.name == name:
                     v = old

@@ -37,13 +37,15 @@ from ..diagnostics import StapError
 from .core import ResolvedPoint, TargetVar  # noqa: F401  (public)
 from .match import MatchTree
 
-_FAMILY_MODULES = ("begin_end", "timer", "perf", "kprobe", "tracepoint", "uprobe", "process", "sdt")
+_FAMILY_MODULES = ("begin_end", "timer", "perf", "kprobe", "tracepoint", "uprobe", "process", "sdt",
+                   "procfs")
 _TREE: Optional[MatchTree] = None
 
 # family -> module that attaches it
 _BY_FAMILY = {"begin": "begin_end", "end": "begin_end", "error": "begin_end",
               "never": "begin_end", "timer": "timer", "perf": "perf", "kprobe": "kprobe",
-              "tracepoint": "tracepoint", "uprobe": "uprobe", "process": "process"}
+              "tracepoint": "tracepoint", "uprobe": "uprobe", "process": "process",
+               "procfs": "procfs"}
 
 
 def _module(name):

@@ -38,6 +38,17 @@ class ScriptRuntimeError(Exception):
         return self.message
 
 
+class CapturedError:
+    """A target value a user-mode handler's BPF stub failed to evaluate
+    (codegen/capture.py): the interpreter raises `error` when the handler
+    reads that value, so the error comes where the script would meet it."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: ScriptRuntimeError):
+        self.error = error
+
+
 class ExitRequested(Exception):
     """exit() was called: the session stops once the current handler ends.
     The interpreter raises it after the handler has finished, because stap

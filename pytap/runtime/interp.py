@@ -23,7 +23,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 from .. import ast
 from . import builtins as _builtins
-from .errors import ExitRequested, ScriptRuntimeError
+from .errors import CapturedError, ExitRequested, ScriptRuntimeError
 from .format import (FormatError, from_bytes, stap_print, stap_printd, stap_sprintf,
                      to_bytes, to_s64, unescape)
 from .histogram import render_linear, render_log
@@ -330,7 +330,9 @@ class Interpreter:
         if family is None:
             pt = getattr(probe, "point", None)
             family = pt.components[0].functor if pt is not None and pt.components else ""
-        interruptible = family in ("begin", "end", "error")
+        # (procfs handlers run in process context too: a prometheus dump
+        # of a large array gets the same budget as begin/end)
+        interruptible = family in ("begin", "end", "error", "procfs")
         self.action_limit = self.maxaction_interruptible if interruptible else self.maxaction
         self.nesting = -1
         self.frame = {}
@@ -646,10 +648,22 @@ class Interpreter:
 
     # ----------------------------------------------------------- expressions
     def eval(self, e: ast.Expr):
+        tv = self.ctx.target_values
+        if tv and id(e) in tv:
+            # evaluated by the probe's BPF stub (codegen/capture.py)
+            return self.captured(tv[id(e)])
         meth = getattr(self, "eval_" + type(e).__name__, None)
         if meth is None:
             raise self.error(f"unsupported expression {type(e).__name__}", e)
         return meth(e)
+
+    @staticmethod
+    def captured(value):
+        """A value from the BPF stub; one it failed to evaluate raises its
+        error now, where the handler reads it."""
+        if isinstance(value, CapturedError):
+            raise value.error
+        return value
 
     def eval_Number(self, e: ast.Number):
         return to_s64(e.value)
@@ -673,7 +687,7 @@ class Interpreter:
         # CompiledProbe.captures); by name for hand-made contexts
         tv = self.ctx.target_values
         if id(e) in tv:
-            return tv[id(e)]
+            return self.captured(tv[id(e)])
         if e.name in self.ctx.target_values:
             return self.ctx.target_values[e.name]
         raise self.error(f"target variable {e.name} is not available in user space", e)
@@ -681,7 +695,7 @@ class Interpreter:
     def eval_EntryOp(self, e: ast.EntryOp):
         tv = self.ctx.target_values
         if id(e) in tv:
-            return tv[id(e)]
+            return self.captured(tv[id(e)])
         raise self.error("@entry is not available in user space", e)
 
     def arith(self, op: str, a: int, b: int, node: ast.Node) -> int:
@@ -966,8 +980,8 @@ class Interpreter:
     def eval_FunctionCall(self, e: ast.FunctionCall):
         if id(e) in self.ctx.target_values:
             # taken by the BPF stub: event-state natives (backtrace() ...) and
-            # kernel-only natives on event values (codegen's _event_only_call)
-            return self.ctx.target_values[id(e)]
+            # kernel-only natives on event values (codegen/capture.py)
+            return self.captured(self.ctx.target_values[id(e)])
         decls = e.referents or self.functions.get(e.name, [])
         args = [self.eval(a) for a in e.args]
         if not decls:
@@ -1011,7 +1025,9 @@ class Interpreter:
         if isinstance(decl.body, ast.EmbeddedCode):
             self.nesting += 1
             try:
-                return self.call_builtin(decl.name, args, node, decl)
+                # (functions pass 2 synthesizes name the twin they run)
+                return self.call_builtin(getattr(decl, "twin_name", None) or decl.name,
+                                         args, node, decl)
             finally:
                 self.nesting -= 1
         saved = self.frame

@@ -385,6 +385,7 @@ class Session:
         self._state_table = None
         from .timing import maybe
         self.hits = maybe(opts)          # -t: per-probe hits and times
+        self.procfs = None          # runtime/procfs.py's server, if any
 
     # ---------------------------------------------------------- state map
     def _state(self):
@@ -461,7 +462,12 @@ class Session:
         if self.stop_reason is None:
             self.stop_reason = reason
             self.set_slot("state", STATE_STOPPING)
-        self._stop_dispatch()
+        # when the -c command ends or -T expires, the events already in the
+        # ring buffer came before the end: their user-space handlers still
+        # run (drain), as stap ran them at the event; not after exit(), an
+        # error or a signal
+        if reason not in ("target", "timeout"):
+            self._stop_dispatch()
 
     def _stop_dispatch(self) -> None:
         """No more user-mode handlers; end the current poll batch now."""
@@ -484,7 +490,7 @@ class Session:
 
     # ---------------------------------------------------------- records
     def on_trigger(self, index: int, rec: dict) -> None:
-        if self.stop_reason is not None:
+        if self.stop_reason not in (None, "target", "timeout"):
             return
         probe = self._by_index.get(index)
         if probe is None:
@@ -581,6 +587,8 @@ class Session:
         else:
             _apply_globals_init(self)
 
+        if not self._start_procfs():
+            return
         for probe in self._probes_of("begin"):
             if self.stop_reason is not None:
                 break
@@ -606,6 +614,21 @@ class Session:
             return
         if self.target is not None:
             self.target.release()
+
+    def _start_procfs(self) -> bool:
+        """procfs probes: the files they serve (and the terminal's input
+        mode) exist from here on, before begin as stap's module creates
+        them at load; handlers run once the main loop runs."""
+        if not any(getattr(getattr(cp.probe, "resolved", None), "family", None) == "procfs"
+                   for cp in self.program.probes):
+            return True
+        from . import procfs
+        try:
+            self.procfs = procfs.start(self)
+        except procfs.ProcfsError as e:
+            self._attach_failed(str(e))
+            return False
+        return True
 
     # ------------------------------------------------- preexisting processes
     def _fire_existing_begin(self) -> None:
@@ -688,6 +711,8 @@ class Session:
             else:
                 time.sleep(POLL_MS / 1000.0)
             self._check_state_slot()
+            if self.procfs is not None:
+                self.procfs.service()
             self.out.flush()
             if self.out.broken:
                 self.request_stop("signal")
@@ -755,6 +780,8 @@ class Session:
 
     def finish(self) -> None:
         """Every way out comes through here."""
+        if self.procfs is not None:
+            self.procfs.stop()
         if self.stop_reason is None:
             self.request_stop("exit")
         elif self.stop_reason != "error":

@@ -121,9 +121,22 @@ class Decoder:
         for cp in getattr(program, "probes", []) or []:
             caps = getattr(cp, "captures", None)
             if caps:
-                fmt = "<" + "".join("q" if t == "long" else f"{size}s" for _k, t, size in caps)
+                msz = getattr(cp, "capture_msg_size", 0) or 0
+                head = f"{len(caps)}qq{msz}s" if msz else ""
+                fmt = "<" + head + "".join("q" if t == "long" else f"{size}s" for _k, t, size in caps)
                 self._captures[cp.index] = (struct.Struct(fmt),
-                                            [(k, t == "string") for k, t, _s in caps])
+                                            [(k, t == "string") for k, t, _s in caps], bool(msz))
+
+    def _capture_error(self, code: int, message: str):
+        """A value the BPF stub failed to evaluate: the error the
+        interpreter raises where the handler reads it."""
+        from .errors import CapturedError, ScriptRuntimeError
+        errors = getattr(self.program, "errors", None) or []
+        idx = code - 1
+        if 0 <= idx < len(errors):
+            site = errors[idx]
+            return CapturedError(ScriptRuntimeError(message or site.message, site.loc, site.tok_desc))
+        return CapturedError(ScriptRuntimeError(message or f"unknown run-time error #{idx}"))
 
     @staticmethod
     def _build(f: RecordFormat):
@@ -158,12 +171,20 @@ class Decoder:
             trig["execname"] = cstring(vals[-1])
             cap = self._captures.get(trig["probe_index"])
             if cap is not None:
-                st, keys = cap
+                st, keys, with_status = cap
                 if len(data) < _TRIGGER.size + st.size:
                     raise DecodeError(f"short trigger record ({len(data)} bytes)")
                 tv = st.unpack_from(data, _TRIGGER.size)
-                trig["target_values"] = {k: (cstring(v) if is_s else v)
-                                         for (k, is_s), v in zip(keys, tv)}
+                status = ()
+                if with_status:
+                    n = len(keys)
+                    status, emsg_status, emsg = tv[:n], tv[n], cstring(tv[n + 1])
+                    tv = tv[n + 2:]
+                values = {k: (cstring(v) if is_s else v) for (k, is_s), v in zip(keys, tv)}
+                for (k, _s), code in zip(keys, status):
+                    if code:
+                        values[k] = self._capture_error(code, emsg if code == emsg_status else "")
+                trig["target_values"] = values
             return Record(kind, cpu, [], trigger=trig)
         if kind == KIND_ERROR:
             # site index, then (optionally) char msg[]: a message built at

@@ -10,6 +10,9 @@ output compared with the expectations next to it:
   NAME.err    optional: expected stderr, exactly (default: not checked
               unless the run fails unexpectedly)
   NAME.rc     optional expected exit status (default 0)
+  NAME.plan   optional: the execution plan, exactly: the `Pass 3: plan:`
+              lines of `-p3 -v` (where each probe runs, what BPF captures
+              for user space), paths written as {bin} and {cases}
   NAME.requires  optional: a shell command that must succeed for the case
               to run (e.g. "a block device backs /var/tmp"); the case is
               skipped otherwise, with the command as the reason
@@ -96,6 +99,15 @@ def test_case(name, request):
     assert r.stdout == (CASES / f"{name}.out").read_text(), detail
     if err_file.exists():
         assert r.stderr == err_file.read_text(), detail
+    plan_file = CASES / f"{name}.plan"
+    if plan_file.exists():
+        p = run_pytap(["-p3", "-v"] + _words(name, bin_path))
+        plan = "".join(line + "\n" for line in p.stderr.splitlines()
+                       if line.startswith("Pass 3: plan: "))
+        if bin_path:
+            plan = plan.replace(bin_path, "{bin}")
+        plan = plan.replace(str(CASES), "{cases}")
+        assert plan == plan_file.read_text(), f"plan:\n{plan}--- stderr\n{p.stderr}"
 
 
 # ------------------------------------------------------------ beyond stdout

@@ -156,8 +156,8 @@ def test_target_variable_in_user_mode_probe_is_captured():
 def test_target_variable_depending_on_script_state_in_user_mode_is_an_error():
     from pytap.diagnostics import PassFailed
     with pytest.raises(PassFailed) as ei:
-        gen('global a; probe kernel.trace("sched:sched_switch") '
-            '{ i = 0; a[$prev->comm[i]] = 1; foreach (k in a) println(k) }')
+        gen('global a, i; probe kernel.trace("sched:sched_switch") '
+            '{ a[$prev->comm[i]] = 1; foreach (k in a) println(k) }')
     assert "target variables are not available" in ei.value.diagnostics.render()
 
 

@@ -13,7 +13,7 @@ def sigset_mask_str(ctx, mask):
 
 # Kernel-only natives of these tapsets: an alias applies them to event
 # values only, so a user-mode handler gets their result from its BPF stub
-# (codegen's _event_only_call); reached any other way, a clear error.
+# (codegen/capture.py); reached any other way, a clear error.
 def _kernel_only(name, nargs):
     from ..builtins import BUILTINS, _kernel_only as make
     inner = make(name)
