@@ -45,6 +45,8 @@ Options:
    -c CMD      start the probes, run CMD, and exit when it finishes
    -x PID      sets target() to PID
    -T SECONDS  terminate the script after SECONDS
+   -t          collect probe timing information (hits, time in handler)
+   -s NUM      use NUM megabyte buffers for kernel-to-user data transfer
    -m MODULE   name of the session: procfs probes serve their files in
                /var/tmp/systemtap-USER/MODULE (default: the script's name)
    --runtime=MODE   value of the `runtime` preprocessor macro (default bpf)
@@ -57,7 +59,7 @@ Environment:
    PYTAP_TAPSET   replaces the default tapset directory
 """
 
-_SHORT = "hVp:ve:E:I:D:G:gwWuo:c:x:T:l:L:d:m:"
+_SHORT = "hVp:ve:E:I:D:G:gwWuo:c:x:T:l:L:d:m:ts:"
 _LONG = ["help", "version", "runtime=", "bpf", "compatible=",
          "dump-probe-aliases", "dump-functions", "dump-probe-types"]
 # stap options accepted for compatibility that change nothing here:
@@ -128,6 +130,15 @@ def parse_args(argv: List[str]) -> Options:
                 opts.timeout = float(val)
             except ValueError:
                 raise UsageError(f"Invalid timeout: {val}")
+        elif flag == "-t":
+            opts.timing = True
+        elif flag == "-s":
+            try:
+                opts.buffer_mb = int(val)
+            except ValueError:
+                opts.buffer_mb = 0
+            if not 1 <= opts.buffer_mb <= 4095:
+                raise UsageError("Invalid buffer size (should be 1-4095).")
         elif flag == "-m":
             if not re.fullmatch(r"[a-z0-9_]+", val):
                 raise UsageError(f"Safety pattern mismatch for -m parameter "

@@ -34,6 +34,8 @@ class Options:
     symbol_files: List[str] = field(default_factory=list)   # -d FILE: user symbols for stacks
     target_pid: int = 0                     # -x PID
     timeout: Optional[float] = None         # -T SECONDS
+    timing: bool = False                    # -t: probe hit report at exit
+    buffer_mb: Optional[int] = None         # -s NUM: ring buffer MiB per CPU
     module_name: Optional[str] = None       # -m NAME (procfs files' directory)
     list_probes: Optional[str] = None       # -l PATTERN
     list_probes_vars: Optional[str] = None  # -L PATTERN

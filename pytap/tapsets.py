@@ -145,8 +145,16 @@ class LibraryIndex:
                 changed = True
             fresh[p] = (stamp, entry)
             self.entries.append(entry)
-        if cache_name is not None and (changed or set(fresh) != set(cached)):
-            cachefs.store_json(cache_dir, cache_name, _index_to_json(fresh))
+        if cache_name is not None and (changed or not set(fresh) <= set(cached)):
+            # keep the entries of other search paths (-I dirs, other
+            # installs): dropping them made runs alternating between two
+            # paths rescan every file every time
+            merged = {p: v for p, v in cached.items()
+                      if p not in fresh and os.path.exists(p)}
+            if len(merged) > 4096:
+                merged = {}
+            merged.update(fresh)
+            cachefs.store_json(cache_dir, cache_name, _index_to_json(merged))
         self._by_alias: Dict[str, List[str]] = {}
         self._alias_names: Dict[str, List[tuple]] = {}   # head -> [(functors, path)]
         self._by_func: Dict[str, List[str]] = {}

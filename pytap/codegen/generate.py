@@ -547,7 +547,9 @@ class Generator:
             stack_entries=self.opts.define_int("PYTAP_STACK_ENTRIES", 10240),
             msl=self.msl, idx_mask=(1 << (self.msl - 1).bit_length()) - 1, maxaction=self.maxaction, kind_exit=KIND_EXIT, kind_error=KIND_ERROR,
             kind_trigger=KIND_TRIGGER, fn_slots=self.fn_slot_total, nslots=nslots,
-            state_map="pytap_state", ringbuf=self.ringbuf, ringbuf_pages=64,
+            state_map="pytap_state", ringbuf=self.ringbuf, ringbuf_pages=ringbuf_pages(self.opts),
+            timing=bool(getattr(self.opts, "timing", False)),
+            nprobes=max([p.index for p in session.probes] + [0]) + 1,
             zero_size=round8(self.zero_size), task_offsets=task_offsets(),
             frame_percpu=(nslots + 1) * self.msl + 4 * self.msl <= 32000, ncpus=_possible_cpus(),
             globals=self.layouts, records=records,
@@ -558,6 +560,7 @@ class Generator:
         prog.state_slots = {"state": 0, "target": 1, "dropped": 2, "stp_pid": 3, "realtime": 4}
         prog.attach_groups = list(self.entry_groups) + [(g["fn"], g["rp"]) for g in group_list]
         prog.entry_savers = [fn for fn, _rp in self.entry_groups]
+        prog.ringbuf_pages = ringbuf_pages(self.opts)
         prog.line_map = _line_map(text)
         prog.plan = plan_lines
         prog.frame_slots = nslots
@@ -911,6 +914,9 @@ class Generator:
                 continue
             self.max_probe_slots = max(self.max_probe_slots, low.nslots)
             need_frame = need_frame or low.uses_frame or self._frame_needed(low.calls)
+            timed = bool(getattr(self.opts, "timing", False))   # -t (runtime/timing.py)
+            if timed:
+                body.append(f"\tu64 pytap_t0_{p.index} = bpf_ktime_get_ns();")
             body.append("\t{")
             body.append(f"\tE->probe = {p.index}; E->actions = 0;")
             body += ["\t" + d for d in low.decls]
@@ -918,6 +924,8 @@ class Generator:
             body += low.lines
             body.append("\t}")
             body.append(f"pytap_end_{p.index}: ;")
+            if timed:
+                body.append(f"\tpytap_time_add({p.index}, pytap_t0_{p.index});")
             body.append("\tif (*pytap_st != 0) return 0;")
         out = [f"int {fn}({ctx_t} *ctx)", "{",
                "\tu32 pytap_z = 0;",
@@ -972,6 +980,22 @@ def _line_map(text: str):
 
 
 _TASK_OFFSETS = None
+
+
+# 8 MiB: at 600,000 printf records/s this is over 0.3 s of output, enough
+# to ride out the consumer being descheduled on a busy machine
+DEFAULT_RINGBUF_PAGES = 2048
+
+
+def ringbuf_pages(opts) -> int:
+    """Ring-buffer size in pages (a power of two, as BPF requires).  stap's
+    -s NUM asks for NUM MiB per CPU; our one ring buffer is shared by all
+    CPUs, so it gets NUM MiB times the number of CPUs, rounded up."""
+    mb = getattr(opts, "buffer_mb", None)
+    if not mb:
+        return DEFAULT_RINGBUF_PAGES
+    pages = (mb << 20) // 4096 * _possible_cpus()
+    return 1 << (pages - 1).bit_length()
 
 
 def _possible_cpus() -> int:

@@ -378,10 +378,13 @@ class Session:
         self.signalled: Optional[int] = None
         self.dispatcher = None
         self.interp = None
+        self.reader = None               # runtime/ringreader.py, set by start()
         self.store = None
         self._old_handlers = {}
         self._by_index = {}
         self._state_table = None
+        from .timing import maybe
+        self.hits = maybe(opts)          # -t: per-probe hits and times
         self.procfs = None          # runtime/procfs.py's server, if any
 
     # ---------------------------------------------------------- state map
@@ -443,11 +446,17 @@ class Session:
         """Run one handler; exit()/errors become the session's stop reason."""
         from .errors import ExitRequested, ScriptRuntimeError
         try:
-            self.interp.run_probe(probe, ctx)
+            self._run_probe(probe, ctx)
         except ExitRequested:
             self.request_stop("exit")
         except ScriptRuntimeError as e:
             self.runtime_error(e)
+
+    def _run_probe(self, probe, ctx) -> None:
+        if self.hits is None:
+            self.interp.run_probe(probe, ctx)
+        else:
+            self.hits.timed(probe.index, self.interp.run_probe, probe, ctx)
 
     def request_stop(self, reason: str) -> None:
         if self.stop_reason is None:
@@ -535,8 +544,16 @@ class Session:
         self.interp = Interpreter(self.session, self.store, self.out.write, self.opts)
         self.dispatcher = Dispatcher(self.program, self.out.write, self.on_trigger,
                                      self.on_exit, self.on_error)
+        # records are read in batches straight from the mapped ring buffer
+        # (runtime/ringreader.py); libbpf's per-record callback is the
+        # fallback (and PYTAP_LIBBPF_RINGBUF=1 forces it, for comparison)
+        self.reader = None
+        if not os.environ.get("PYTAP_LIBBPF_RINGBUF"):
+            from .ringreader import open_reader
+            self.reader = open_reader(self.bpf, self.program, self.dispatcher)
         try:
-            self.bpf[self.program.ringbuf_name.encode()].open_ring_buffer(self.dispatcher.callback)
+            if self.reader is None:
+                self.bpf[self.program.ringbuf_name.encode()].open_ring_buffer(self.dispatcher.callback)
             self.has_ringbuf = True
         except Exception:
             self.has_ringbuf = False   # a program without any record (e.g. begin-only)
@@ -686,7 +703,10 @@ class Session:
                 if deadline is not None:
                     wait = max(0, min(wait, int((deadline - time.monotonic()) * 1000) + 1))
                 self.dispatcher.budget_end = time.monotonic() + POLL_MS / 1000.0
-                self.bpf.ring_buffer_poll(wait)
+                if self.reader is not None:
+                    self.reader.poll(wait)
+                else:
+                    self.bpf.ring_buffer_poll(wait)
                 self._check_pending()
             else:
                 time.sleep(POLL_MS / 1000.0)
@@ -740,7 +760,10 @@ class Session:
         self.dispatcher.budget_end = None
         for _ in range(100000):
             before = self.dispatcher.records
-            self.bpf.ring_buffer_consume()
+            if self.reader is not None:
+                self.reader.consume()
+            else:
+                self.bpf.ring_buffer_consume()
             pending = self.dispatcher.pending
             self._check_pending()
             if self.dispatcher.records == before and pending is None:
@@ -797,12 +820,23 @@ class Session:
                     raise
                 warn(f"WARNING: cannot print globals at exit: {e}")
         self.out.flush()
+        if self.hits is not None:
+            from .timing import read_bpf, report
+            read_bpf(self.bpf, self.hits)
+            self.out.write(report(self.program, self.hits, probe_point_text))
+            self.out.flush()
         dropped = self.get_slot("dropped")
         if dropped > 0:
+            # stap's words (runtime/transport/transport.c); the size is
+            # -s's unit: MiB per CPU (our one ring buffer serves them all)
+            from ..codegen.generate import _possible_cpus
+            per_cpu_mb = (self.program.ringbuf_pages * 4096 // max(_possible_cpus(), 1)) >> 20
             warn(f"WARNING: There were {dropped} transport failures. "
-                 f"Try a larger ring buffer than {self.program.ringbuf_pages} pages.")
+                 f"Try stap -s to increase the buffer size from {per_cpu_mb}.")
         if self.error is not None:
             warn("WARNING: Number of errors: 1, skipped probes: 0")
+        if getattr(self, "reader", None) is not None:
+            self.reader.close()
         self.restore_signals()
 
     def _run_final(self, family: str) -> None:
@@ -811,7 +845,7 @@ class Session:
             self.set_slot("state", STATE_STOPPING)
         for probe in self._probes_of(family):
             try:
-                self.interp.run_probe(probe, self.user_context(probe))
+                self._run_probe(probe, self.user_context(probe))
             except ExitRequested:
                 pass
             except ScriptRuntimeError as e:

@@ -335,8 +335,25 @@ def load(program, opts, on_loaded: Optional[Callable] = None):
         bpf = _load_cached(program, opts, cache_path, clock)
         if bpf is not None:
             return bpf
+        # A first run compiles in a child process that stores the object,
+        # then replays it like a warm run: BCC, clang and their ~120 MiB
+        # never enter this process, which may trace for hours.
+        if not os.environ.get("PYTAP_COMPILE_INPROCESS") and \
+                _compile_in_child(program, opts, cache_path, text, flags):
+            bpf = _load_cached(program, opts, cache_path, PassClock(), quiet=True)
+            if bpf is not None:
+                if opts is not None and getattr(opts, "verbose", 0):
+                    n = len(functions_to_load(program))
+                    sys.stderr.write(f"Pass 4: compiled and verified {n} BPF function(s) "
+                                     f"in {clock}.\n")
+                return bpf
+    return _compile_here(program, opts, text, flags, debug, cache_path, clock)
+
+
+def _compile_here(program, opts, text, flags, debug, cache_path, clock, verbose=True):
     # Only a compile needs BCC and the kernel headers (a cache hit needs
     # neither, and skipping `import bcc` is a good part of a warm start).
+    from . import objcache
     from .privileges import check_headers, import_bcc
     BPF = import_bcc()
     check_headers(4 if getattr(opts, "last_pass", 5) == 4 else 5)
@@ -371,13 +388,94 @@ def load(program, opts, on_loaded: Optional[Callable] = None):
             objcache.note("stored", cache_path)
         else:
             objcache.note("uncacheable", cache_path)
-    if opts is not None and getattr(opts, "verbose", 0):
+    if verbose and opts is not None and getattr(opts, "verbose", 0):
         n = len(functions_to_load(program))
         sys.stderr.write(f"Pass 4: compiled and verified {n} BPF function(s) in {clock}.\n")
     return bpf
 
 
-def _load_cached(program, opts, path, clock):
+def _render_failure(e) -> str:
+    """A PassFailed with diagnostics as one text (its messages, then the
+    footer), for the parent to raise again."""
+    try:
+        body = e.diagnostics.render() if hasattr(e.diagnostics, "render") else str(e.diagnostics)
+    except Exception:
+        body = ""
+    return (body.rstrip("\n") + "\n" + e.footer) if body.strip() else e.footer
+
+
+def _set_pdeathsig() -> None:
+    """The compile child dies with us (an interrupted pass, a crash)."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, 9, 0, 0, 0)          # PR_SET_PDEATHSIG, SIGKILL
+    except Exception:
+        pass
+
+
+def _compile_in_child(program, opts, cache_path, text, flags) -> bool:
+    """Compile, verify and store the object in a forked child.  True: it is
+    in the cache now.  False: it could not be stored (the caller compiles
+    here).  A compile or verifier error is the child's PassFailed, raised
+    here with the same text."""
+    from ..diagnostics import PassFailed as _PF
+    r, w = os.pipe()
+    parent = os.getpid()
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(r)
+        os.close(w)
+        return False
+    if pid == 0:                                    # the child
+        code = 70
+        try:
+            os.close(r)
+            _set_pdeathsig()
+            if os.getppid() != parent:
+                os._exit(code)
+            msg = b""
+            try:
+                bpf = _compile_here(program, opts, text, flags, 0, cache_path, None,
+                                    verbose=False)
+                code = 0 if os.path.exists(cache_path) else 2
+                try:
+                    bpf.cleanup()
+                except Exception:
+                    pass
+            except _PF as e:
+                text = f"{getattr(e, 'exit_code', 1)}\n{e.footer}"
+                if e.diagnostics is not None:      # keep its rendered messages
+                    text = f"{getattr(e, 'exit_code', 1)}\n{_render_failure(e)}"
+                msg, code = text.encode("utf-8", "surrogateescape"), 1
+            except BaseException as e:              # noqa: BLE001 (reported by the parent)
+                msg, code = f"{type(e).__name__}: {e}".encode("utf-8", "surrogateescape"), 3
+            while msg:
+                msg = msg[os.write(w, msg):]
+        finally:
+            os._exit(code)
+    os.close(w)
+    chunks = []
+    try:
+        while True:
+            b = os.read(r, 65536)
+            if not b:
+                break
+            chunks.append(b)
+    finally:
+        os.close(r)
+        _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    if code == 0:
+        return True
+    if code == 1:
+        rc, _, text = b"".join(chunks).decode("utf-8", "surrogateescape").partition("\n")
+        raise _PF(text, exit_code=int(rc) if rc.isdigit() else 1)
+    return False        # not stored, or the child failed oddly: compile here
+
+
+def _load_cached(program, opts, path, clock, quiet=False):
     """A warm run: the programs BCC compiled last time, replayed without
     clang (runtime/objcache.py).  None when there is no usable entry; a
     broken one is forgotten and the caller compiles afresh."""
@@ -395,7 +493,7 @@ def _load_cached(program, opts, path, clock):
         objcache.forget(path)
         return None
     objcache.note("hit", path)
-    if opts is not None and getattr(opts, "verbose", 0):
+    if not quiet and opts is not None and getattr(opts, "verbose", 0):
         sys.stderr.write(f"Pass 4: using cached {path}\n")
         sys.stderr.write(f"Pass 4: loaded {len(want)} cached BPF function(s) in {clock}.\n")
     return bpf
