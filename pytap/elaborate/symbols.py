@@ -194,9 +194,24 @@ class Resolver(ast.Visitor):
             self.table.errors.append(err)
             return
         node.referents = same
+        reason = _not_on_ebpf(same[0])
+        if reason:
+            # a documented function eBPF cannot offer (tapsets/not_on_ebpf.stp)
+            self.table.errors.append(StapError(
+                f"function '{node.name}' is not available on the BPF runtime: {reason}",
+                node.loc, _desc(node.name)))
+            return
         for f in same:
             if self.table.mark_used(f):
                 self.pending.append(f)
+
+
+def _not_on_ebpf(fn) -> str:
+    """The reason a tapset function is marked `/* not-on-ebpf: REASON */`."""
+    body = fn.body
+    if isinstance(body, ast.EmbeddedCode) and "/* not-on-ebpf:" in body.code:
+        return body.code.split("/* not-on-ebpf:", 1)[1].split("*/", 1)[0].strip()
+    return ""
 
 
 def resolve_function(table: SymbolTable, fn: ast.FunctionDecl, pending: list) -> None:
