@@ -68,4 +68,10 @@ def switch_file(ctx):
     return 0
 
 
-BUILTINS["__pytap_stack_offset"] = _kernel_only("__pytap_stack_offset")
+@builtin()
+def stack_size(ctx):
+    return 16384
+
+
+BUILTINS["stack_used"] = _kernel_only("stack_used")
+BUILTINS["stack_unused"] = _kernel_only("stack_unused")
