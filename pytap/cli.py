@@ -42,6 +42,7 @@ Options:
    -W          turn warnings into errors
    -u          unoptimized translation
    -o FILE     send script output to FILE
+   -S SIZE[,N] with -o: switch to FILE.N+1 every SIZE MB, keep the last N files
    -c CMD      start the probes, run CMD, and exit when it finishes
    -x PID      sets target() to PID
    -T SECONDS  terminate the script after SECONDS
@@ -59,7 +60,7 @@ Environment:
    PYTAP_TAPSET   replaces the default tapset directory
 """
 
-_SHORT = "hVp:ve:E:I:D:G:gwWuo:c:x:T:l:L:d:m:ts:"
+_SHORT = "hVp:ve:E:I:D:G:gwWuo:S:c:x:T:l:L:d:m:ts:"
 _LONG = ["help", "version", "runtime=", "bpf", "compatible=",
          "dump-probe-aliases", "dump-functions", "dump-probe-types"]
 # stap options accepted for compatibility that change nothing here:
@@ -112,6 +113,13 @@ def parse_args(argv: List[str]) -> Options:
             opts.unoptimized = True
         elif flag == "-o":
             opts.output_file = val
+        elif flag == "-S":
+            m = re.match(r"^([0-9]+)(?:,([0-9]+))?$", val)
+            if not m:
+                raise UsageError(f"Safety pattern mismatch for -S parameter ('{val}' vs. "
+                                 "'^[0-9]+(,[0-9]+)?$')")
+            opts.output_size_mb = int(m.group(1))
+            opts.output_files_max = int(m.group(2) or 0)
         elif flag == "-c":
             opts.target_cmd = val
         elif flag == "-d":

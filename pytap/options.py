@@ -30,6 +30,8 @@ class Options:
     warnings_as_errors: bool = False        # -W
     unoptimized: bool = False               # -u
     output_file: Optional[str] = None       # -o FILE
+    output_size_mb: int = 0                 # -S SIZE[,N]: new file every SIZE MB
+    output_files_max: int = 0               # ... keeping the last N (0: all)
     target_cmd: Optional[str] = None        # -c CMD
     symbol_files: List[str] = field(default_factory=list)   # -d FILE: user symbols for stacks
     target_pid: int = 0                     # -x PID

@@ -677,6 +677,7 @@ class Lowerer(GlobalsMixin, TargetMixin, PrintMixin):
         return t
 
     def intrinsic(self, e, decl):
+        from ..elaborate.probe_name import probe_label_text, probe_name_text
         name = decl.name
         if name == "user_mode":
             # Was the CPU in user mode when the event fired?  Only a sampled
@@ -696,6 +697,13 @@ class Lowerer(GlobalsMixin, TargetMixin, PrintMixin):
             if self.probe is not None:
                 return f"{arg_slots(self.rp)}LL"
             return self.per_probe_long(lambda p: arg_slots(p.resolved))
+        if name == "registers_valid":
+            # pt_regs are the context of kprobes/uprobes and the start of a
+            # perf event's context (timer.profile); tracepoints, timer.s...,
+            # begin/end have none
+            if self.probe is not None:
+                return "1LL" if self._has_regs(self.rp) else "0LL"
+            return self.per_probe_long(lambda p: 1 if self._has_regs(p.resolved) else 0)
         if name == "is_return":
             if self.probe is not None:
                 return "1LL" if self.rp is not None and self.rp.spec.get("return") else "0LL"
@@ -705,6 +713,8 @@ class Lowerer(GlobalsMixin, TargetMixin, PrintMixin):
             "probefunc": lambda p: self.gen.probefunc_text(p),
             "ppfunc": lambda p: self.gen.probefunc_text(p),
             "probe_type": lambda p: probe_type_name(p.resolved),
+            "pn": lambda p: probe_name_text(p),
+            "pnlabel": lambda p: probe_label_text(p),
         }
         if name not in texts:
             raise Unsupported(f"intrinsic {name}", e)
@@ -724,6 +734,10 @@ class Lowerer(GlobalsMixin, TargetMixin, PrintMixin):
             self.emit(f"case {p.index}: PYTAP_LIT({s}, {c_string(texts[name](p)[: self.gen.msl - 1])}); break;")
         self.emit("}")
         return s
+
+    @staticmethod
+    def _has_regs(rp) -> bool:
+        return getattr(rp, "family", None) in ("kprobe", "uprobe", "perf")
 
     @staticmethod
     def _user_mode_expr(rp, ctx: str) -> str:

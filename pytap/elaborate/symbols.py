@@ -174,6 +174,16 @@ class Resolver(ast.Visitor):
         self.visit(node.catch_block)
 
     # -- functions ---------------------------------------------------------
+    def _guru(self) -> bool:
+        opts = getattr(self.table.library, "options", None)
+        return bool(getattr(opts, "guru", False))
+
+    def _user_call(self, node) -> bool:
+        loc = getattr(node, "loc", None)
+        if loc is None:
+            return False
+        return any(f.name == loc.file and not f.privileged for f in self.table.files)
+
     def visit_FunctionCall(self, node: ast.FunctionCall):
         for a in node.args:
             self.visit(a)
@@ -194,9 +204,34 @@ class Resolver(ast.Visitor):
             self.table.errors.append(err)
             return
         node.referents = same
+        reason = _not_on_ebpf(same[0])
+        if reason:
+            # a documented function eBPF cannot offer (tapsets/not_on_ebpf.stp)
+            self.table.errors.append(StapError(
+                f"function '{node.name}' is not available on the BPF runtime: {reason}",
+                node.loc, _desc(node.name)))
+            return
+        if _guru_only(same[0]) and not self._guru() and self._user_call(node):
+            # stap: a /* guru */ tapset function called from the script itself
+            self.table.errors.append(StapError(
+                "function may not be used unless -g is specified", node.loc, _desc(node.name)))
+            return
         for f in same:
             if self.table.mark_used(f):
                 self.pending.append(f)
+
+
+def _guru_only(fn) -> bool:
+    body = fn.body
+    return isinstance(body, ast.EmbeddedCode) and "/* guru */" in body.code
+
+
+def _not_on_ebpf(fn) -> str:
+    """The reason a tapset function is marked `/* not-on-ebpf: REASON */`."""
+    body = fn.body
+    if isinstance(body, ast.EmbeddedCode) and "/* not-on-ebpf:" in body.code:
+        return body.code.split("/* not-on-ebpf:", 1)[1].split("*/", 1)[0].strip()
+    return ""
 
 
 def resolve_function(table: SymbolTable, fn: ast.FunctionDecl, pending: list) -> None:

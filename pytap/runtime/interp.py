@@ -323,6 +323,7 @@ class Interpreter:
         run-time error and ExitRequested when exit() was called."""
         self.ctx = ctx if ctx is not None else ProbeContext()
         self.ctx.interp = self
+        self.ctx.probe = probe          # pn()/pnlabel() name it
         self.ctx.exit_requested = False
         self.actions = 0
         self.pending = 0

@@ -56,11 +56,18 @@ class Output:
     """Script output: stdout or -o FILE.  Buffered, flushed after each poll
     batch and at exit, so text stays in record order with stderr lines."""
 
-    def __init__(self, path: Optional[str]):
+    def __init__(self, path: Optional[str], size_mb: int = 0, files_max: int = 0):
         self.path = path
+        # stapio's file switching (switch_file(), -S SIZE[,N]): FILE.1, FILE.2...
+        # after FILE; with -S from FILE.0, a new one every SIZE MB, the
+        # oldest removed beyond N files
+        self.fnum = 0
+        self.size_max = size_mb << 20
+        self.files_max = files_max
+        self.written = 0
         if path:
             try:
-                self.stream = open(path, "w", encoding="utf-8", errors="surrogateescape")
+                self.stream = self._open(f"{path}.0" if self.size_max else path)
             except OSError as e:
                 raise PassFailed(f"ERROR: Couldn't open file {path} for writing: "
                                  f"{e.strerror}\n{PASS5_FOOTER}") from None
@@ -69,6 +76,30 @@ class Output:
         self.parts: List[str] = []
         self.broken = False
         self.write_error: Optional[str] = None    # strerror of a failed write
+
+    @staticmethod
+    def _open(name: str):
+        return open(name, "w", encoding="utf-8", errors="surrogateescape")
+
+    def switch_file(self) -> None:
+        """Continue in the next numbered file (stdout: nothing to switch)."""
+        if not self.path or self.broken:
+            return
+        self.flush()
+        try:
+            self.stream.close()
+            self.fnum += 1
+            if self.files_max and self.fnum >= self.files_max:
+                try:
+                    os.unlink(f"{self.path}.{self.fnum - self.files_max}")
+                except OSError:
+                    pass
+            self.stream = self._open(f"{self.path}.{self.fnum}")
+            self.written = 0
+        except OSError as e:
+            self.write_error = e.strerror or str(e)
+            self._give_up()
+            warn(f"ERROR: Couldn't open file {self.path}.{self.fnum} for writing: {self.write_error}")
 
     def write(self, text: str) -> None:
         if text:
@@ -84,6 +115,10 @@ class Output:
             if self.parts:
                 data = "".join(self.parts)
                 self.parts.clear()
+                if self.size_max and self.path:
+                    if self.written and self.written + len(data) > self.size_max:
+                        self.switch_file()
+                    self.written += len(data)
                 try:
                     self.stream.write(data)
                 except UnicodeEncodeError:
@@ -905,7 +940,8 @@ def run(program, opts) -> int:
     # root first; BCC and kernel headers only matter when loader.load has
     # to compile (a cached object needs neither)
     privileges.check_root(5)
-    out = Output(getattr(opts, "output_file", None))
+    out = Output(getattr(opts, "output_file", None), getattr(opts, "output_size_mb", 0),
+                 getattr(opts, "output_files_max", 0))
     # A signal during the (slow) compile stops it at once (pytap/interrupts.py:
     # the compile runs in a worker thread, nothing is attached yet)
     from ..interrupts import call_interruptibly, set_pass
