@@ -132,3 +132,20 @@ def test_structs_null():
     assert call("_sc_ustruct", 0, 1) == "NULL"
     assert call("_sc_stp_sigset_u", 0) == "NULL"
     assert call("_sc_fildes_index_u", 0, 0) == 0
+
+
+@pytest.mark.parametrize("data,count,out", [
+    (b"hello\n", 6, '"hello\\n"'),
+    (b"a" * 45 + b"\n\n\n\n", 49, '"' + "a" * 45 + '"...'),
+    (b"tab\there \"q\" back\\slash \x01\x00z" + b"x" * 60, 87,
+     '"tab\\there \\"q\\" back\\\\slash \\001\\0zxxxxxxxx"...'),
+    (b"xy", 2, '"xy"'),
+])
+def test_user_buffer_quoted(data, count, out):
+    """stap's user_buffer_quoted truncation (outlen 50, as the write tapset
+    passes), read from this process's own memory."""
+    import ctypes
+    import types
+    buf = ctypes.create_string_buffer(data, len(data) + 128)
+    ctx = types.SimpleNamespace(pid=None, interp=None)
+    assert B.BUILTINS["_sc_user_buffer_quoted"](ctx, ctypes.addressof(buf), count, 50) == out

@@ -165,3 +165,46 @@ def _sc_uload(ctx, addr, size, ok):
     if ok:
         return 1 if good else 0
     return int.from_bytes(data, "little") if good else 0
+
+
+_SHORT_ESC = {7: "a", 8: "b", 12: "f", 10: "n", 13: "r", 9: "t", 11: "v", 34: '"', 92: "\\"}
+
+
+@builtin("_sc_user_buffer_quoted")
+def _sc_user_buffer_quoted(ctx, addr, inlen, outlen):
+    """stap's user_buffer_quoted (see tapsets/syscall_decoders.stp)."""
+    msl = _b._maxlen(ctx) + 1
+    if outlen <= 0:
+        return ""
+    if inlen <= 0 or inlen > msl - 1:
+        inlen = msl - 1
+    budget = min(outlen, msl - 1)
+    data = _b._read_user(ctx, addr, inlen)
+    if not data or len(data) < inlen:
+        return _hex(addr)
+    budget = max(budget, 5) - 2
+    out = '"'
+    left, esc, esc_len, c = inlen, -1, 0, 0
+    for b in data:
+        c = b
+        if budget <= 0:
+            break
+        left -= 1
+        if 32 <= b <= 126 and b not in (34, 92):
+            num, text = 1, chr(b)
+        else:
+            short = _SHORT_ESC.get(b)
+            num = 2 if short else 4
+            text = "\\" + short if short else ("\\0" if b == 0 else "\\%03o" % b)
+            if esc < 0 and budget - 3 < num:
+                esc, esc_len = len(out), num
+        if budget < num:
+            break
+        out += text
+        budget -= num
+    if c and left > 0:
+        t = len(out) - 3 + budget
+        if esc >= 0 and esc < t < esc + esc_len:
+            t = esc
+        return out[:max(t, 1)] + '"...'
+    return out + '"'

@@ -52,3 +52,7 @@ pid = os.fork()
 if pid == 0:
     os._exit(3)
 os.waitid(os.P_PID, pid, os.WEXITED)
+n = os.open("/dev/null", os.O_WRONLY)
+os.write(n, b"hello\n")
+os.write(n, b"tab\there \"q\" back\\slash \x01\x00z" + b"x" * 60)
+os.write(n, b"a" * 45 + b"\n\n\n\n")
