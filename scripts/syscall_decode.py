@@ -149,6 +149,65 @@ IPPROTO = [(0, "IPPROTO_IP"), (1, "IPPROTO_ICMP"), (2, "IPPROTO_IGMP"), (4, "IPP
            (92, "IPPROTO_MTP"), (98, "IPPROTO_ENCAP"), (103, "IPPROTO_PIM"), (108, "IPPROTO_COMP"),
            (132, "IPPROTO_SCTP"), (136, "IPPROTO_UDPLITE"), (255, "IPPROTO_RAW")]
 
+ARCH_PRCTL = [(0x1002, "ARCH_SET_FS"), (0x1003, "ARCH_GET_FS"), (0x1001, "ARCH_SET_GS"), (0x1004, "ARCH_GET_GS")]
+SOCKOPT_LEVEL = [(0, "SOL_IP"), (1, "SOL_SOCKET"), (6, "SOL_TCP"), (17, "SOL_UDP"), (41, "SOL_IPV6"),
+                 (58, "SOL_ICMPV6"), (132, "SOL_SCTP"), (136, "SOL_UDPLITE"), (255, "SOL_RAW"),
+                 (256, "SOL_IPX"), (257, "SOL_AX25"), (258, "SOL_ATALK"), (259, "SOL_NETROM"),
+                 (260, "SOL_ROSE")] + [(261 + i, "SOL_" + n) for i, n in enumerate(
+                     ["DECNET", "X25", "PACKET", "ATM", "AAL", "IRDA", "NETBEUI", "LLC", "DCCP", "NETLINK",
+                      "TIPC", "RXRPC", "PPPOL2TP", "BLUETOOTH", "PNPIPE", "RDS", "IUCV", "CAIF", "ALG", "NFC"])]
+# stap looks the option name up whatever the level (SO_* names only)
+SOCKOPT_OPTNAME = [(int(v), n) for n, v in (p.split(":") for p in """
+SO_DEBUG:1 SO_REUSEADDR:2 SO_TYPE:3 SO_ERROR:4 SO_DONTROUTE:5 SO_BROADCAST:6 SO_SNDBUF:7 SO_RCVBUF:8
+SO_SNDBUFFORCE:32 SO_RCVBUFFORCE:33 SO_KEEPALIVE:9 SO_OOBINLINE:10 SO_NO_CHECK:11 SO_PRIORITY:12
+SO_LINGER:13 SO_BSDCOMPAT:14 SO_REUSEPORT:15 SO_PASSCRED:16 SO_PEERCRED:17 SO_RCVLOWAT:18 SO_SNDLOWAT:19
+SO_RCVTIMEO:20 SO_SNDTIMEO:21 SO_SECURITY_AUTHENTICATION:22 SO_SECURITY_ENCRYPTION_TRANSPORT:23
+SO_SECURITY_ENCRYPTION_NETWORK:24 SO_BINDTODEVICE:25 SO_ATTACH_FILTER:26 SO_DETACH_FILTER:27
+SO_PEERNAME:28 SO_TIMESTAMP:29 SO_ACCEPTCONN:30 SO_PEERSEC:31 SO_PASSSEC:34 SO_TIMESTAMPNS:35 SO_MARK:36
+SO_TIMESTAMPING:37 SO_PROTOCOL:38 SO_DOMAIN:39 SO_RXQ_OVFL:40 SO_WIFI_STATUS:41 SO_PEEK_OFF:42
+SO_NOFCS:43 SO_LOCK_FILTER:44 SO_SELECT_ERR_QUEUE:45 SO_BUSY_POLL:46 SO_MAX_PACING_RATE:47
+SO_BPF_EXTENSIONS:48 SO_INCOMING_CPU:49 SO_ATTACH_BPF:50 SO_ATTACH_REUSEPORT_CBPF:51
+SO_ATTACH_REUSEPORT_EBPF:52 SO_CNX_ADVICE:53 SCM_TIMESTAMPING_OPT_STATS:54 SO_MEMINFO:55
+SO_INCOMING_NAPI_ID:56 SO_COOKIE:57 SCM_TIMESTAMPING_PKTINFO:58 SO_PEERGROUPS:59 SO_ZEROCOPY:60
+SO_TXTIME:61 SO_BINDTOIFINDEX:62 SO_TIMESTAMP_NEW:63 SO_TIMESTAMPNS_NEW:64 SO_TIMESTAMPING_NEW:65
+SO_RCVTIMEO_NEW:66 SO_SNDTIMEO_NEW:67""".split())]
+MOUNT_FLAGS = [(1 << i, "MS_" + n) for i, n in enumerate(
+    ["RDONLY", "NOSUID", "NODEV", "NOEXEC", "SYNCHRONOUS", "REMOUNT", "MANDLOCK", "DIRSYNC"])] + \
+    [(1024, "MS_NOATIME"), (2048, "MS_NODIRATIME"), (4096, "MS_BIND"), (8192, "MS_MOVE"), (16384, "MS_REC"),
+     (32768, "MS_SILENT"), (65536, "MS_POSIXACL"), (1 << 17, "MS_UNBINDABLE"), (1 << 18, "MS_PRIVATE"),
+     (1 << 19, "MS_SLAVE"), (1 << 20, "MS_SHARED"), (1 << 21, "MS_RELATIME"), (1 << 22, "MS_KERNMOUNT"),
+     (1 << 23, "MS_I_VERSION"), (1 << 24, "MS_STRICTATIME")]
+INOTIFY_MASK = [(1 << i, "IN_" + n) for i, n in enumerate(
+    ["ACCESS", "MODIFY", "ATTRIB", "CLOSE_WRITE", "CLOSE_NOWRITE", "OPEN", "MOVED_FROM", "MOVED_TO",
+     "CREATE", "DELETE", "DELETE_SELF", "MOVE_SELF"])] + \
+    [(8192, "IN_UNMOUNT"), (16384, "IN_Q_OVERFLOW"), (32768, "IN_IGNORED"), (1 << 24, "IN_ONLYDIR"),
+     (1 << 25, "IN_DONT_FOLLOW"), (1 << 26, "IN_EXCL_UNLINK"), (1 << 29, "IN_MASK_ADD"), (1 << 30, "IN_ISDIR"),
+     (1 << 31, "IN_ONESHOT")]
+BPF_CMD = [(i, "BPF_" + n) for i, n in enumerate(
+    ["MAP_CREATE", "MAP_LOOKUP_ELEM", "MAP_UPDATE_ELEM", "MAP_DELETE_ELEM", "MAP_GET_NEXT_KEY", "PROG_LOAD"])]
+SECCOMP_OP = [(0, "SECCOMP_SET_MODE_STRICT"), (1, "SECCOMP_SET_MODE_FILTER")]
+SECCOMP_FLAGS = [(1, "SECCOMP_FILTER_FLAG_TSYNC")]
+MEMPOLICY_FLAGS = [(1, "MPOL_F_NODE"), (2, "MPOL_F_ADDR"), (4, "MPOL_F_MEMS_ALLOWED")]
+USERFAULTFD_FLAGS = [(0o4000, "O_NONBLOCK"), (0o2000000, "O_CLOEXEC")]
+IOPRIO_WHO = [(1, "IOPRIO_WHO_PROCESS"), (2, "IOPRIO_WHO_PGRP"), (3, "IOPRIO_WHO_USER")]
+REBOOT_MAGIC = [(0xfee1dead, "LINUX_REBOOT_MAGIC1"), (672274793, "LINUX_REBOOT_MAGIC2"),
+                (85072278, "LINUX_REBOOT_MAGIC2A"), (369367448, "LINUX_REBOOT_MAGIC2B"),
+                (537993216, "LINUX_REBOOT_MAGIC2C")]
+REBOOT_FLAG = [(0x01234567, "LINUX_REBOOT_CMD_RESTART"), (0xCDEF0123, "LINUX_REBOOT_CMD_HALT"),
+               (0x89ABCDEF, "LINUX_REBOOT_CMD_CAD_ON"), (0, "LINUX_REBOOT_CMD_CAD_OFF"),
+               (0x4321FEDC, "LINUX_REBOOT_CMD_POWER_OFF"), (0xA1B2C3D4, "LINUX_REBOOT_CMD_RESTART2"),
+               (0xD000FCE2, "LINUX_REBOOT_CMD_SW_SUSPEND"), (0x45584543, "LINUX_REBOOT_CMD_KEXEC")]
+KEYCTL_CMD = [(i, "KEYCTL_" + n) for i, n in enumerate(
+    ["GET_KEYRING_ID", "JOIN_SESSION_KEYRING", "UPDATE", "REVOKE", "CHOWN", "SETPERM", "DESCRIBE", "CLEAR",
+     "LINK", "UNLINK", "SEARCH", "READ", "INSTANTIATE", "NEGATE", "SET_REQKEY_KEYRING", "SET_TIMEOUT",
+     "ASSUME_AUTHORITY", "GET_SECURITY", "SESSION_TO_PARENT", "REJECT", "INSTANTIATE_IOV", "INVALIDATE",
+     "GET_PERSISTENT"])]
+SHMAT_FLAGS = [(4096, "SHM_RDONLY"), (8192, "SHM_RND"), (16384, "SHM_REMAP"), (32768, "SHM_EXEC")]
+PKEY_INIT = [(1, "PKEY_DISABLE_ACCESS"), (2, "PKEY_DISABLE_WRITE")]
+
+SA_FLAGS = [(1, "SA_NOCLDSTOP"), (2, "SA_NOCLDWAIT"), (0x80000000, "SA_RESETHAND"), (0x08000000, "SA_ONSTACK"),
+            (0x10000000, "SA_RESTART"), (0x40000000, "SA_NODEFER"), (4, "SA_SIGINFO"), (0x04000000, "SA_RESTORER")]
+
 
 def _syscall_names():
     out = []
@@ -218,6 +277,23 @@ DECODERS = {
     "_sc_ipproto": ("value", IPPROTO, "STAP_ARG_f", 10),
     "_sc_sigset_bits": ("sigset", [(1 << (v - 1), n) for v, n in SIGNALS if 0 < v <= 64], "(u64)STAP_ARG_f", None),
     "_sc_sock_type_name": ("value", SOCK_TYPE, "(u32)STAP_ARG_f", None),
+    "_sc_stp_arch_prctl_func_str": ("value", ARCH_PRCTL, "(s32)STAP_ARG_f", 10),
+    "_sc_sockopt_level_str": ("value", SOCKOPT_LEVEL, "STAP_ARG_f", 16),
+    "_sc_sockopt_optname_str": ("value", SOCKOPT_OPTNAME, "STAP_ARG_f", 16),
+    "_sc_mountflags_str": ("flags", MOUNT_FLAGS, "STAP_ARG_f", 16),
+    "_sc_inotify_watch_mask_str": ("flags", INOTIFY_MASK, "(u32)STAP_ARG_f", 16),
+    "_sc_bpf_cmd_str": ("value", BPF_CMD, "(s32)STAP_ARG_f", 16),
+    "_sc_seccomp_op_str": ("value", SECCOMP_OP, "(u32)STAP_ARG_f", 16),
+    "_sc_seccomp_flags_str": ("value", SECCOMP_FLAGS, "(u32)STAP_ARG_f", 16),
+    "_sc_mempolicy_flags_str": ("flags", MEMPOLICY_FLAGS, "STAP_ARG_f", 16),
+    "_sc_userfaultfd_flags_str": ("flags", USERFAULTFD_FLAGS, "(u32)STAP_ARG_f", 16),
+    "_sc_stp_ioprio_which_str": ("value", IOPRIO_WHO, "(s32)STAP_ARG_f", 10),
+    "_sc_reboot_magic_str": ("value", REBOOT_MAGIC, "(u32)STAP_ARG_f", 16),
+    "_sc_reboot_flag_str": ("value", REBOOT_FLAG, "(u32)STAP_ARG_f", 16),
+    "_sc_stp_keyctl_cmd_str": ("value", KEYCTL_CMD, "(s32)STAP_ARG_f", 10),
+    "_sc_shmat_flags_str": ("flags", SHMAT_FLAGS, "STAP_ARG_f", 16),
+    "_sc_pkey_alloc_init_val_str": ("flags", PKEY_INIT, "(u32)STAP_ARG_f", 16),
+    "_sc_sa_flags": ("flags", SA_FLAGS, "STAP_ARG_f", 16),
     "errno_str": ("value", ERRNO, "(STAP_ARG_f < 0 ? -STAP_ARG_f : STAP_ARG_f)", None),
     "signal_str": ("value", SIGNAL_STR, "STAP_ARG_f", None),
     "syscall_name": ("value", _syscall_names(), "STAP_ARG_f", None),
@@ -788,6 +864,22 @@ function _sc_struct_sockaddr_u_tcp_port:string (uaddr:long, len:long) { return _
 function _sc_struct_sockaddr_u_sa_family:string (uaddr:long, len:long) { return _sc_sockaddr(uaddr, len, 8) }
 function _sc_struct_sockaddr_u_ipv6_flowinfo:string (uaddr:long, len:long) { return _sc_sockaddr(uaddr, len, 16) }
 function _sc_struct_sockaddr_u_ipv6_scope_id:string (uaddr:long, len:long) { return _sc_sockaddr(uaddr, len, 32) }
+
+// A struct sigaction in user memory (the kernel's layout: handler, flags,
+// restorer, mask), as stap's _struct_sigaction_u prints it.
+function _sc_struct_sigaction_u:string (uaddr:long) {
+	if (!uaddr)
+		return "NULL"
+	if (!_sc_uload(uaddr, 8, 1) || !_sc_uload(uaddr + 24, 8, 1))
+		return sprintf("0x%x", uaddr)
+	h = _sc_uload(uaddr, 8, 0)
+	if (h == 0)
+		return "SIG_DFL"
+	if (h == 1)
+		return "SIG_IGN"
+	return sprintf("0x%x, %s, 0x%x, %s", h, _sc_sa_flags(_sc_uload(uaddr + 8, 8, 0)),
+		       _sc_uload(uaddr + 16, 8, 0), _sc_sigset_bits(_sc_uload(uaddr + 24, 8, 0)))
+}
 
 // quotactl's command without its quota type (QCMD(cmd, type) >> SUBCMDSHIFT)
 function _sc_quotactl_subcmd:long (cmd:long) {

@@ -52,7 +52,9 @@ pid = os.fork()
 if pid == 0:
     os._exit(3)
 os.waitid(os.P_PID, pid, os.WEXITED)
-n = os.open("/dev/null", os.O_WRONLY)
+n = os.dup2(os.open("/dev/null", os.O_WRONLY), 50)   # a descriptor number that never varies
 os.write(n, b"hello\n")
 os.write(n, b"tab\there \"q\" back\\slash \x01\x00z" + b"x" * 60)
 os.write(n, b"a" * 45 + b"\n\n\n\n")
+signal.signal(signal.SIGUSR2, signal.SIG_IGN)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
