@@ -208,6 +208,11 @@ PKEY_INIT = [(1, "PKEY_DISABLE_ACCESS"), (2, "PKEY_DISABLE_WRITE")]
 SA_FLAGS = [(1, "SA_NOCLDSTOP"), (2, "SA_NOCLDWAIT"), (0x80000000, "SA_RESETHAND"), (0x08000000, "SA_ONSTACK"),
             (0x10000000, "SA_RESTART"), (0x40000000, "SA_NODEFER"), (4, "SA_SIGINFO"), (0x04000000, "SA_RESTORER")]
 
+FUTEX_WAKE_OPS = [(0, "FUTEX_OP_SET"), (1, "FUTEX_OP_ADD"), (2, "FUTEX_OP_OR"), (3, "FUTEX_OP_ANDN"),
+                  (4, "FUTEX_OP_XOR")]
+FUTEX_WAKE_CMPS = [(0, "FUTEX_OP_CMP_EQ"), (1, "FUTEX_OP_CMP_NE"), (2, "FUTEX_OP_CMP_LT"),
+                   (3, "FUTEX_OP_CMP_LE"), (4, "FUTEX_OP_CMP_GT"), (5, "FUTEX_OP_CMP_GE")]
+
 
 def _syscall_names():
     out = []
@@ -294,6 +299,8 @@ DECODERS = {
     "_sc_shmat_flags_str": ("flags", SHMAT_FLAGS, "STAP_ARG_f", 16),
     "_sc_pkey_alloc_init_val_str": ("flags", PKEY_INIT, "(u32)STAP_ARG_f", 16),
     "_sc_sa_flags": ("flags", SA_FLAGS, "STAP_ARG_f", 16),
+    "_sc_futex_wake_op": ("value", FUTEX_WAKE_OPS, "STAP_ARG_f", 16),
+    "_sc_futex_wake_cmp": ("value", FUTEX_WAKE_CMPS, "STAP_ARG_f", 16),
     "errno_str": ("value", ERRNO, "(STAP_ARG_f < 0 ? -STAP_ARG_f : STAP_ARG_f)", None),
     "signal_str": ("value", SIGNAL_STR, "STAP_ARG_f", None),
     "syscall_name": ("value", _syscall_names(), "STAP_ARG_f", None),
@@ -879,6 +886,19 @@ function _sc_struct_sigaction_u:string (uaddr:long) {
 		return "SIG_IGN"
 	return sprintf("0x%x, %s, 0x%x, %s", h, _sc_sa_flags(_sc_uload(uaddr + 8, 8, 0)),
 		       _sc_uload(uaddr + 16, 8, 0), _sc_sigset_bits(_sc_uload(uaddr + 24, 8, 0)))
+}
+
+// FUTEX_WAKE_OP's encoded operation: "{[FUTEX_OP_OPARG_SHIFT|]OP, oparg, CMP, cmparg}"
+function _sc_futex_wake_op_str:string (encoded:long) {
+	e = encoded & 0xffffffff
+	oparg = (e >> 12) & 0xfff
+	if (oparg & 0x800)
+		oparg = oparg - 0x1000
+	cmparg = e & 0xfff
+	if (cmparg & 0x800)
+		cmparg = cmparg - 0x1000
+	return sprintf("{%s%s, %d, %s, %d}", e & 0x80000000 ? "FUTEX_OP_OPARG_SHIFT|" : "",
+		       _sc_futex_wake_op((e >> 28) & 7), oparg, _sc_futex_wake_cmp((e >> 24) & 15), cmparg)
 }
 
 // quotactl's command without its quota type (QCMD(cmd, type) >> SUBCMDSHIFT)

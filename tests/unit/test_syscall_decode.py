@@ -103,6 +103,13 @@ def test_compare_locals_rules():
     ("errno_str", 95, "EOPNOTSUPP"),
     ("errno_str", 35, "EDEADLK"),
     ("errno_p", -2, 2),
+    ("_sc_futex_wake_op_str", 0x14001000, "{FUTEX_OP_ADD, 1, FUTEX_OP_CMP_GT, 0}"),
+    ("_sc_futex_wake_op_str", 0x80fff001, "{FUTEX_OP_OPARG_SHIFT|FUTEX_OP_SET, -1, FUTEX_OP_CMP_EQ, 1}"),
+    ("_sc_sockopt_optname_str", 2, "SO_REUSEADDR"),
+    ("_sc_sockopt_level_str", 6, "SOL_TCP"),
+    ("_sc_stp_arch_prctl_func_str", 0x1002, "ARCH_SET_FS"),
+    ("_sc_stp_arch_prctl_func_str", 0x3001, "12289"),
+    ("_sc_mountflags_str", 4096 | 16384, "MS_BIND|MS_REC"),
     ("errno_p", 4095, 0),
 ])
 def test_decoders_more(name, arg, out):
