@@ -213,6 +213,18 @@ FUTEX_WAKE_OPS = [(0, "FUTEX_OP_SET"), (1, "FUTEX_OP_ADD"), (2, "FUTEX_OP_OR"), 
 FUTEX_WAKE_CMPS = [(0, "FUTEX_OP_CMP_EQ"), (1, "FUTEX_OP_CMP_NE"), (2, "FUTEX_OP_CMP_LT"),
                    (3, "FUTEX_OP_CMP_LE"), (4, "FUTEX_OP_CMP_GT"), (5, "FUTEX_OP_CMP_GE")]
 
+MEMPOLICY_MODE_FLAGS = [(1 << 15, "MPOL_F_STATIC_NODES"), (1 << 14, "MPOL_F_RELATIVE_NODES")]
+MEMPOLICY_MODE = [(0, "MPOL_DEFAULT"), (1, "MPOL_PREFERRED"), (2, "MPOL_BIND"), (3, "MPOL_INTERLEAVE"),
+                  (4, "MPOL_LOCAL")]
+SWAPON_FLAGS = [(0x8000, "SWAP_FLAG_PREFER"), (0x10000, "SWAP_FLAG_DISCARD"), (0x20000, "SWAP_FLAG_DISCARD_ONCE"),
+                (0x40000, "SWAP_FLAG_DISCARD_PAGES")]
+SHMGET_FLAGS = [(0o1000, "IPC_CREAT"), (0o2000, "IPC_EXCL"), (0o4000, "SHM_HUGETLB"), (0o10000, "SHM_NORESERVE")]
+MSGCTL_CMD = [(3, "IPC_INFO"), (2, "IPC_STAT"), (0, "IPC_RMID"), (1, "IPC_SET"), (12, "MSG_INFO"), (11, "MSG_STAT")]
+SEMCTL_CMD = [(3, "IPC_INFO"), (19, "SEM_INFO"), (18, "SEM_STAT"), (13, "GETALL"), (12, "GETVAL"), (11, "GETPID"),
+              (14, "GETNCNT"), (15, "GETZCNT"), (2, "IPC_STAT"), (16, "SETVAL"), (17, "SETALL"), (0, "IPC_RMID"),
+              (1, "IPC_SET")]
+MSGFLG = [(0o10000, "MSG_NOERROR"), (0o20000, "MSG_EXCEPT"), (0o4000, "IPC_NOWAIT")]
+
 
 def _syscall_names():
     out = []
@@ -301,6 +313,13 @@ DECODERS = {
     "_sc_sa_flags": ("flags", SA_FLAGS, "STAP_ARG_f", 16),
     "_sc_futex_wake_op": ("value", FUTEX_WAKE_OPS, "STAP_ARG_f", 16),
     "_sc_futex_wake_cmp": ("value", FUTEX_WAKE_CMPS, "STAP_ARG_f", 16),
+    "_sc_mempolicy_mode_flags": ("value", MEMPOLICY_MODE_FLAGS, "STAP_ARG_f", 16),
+    "_sc_mempolicy_mode": ("value", MEMPOLICY_MODE, "(u32)STAP_ARG_f", 16),
+    "_sc_swapon_flag_bits": ("flags", SWAPON_FLAGS, "(u32)STAP_ARG_f", 16),
+    "_sc_shmget_flag_bits": ("flags", SHMGET_FLAGS, "(u32)STAP_ARG_f", 16),
+    "_sc_msgctl_cmd": ("value", MSGCTL_CMD, "(u32)STAP_ARG_f", 16),
+    "_sc_semctl_cmd_value": ("value", SEMCTL_CMD, "(u32)STAP_ARG_f", 16),
+    "_sc_stp_msgflg_str": ("flags", MSGFLG, "(u32)STAP_ARG_f", 16),
     "errno_str": ("value", ERRNO, "(STAP_ARG_f < 0 ? -STAP_ARG_f : STAP_ARG_f)", None),
     "signal_str": ("value", SIGNAL_STR, "STAP_ARG_f", None),
     "syscall_name": ("value", _syscall_names(), "STAP_ARG_f", None),
@@ -899,6 +918,73 @@ function _sc_futex_wake_op_str:string (encoded:long) {
 		cmparg = cmparg - 0x1000
 	return sprintf("{%s%s, %d, %s, %d}", e & 0x80000000 ? "FUTEX_OP_OPARG_SHIFT|" : "",
 		       _sc_futex_wake_op((e >> 28) & 7), oparg, _sc_futex_wake_cmp((e >> 24) & 15), cmparg)
+}
+
+// set_mempolicy/mbind modes: the mode flags (looked up as one value), then the mode
+function _sc_mempolicy_mode_str:string (mode:long) {
+	mode = mode & 0xffffffff
+	if (mode != 0xffffffff && (mode & 0xe000))
+		return _sc_mempolicy_mode_flags(mode & 0xe000) . "|" . _sc_mempolicy_mode(mode & ~0xe000)
+	return _sc_mempolicy_mode(mode)
+}
+
+// swapon flags, then the priority when SWAP_FLAG_PREFER is set
+function _sc_swapon_flags_str:string (flags:long) {
+	flags = flags & 0xffffffff
+	s = _sc_swapon_flag_bits(flags & ~0x7fff)
+	if (flags & 0x8000)
+		s = s . sprintf("|%d", flags & 0x7fff)
+	return s
+}
+
+// shmget flags, then the mode bits in octal
+function _sc_stp_shmget_flags_str:string (shmflg:long) {
+	shmflg = shmflg & 0xffffffff
+	mode = shmflg & 0777
+	s = _sc_shmget_flag_bits(shmflg & ~0777)
+	if (mode)
+		return s != "" ? s . sprintf("|%#o", mode) : sprintf("%#o", mode)
+	return s
+}
+
+function _sc_stp_msgctl_cmd_str:string (cmd:long) {
+	cmd = cmd & 0xffffffff
+	if (cmd & 0x100)
+		return "IPC_64|" . _sc_msgctl_cmd(cmd & ~0x100)
+	return _sc_msgctl_cmd(cmd)
+}
+
+function _sc_semctl_cmd:string (cmd:long) {
+	cmd = cmd & 0xffffffff
+	if (cmd & 0x100)
+		return "IPC_64|" . _sc_semctl_cmd_value(cmd & ~0x100)
+	return _sc_semctl_cmd_value(cmd)
+}
+
+// msgget/semget flags: IPC_CREAT, IPC_EXCL, the rest in hex, the mode in octal
+function _sc_sem_flags:string (semflg:long) {
+	mode = semflg & 0777
+	semflg = semflg & ~0777
+	s = ""
+	if (semflg & 01000) {
+		s = "IPC_CREAT"
+		semflg = semflg & ~01000
+	}
+	if (semflg & 02000) {
+		s = s != "" ? s . "|IPC_EXCL" : "IPC_EXCL"
+		semflg = semflg & ~02000
+	}
+	if (semflg)
+		s = s != "" ? s . sprintf("|0x%x", semflg) : sprintf("0x%x", semflg)
+	if (mode)
+		s = s != "" ? s . sprintf("|%#o", mode) : sprintf("%#o", mode)
+	return s
+}
+
+function _sc_stp_msgget_key_str:string (key:long) {
+	if (key == 0)
+		return "IPC_PRIVATE"
+	return sprintf("%d", key)
 }
 
 // quotactl's command without its quota type (QCMD(cmd, type) >> SUBCMDSHIFT)
