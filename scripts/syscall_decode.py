@@ -225,6 +225,11 @@ SEMCTL_CMD = [(3, "IPC_INFO"), (19, "SEM_INFO"), (18, "SEM_STAT"), (13, "GETALL"
               (1, "IPC_SET")]
 MSGFLG = [(0o10000, "MSG_NOERROR"), (0o20000, "MSG_EXCEPT"), (0o4000, "IPC_NOWAIT")]
 
+PERF_EVENT_OPEN_FLAGS = [(1, "PERF_FLAG_FD_NO_GROUP"), (2, "PERF_FLAG_FD_OUTPUT"), (4, "PERF_FLAG_PID_CGROUP"),
+                         (8, "PERF_FLAG_FD_CLOEXEC")]
+SIGALTSTACK_FLAGS = [(1, "SS_ONSTACK"), (2, "SS_DISABLE"), (1 << 31, "SS_AUTODISARM")]
+IOPRIO_CLASS = [(0, "IOPRIO_CLASS_NONE"), (1, "IOPRIO_CLASS_RT"), (2, "IOPRIO_CLASS_BE"), (3, "IOPRIO_CLASS_IDLE")]
+
 
 def _syscall_names():
     out = []
@@ -320,6 +325,9 @@ DECODERS = {
     "_sc_msgctl_cmd": ("value", MSGCTL_CMD, "(u32)STAP_ARG_f", 16),
     "_sc_semctl_cmd_value": ("value", SEMCTL_CMD, "(u32)STAP_ARG_f", 16),
     "_sc_stp_msgflg_str": ("flags", MSGFLG, "(u32)STAP_ARG_f", 16),
+    "_sc_perf_event_open_flags_str": ("flags", PERF_EVENT_OPEN_FLAGS, "STAP_ARG_f", 16),
+    "_sc_sigaltstack_flags": ("value", SIGALTSTACK_FLAGS, "(s32)STAP_ARG_f", 16),
+    "_sc_ioprio_class": ("value", IOPRIO_CLASS, "(u32)STAP_ARG_f", 16),
     "errno_str": ("value", ERRNO, "(STAP_ARG_f < 0 ? -STAP_ARG_f : STAP_ARG_f)", None),
     "signal_str": ("value", SIGNAL_STR, "STAP_ARG_f", None),
     "syscall_name": ("value", _syscall_names(), "STAP_ARG_f", None),
@@ -985,6 +993,44 @@ function _sc_stp_msgget_key_str:string (key:long) {
 	if (key == 0)
 		return "IPC_PRIVATE"
 	return sprintf("%d", key)
+}
+
+function _sc_struct_utimbuf_actime:long (uaddr:long) { return uaddr ? _sc_uload(uaddr, 8, 0) : 0 }
+function _sc_struct_utimbuf_modtime:long (uaddr:long) { return uaddr ? _sc_uload(uaddr + 8, 8, 0) : 0 }
+
+function _sc_struct_tms_u:string (uaddr:long) {
+	if (!uaddr)
+		return "NULL"
+	if (!_sc_uload(uaddr + 24, 8, 1))
+		return sprintf("0x%x", uaddr)
+	return sprintf("{tms_utime=%u, tms_stime=%u, tms_cutime=%u, tms_cstime=%u}", _sc_uload(uaddr, 8, 0),
+		       _sc_uload(uaddr + 8, 8, 0), _sc_uload(uaddr + 16, 8, 0), _sc_uload(uaddr + 24, 8, 0))
+}
+
+function _sc_struct_sysinfo_u:string (uaddr:long) {
+	if (!uaddr)
+		return "NULL"
+	if (!_sc_uload(uaddr + 80, 2, 1))
+		return sprintf("0x%x", uaddr)
+	return sprintf("{uptime=%d, loads=[%u, %u, %u], totalram=%u, freeram=%u, ", _sc_uload(uaddr, 8, 0),
+		       _sc_uload(uaddr + 8, 8, 0), _sc_uload(uaddr + 16, 8, 0), _sc_uload(uaddr + 24, 8, 0),
+		       _sc_uload(uaddr + 32, 8, 0), _sc_uload(uaddr + 40, 8, 0))
+	       . sprintf("sharedram=%u, bufferram=%u, totalswap=%u, freeswap=%u, procs=%u}",
+		       _sc_uload(uaddr + 48, 8, 0), _sc_uload(uaddr + 56, 8, 0), _sc_uload(uaddr + 64, 8, 0),
+		       _sc_uload(uaddr + 72, 8, 0), _sc_uload(uaddr + 80, 2, 0))
+}
+
+// a stack_t in user memory (the address in hex when null or unreadable)
+function _sc_stp_sigaltstack_u:string (uaddr:long) {
+	if (!uaddr || !_sc_uload(uaddr + 16, 8, 1))
+		return sprintf("0x%x", uaddr)
+	return sprintf("{ss_sp=0x%x, ss_flags=%s, ss_size=%u}", _sc_uload(uaddr, 8, 0),
+		       _sc_sigaltstack_flags(_sc_uload(uaddr + 8, 4, 0)), _sc_uload(uaddr + 16, 8, 0))
+}
+
+// an I/O priority: its class by name, then its data
+function _sc_stp_ioprio_value_str:string (value:long) {
+	return sprintf("%s|%d", _sc_ioprio_class((value & 0xffffffff) >> 13), value & 0x1fff)
 }
 
 // quotactl's command without its quota type (QCMD(cmd, type) >> SUBCMDSHIFT)
