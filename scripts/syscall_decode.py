@@ -230,6 +230,9 @@ PERF_EVENT_OPEN_FLAGS = [(1, "PERF_FLAG_FD_NO_GROUP"), (2, "PERF_FLAG_FD_OUTPUT"
 SIGALTSTACK_FLAGS = [(1, "SS_ONSTACK"), (2, "SS_DISABLE"), (1 << 31, "SS_AUTODISARM")]
 IOPRIO_CLASS = [(0, "IOPRIO_CLASS_NONE"), (1, "IOPRIO_CLASS_RT"), (2, "IOPRIO_CLASS_BE"), (3, "IOPRIO_CLASS_IDLE")]
 
+ADJTIMEX_RET = [(0, "TIME_OK"), (1, "TIME_INS"), (2, "TIME_DEL"), (3, "TIME_OOP"), (4, "TIME_WAIT"),
+                (5, "TIME_ERROR")]
+
 
 def _syscall_names():
     out = []
@@ -328,6 +331,7 @@ DECODERS = {
     "_sc_perf_event_open_flags_str": ("flags", PERF_EVENT_OPEN_FLAGS, "STAP_ARG_f", 16),
     "_sc_sigaltstack_flags": ("value", SIGALTSTACK_FLAGS, "(s32)STAP_ARG_f", 16),
     "_sc_ioprio_class": ("value", IOPRIO_CLASS, "(u32)STAP_ARG_f", 16),
+    "_sc_adjtimex_state": ("value", ADJTIMEX_RET, "(s32)STAP_ARG_f", 10),
     "errno_str": ("value", ERRNO, "(STAP_ARG_f < 0 ? -STAP_ARG_f : STAP_ARG_f)", None),
     "signal_str": ("value", SIGNAL_STR, "STAP_ARG_f", None),
     "syscall_name": ("value", _syscall_names(), "STAP_ARG_f", None),
@@ -1031,6 +1035,11 @@ function _sc_stp_sigaltstack_u:string (uaddr:long) {
 // an I/O priority: its class by name, then its data
 function _sc_stp_ioprio_value_str:string (value:long) {
 	return sprintf("%s|%d", _sc_ioprio_class((value & 0xffffffff) >> 13), value & 0x1fff)
+}
+
+// adjtimex's return: "N (TIME_STATE)" (a failure prints its number twice, as stap)
+function _sc_adjtimex_return_str:string (ret:long) {
+	return sprintf("%d (%s)", _sc_s32(ret), _sc_adjtimex_state(ret))
 }
 
 // quotactl's command without its quota type (QCMD(cmd, type) >> SUBCMDSHIFT)
