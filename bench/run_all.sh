@@ -12,3 +12,4 @@ echo
 "$py" bench_startup.py
 "$py" bench_syscall.py "$@"
 "$py" bench_maps.py "$@"
+"$py" bench_syscall_tapset.py "$@"
