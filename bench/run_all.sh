@@ -13,3 +13,4 @@ echo
 "$py" bench_syscall.py "$@"
 "$py" bench_maps.py "$@"
 "$py" bench_output.py
+"$py" bench_syscall_tapset.py "$@"

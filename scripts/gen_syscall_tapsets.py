@@ -144,6 +144,15 @@ def main():
                     s = fix_formats(substitute(s, list(fields), name))
                     s = re.sub(r"_sc_ustr_n(q?)\(([^,()]*), syscall_string_trunc\)",
                                lambda m: ("_sc_ustr_q(" if m.group(1) else "_sc_ustr(") + m.group(2) + ")", s)
+                    # argv vectors: kprocess.stp's quoting machine (kernel-only)
+                    s = re.sub(r"_sc_UNDECODED__get_argv\(([^,()]+), 0\)", r"__kf_quote(\1, 1)", s)
+                    # a stap decoder decode.py now has under its _sc_ name
+                    s = re.sub(r"_sc_UNDECODED_?(\w+)\(", lambda m: ("_sc_" + m.group(1).lstrip("_") + "(")
+                               if "_sc_" + m.group(1).lstrip("_") in KNOWN else m.group(0), s)
+                    s = s.replace("_sc_hex(", "_sc_fallocate_mode(")
+                    # stap's global syscall_string_trunc (never changed by the tapsets)
+                    s = s.replace("_sc_UNDECODEDuser_buffer_quoted(", "_sc_user_buffer_quoted(")
+                    s = re.sub(r"(_sc_user_buffer_quoted\([^;]*?), syscall_string_trunc\)", r"\1, 50)", s)
                     # a decoder the table names but decode.py does not have yet
                     s = re.sub(r"\b(_sc_\w+)\(", lambda m: m.group(0) if m.group(1) in KNOWN or m.group(1).startswith("_sc_UNDECODED")
                                else "_sc_UNDECODED_" + m.group(1)[4:] + "(", s)

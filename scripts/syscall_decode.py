@@ -96,7 +96,142 @@ SIGNALS = [(v, "SIGIO/SIGPOLL" if n == "SIGIO" else n) for v, n in SIGNALS] + [(
 # signal_str(): stap's short names, RTMIN+n above 32
 SIGNAL_STR = [(i + 1, "IO/POLL" if n == "IO" else n) for i, n in enumerate(SIG_NAMES)] + [(32, "RTMIN")] + \
     [(32 + i, f"RTMIN+{i}") for i in range(1, 33)]
-ERRNO = [(e, _errno.errorcode[e]) for e in range(1, 132) if e in _errno.errorcode]
+# stap's errlist names the aliases EDEADLK (35) and EOPNOTSUPP (95), where
+# Python's errorcode has EDEADLOCK and ENOTSUP
+ERRNO = [(e, {35: "EDEADLK", 95: "EOPNOTSUPP"}.get(e, _errno.errorcode[e]))
+         for e in range(1, 132) if e in _errno.errorcode]
+
+# more flag/value lists (names and order as stap's aux_syscalls lists them)
+MSYNC_FLAGS = [(1, "MS_ASYNC"), (2, "MS_INVALIDATE"), (4, "MS_SYNC")]
+MREMAP_FLAGS = [(1, "MREMAP_MAYMOVE"), (2, "MREMAP_FIXED")]
+RENAMEAT2_FLAGS = [(1, "RENAME_NOREPLACE"), (2, "RENAME_EXCHANGE"), (4, "RENAME_WHITEOUT")]
+SCHED_POLICY = [(0, "SCHED_OTHER"), (1, "SCHED_FIFO"), (2, "SCHED_RR"), (3, "SCHED_BATCH"),
+                (5, "SCHED_IDLE"), (6, "SCHED_DEADLINE")]
+PRIORITY_WHICH = [(0, "PRIO_PROCESS"), (1, "PRIO_PGRP"), (2, "PRIO_USER")]
+FLOCK_CMD = [(1, "LOCK_SH"), (2, "LOCK_EX"), (4, "LOCK_NB"), (8, "LOCK_UN"), (32, "LOCK_MAND"),
+             (64, "LOCK_READ"), (128, "LOCK_WRITE"), (192, "LOCK_RW")]
+SOCK_FLAGS = [(0o2000000, "SOCK_CLOEXEC"), (0o4000, "SOCK_NONBLOCK")]
+EPOLL_CREATE1_FLAGS = [(0o2000000, "EPOLL_CLOEXEC")]
+EVENTFD2_FLAGS = [(0o4000, "EFD_NONBLOCK"), (0o2000000, "EFD_CLOEXEC"), (1, "EFD_SEMAPHORE")]
+INOTIFY_INIT1_FLAGS = [(0o4000, "IN_NONBLOCK"), (0o2000000, "IN_CLOEXEC")]
+SIGNALFD4_FLAGS = [(0o4000, "SFD_NONBLOCK"), (0o2000000, "SFD_CLOEXEC")]
+TIMERFD_FLAGS = [(1, "TFD_TIMER_ABSTIME"), (2, "TFD_TIMER_CANCEL_ON_SET"), (0o2000000, "TFD_CLOEXEC"),
+                 (0o4000, "TFD_NONBLOCK")]
+MLOCKALL_FLAGS = [(1, "MCL_CURRENT"), (2, "MCL_FUTURE"), (4, "MCL_ONFAULT")]
+UMOUNT_FLAGS = [(1, "MNT_FORCE"), (2, "MNT_DETACH"), (4, "MNT_EXPIRE"), (8, "UMOUNT_NOFOLLOW")]
+FADVICE = [(0, "POSIX_FADV_NORMAL"), (1, "POSIX_FADV_RANDOM"), (2, "POSIX_FADV_SEQUENTIAL"),
+           (3, "POSIX_FADV_WILLNEED"), (4, "POSIX_FADV_DONTNEED"), (5, "POSIX_FADV_NOREUSE")]
+EPOLL_CTL_OP = [(1, "EPOLL_CTL_ADD"), (3, "EPOLL_CTL_MOD"), (2, "EPOLL_CTL_DEL")]
+WAITID_WHICH = [(0, "P_ALL"), (1, "P_PID"), (2, "P_PGID")]
+MLOCK2_FLAGS = [(1, "MLOCK_ONFAULT")]
+PREADV2_FLAGS = [(1, "RWF_HIPRI")]
+MFD_FLAGS = [(1, "MFD_CLOEXEC"), (2, "MFD_ALLOW_SEALING"), (0o2000000, "O_CLOEXEC")]
+SYNC_FILE_RANGE_FLAGS = [(1, "SYNC_FILE_RANGE_WAIT_BEFORE"), (2, "SYNC_FILE_RANGE_WRITE"),
+                         (4, "SYNC_FILE_RANGE_WAIT_AFTER")]
+SPLICE_FLAGS = [(1, "SPLICE_F_MOVE"), (2, "SPLICE_F_NONBLOCK"), (4, "SPLICE_F_MORE"), (8, "SPLICE_F_GIFT")]
+XATTR_FLAGS = [(1, "XATTR_CREATE"), (2, "XATTR_REPLACE")]
+STATX_SYNC = [(0x6000, "AT_STATX_SYNC_TYPE"), (0, "AT_STATX_SYNC_AS_STAT"), (0x2000, "AT_STATX_FORCE_SYNC"),
+              (0x4000, "AT_STATX_DONT_SYNC")]
+FACCESSAT2_FLAGS = [(0x100, "AT_SYMLINK_NOFOLLOW"), (0x200, "AT_EACCESS")]
+KCMP_TYPE = [(0, "KCMP_FILE"), (1, "KCMP_VM"), (2, "KCMP_FILES"), (3, "KCMP_FS"), (4, "KCMP_SIGHAND"),
+             (5, "KCMP_IO"), (6, "KCMP_SYSVSEM"), (7, "KCMP_TYPES")]
+MEMBARRIER_CMD = [(0, "MEMBARRIER_CMD_QUERY"), (1, "MEMBARRIER_CMD_SHARED")]
+FALLOCATE_MODE = [(1, "FALLOC_FL_KEEP_SIZE"), (2, "FALLOC_FL_PUNCH_HOLE"), (4, "FALLOC_FL_NO_HIDE_STALE"),
+                  (8, "FALLOC_FL_COLLAPSE_RANGE"), (0x10, "FALLOC_FL_ZERO_RANGE")]
+# _stp_open_mode_flags_list (dup3's flags): the open flags without access mode
+CLOEXEC_FLAG = OPEN_FLAGS
+SOCK_TYPE = [(1, "SOCK_STREAM"), (2, "SOCK_DGRAM"), (3, "SOCK_RAW"), (4, "SOCK_RDM"),
+             (5, "SOCK_SEQPACKET"), (6, "SOCK_DCCP"), (10, "SOCK_PACKET")]
+IPPROTO = [(0, "IPPROTO_IP"), (1, "IPPROTO_ICMP"), (2, "IPPROTO_IGMP"), (4, "IPPROTO_IPIP"),
+           (6, "IPPROTO_TCP"), (8, "IPPROTO_EGP"), (12, "IPPROTO_PUP"), (17, "IPPROTO_UDP"),
+           (22, "IPPROTO_IDP"), (29, "IPPROTO_TP"), (33, "IPPROTO_DCCP"), (41, "IPPROTO_IPV6"),
+           (46, "IPPROTO_RSVP"), (47, "IPPROTO_GRE"), (50, "IPPROTO_ESP"), (51, "IPPROTO_AH"),
+           (92, "IPPROTO_MTP"), (98, "IPPROTO_ENCAP"), (103, "IPPROTO_PIM"), (108, "IPPROTO_COMP"),
+           (132, "IPPROTO_SCTP"), (136, "IPPROTO_UDPLITE"), (255, "IPPROTO_RAW")]
+
+ARCH_PRCTL = [(0x1002, "ARCH_SET_FS"), (0x1003, "ARCH_GET_FS"), (0x1001, "ARCH_SET_GS"), (0x1004, "ARCH_GET_GS")]
+SOCKOPT_LEVEL = [(0, "SOL_IP"), (1, "SOL_SOCKET"), (6, "SOL_TCP"), (17, "SOL_UDP"), (41, "SOL_IPV6"),
+                 (58, "SOL_ICMPV6"), (132, "SOL_SCTP"), (136, "SOL_UDPLITE"), (255, "SOL_RAW"),
+                 (256, "SOL_IPX"), (257, "SOL_AX25"), (258, "SOL_ATALK"), (259, "SOL_NETROM"),
+                 (260, "SOL_ROSE")] + [(261 + i, "SOL_" + n) for i, n in enumerate(
+                     ["DECNET", "X25", "PACKET", "ATM", "AAL", "IRDA", "NETBEUI", "LLC", "DCCP", "NETLINK",
+                      "TIPC", "RXRPC", "PPPOL2TP", "BLUETOOTH", "PNPIPE", "RDS", "IUCV", "CAIF", "ALG", "NFC"])]
+# stap looks the option name up whatever the level (SO_* names only)
+SOCKOPT_OPTNAME = [(int(v), n) for n, v in (p.split(":") for p in """
+SO_DEBUG:1 SO_REUSEADDR:2 SO_TYPE:3 SO_ERROR:4 SO_DONTROUTE:5 SO_BROADCAST:6 SO_SNDBUF:7 SO_RCVBUF:8
+SO_SNDBUFFORCE:32 SO_RCVBUFFORCE:33 SO_KEEPALIVE:9 SO_OOBINLINE:10 SO_NO_CHECK:11 SO_PRIORITY:12
+SO_LINGER:13 SO_BSDCOMPAT:14 SO_REUSEPORT:15 SO_PASSCRED:16 SO_PEERCRED:17 SO_RCVLOWAT:18 SO_SNDLOWAT:19
+SO_RCVTIMEO:20 SO_SNDTIMEO:21 SO_SECURITY_AUTHENTICATION:22 SO_SECURITY_ENCRYPTION_TRANSPORT:23
+SO_SECURITY_ENCRYPTION_NETWORK:24 SO_BINDTODEVICE:25 SO_ATTACH_FILTER:26 SO_DETACH_FILTER:27
+SO_PEERNAME:28 SO_TIMESTAMP:29 SO_ACCEPTCONN:30 SO_PEERSEC:31 SO_PASSSEC:34 SO_TIMESTAMPNS:35 SO_MARK:36
+SO_TIMESTAMPING:37 SO_PROTOCOL:38 SO_DOMAIN:39 SO_RXQ_OVFL:40 SO_WIFI_STATUS:41 SO_PEEK_OFF:42
+SO_NOFCS:43 SO_LOCK_FILTER:44 SO_SELECT_ERR_QUEUE:45 SO_BUSY_POLL:46 SO_MAX_PACING_RATE:47
+SO_BPF_EXTENSIONS:48 SO_INCOMING_CPU:49 SO_ATTACH_BPF:50 SO_ATTACH_REUSEPORT_CBPF:51
+SO_ATTACH_REUSEPORT_EBPF:52 SO_CNX_ADVICE:53 SCM_TIMESTAMPING_OPT_STATS:54 SO_MEMINFO:55
+SO_INCOMING_NAPI_ID:56 SO_COOKIE:57 SCM_TIMESTAMPING_PKTINFO:58 SO_PEERGROUPS:59 SO_ZEROCOPY:60
+SO_TXTIME:61 SO_BINDTOIFINDEX:62 SO_TIMESTAMP_NEW:63 SO_TIMESTAMPNS_NEW:64 SO_TIMESTAMPING_NEW:65
+SO_RCVTIMEO_NEW:66 SO_SNDTIMEO_NEW:67""".split())]
+MOUNT_FLAGS = [(1 << i, "MS_" + n) for i, n in enumerate(
+    ["RDONLY", "NOSUID", "NODEV", "NOEXEC", "SYNCHRONOUS", "REMOUNT", "MANDLOCK", "DIRSYNC"])] + \
+    [(1024, "MS_NOATIME"), (2048, "MS_NODIRATIME"), (4096, "MS_BIND"), (8192, "MS_MOVE"), (16384, "MS_REC"),
+     (32768, "MS_SILENT"), (65536, "MS_POSIXACL"), (1 << 17, "MS_UNBINDABLE"), (1 << 18, "MS_PRIVATE"),
+     (1 << 19, "MS_SLAVE"), (1 << 20, "MS_SHARED"), (1 << 21, "MS_RELATIME"), (1 << 22, "MS_KERNMOUNT"),
+     (1 << 23, "MS_I_VERSION"), (1 << 24, "MS_STRICTATIME")]
+INOTIFY_MASK = [(1 << i, "IN_" + n) for i, n in enumerate(
+    ["ACCESS", "MODIFY", "ATTRIB", "CLOSE_WRITE", "CLOSE_NOWRITE", "OPEN", "MOVED_FROM", "MOVED_TO",
+     "CREATE", "DELETE", "DELETE_SELF", "MOVE_SELF"])] + \
+    [(8192, "IN_UNMOUNT"), (16384, "IN_Q_OVERFLOW"), (32768, "IN_IGNORED"), (1 << 24, "IN_ONLYDIR"),
+     (1 << 25, "IN_DONT_FOLLOW"), (1 << 26, "IN_EXCL_UNLINK"), (1 << 29, "IN_MASK_ADD"), (1 << 30, "IN_ISDIR"),
+     (1 << 31, "IN_ONESHOT")]
+BPF_CMD = [(i, "BPF_" + n) for i, n in enumerate(
+    ["MAP_CREATE", "MAP_LOOKUP_ELEM", "MAP_UPDATE_ELEM", "MAP_DELETE_ELEM", "MAP_GET_NEXT_KEY", "PROG_LOAD"])]
+SECCOMP_OP = [(0, "SECCOMP_SET_MODE_STRICT"), (1, "SECCOMP_SET_MODE_FILTER")]
+SECCOMP_FLAGS = [(1, "SECCOMP_FILTER_FLAG_TSYNC")]
+MEMPOLICY_FLAGS = [(1, "MPOL_F_NODE"), (2, "MPOL_F_ADDR"), (4, "MPOL_F_MEMS_ALLOWED")]
+USERFAULTFD_FLAGS = [(0o4000, "O_NONBLOCK"), (0o2000000, "O_CLOEXEC")]
+IOPRIO_WHO = [(1, "IOPRIO_WHO_PROCESS"), (2, "IOPRIO_WHO_PGRP"), (3, "IOPRIO_WHO_USER")]
+REBOOT_MAGIC = [(0xfee1dead, "LINUX_REBOOT_MAGIC1"), (672274793, "LINUX_REBOOT_MAGIC2"),
+                (85072278, "LINUX_REBOOT_MAGIC2A"), (369367448, "LINUX_REBOOT_MAGIC2B"),
+                (537993216, "LINUX_REBOOT_MAGIC2C")]
+REBOOT_FLAG = [(0x01234567, "LINUX_REBOOT_CMD_RESTART"), (0xCDEF0123, "LINUX_REBOOT_CMD_HALT"),
+               (0x89ABCDEF, "LINUX_REBOOT_CMD_CAD_ON"), (0, "LINUX_REBOOT_CMD_CAD_OFF"),
+               (0x4321FEDC, "LINUX_REBOOT_CMD_POWER_OFF"), (0xA1B2C3D4, "LINUX_REBOOT_CMD_RESTART2"),
+               (0xD000FCE2, "LINUX_REBOOT_CMD_SW_SUSPEND"), (0x45584543, "LINUX_REBOOT_CMD_KEXEC")]
+KEYCTL_CMD = [(i, "KEYCTL_" + n) for i, n in enumerate(
+    ["GET_KEYRING_ID", "JOIN_SESSION_KEYRING", "UPDATE", "REVOKE", "CHOWN", "SETPERM", "DESCRIBE", "CLEAR",
+     "LINK", "UNLINK", "SEARCH", "READ", "INSTANTIATE", "NEGATE", "SET_REQKEY_KEYRING", "SET_TIMEOUT",
+     "ASSUME_AUTHORITY", "GET_SECURITY", "SESSION_TO_PARENT", "REJECT", "INSTANTIATE_IOV", "INVALIDATE",
+     "GET_PERSISTENT"])]
+SHMAT_FLAGS = [(4096, "SHM_RDONLY"), (8192, "SHM_RND"), (16384, "SHM_REMAP"), (32768, "SHM_EXEC")]
+PKEY_INIT = [(1, "PKEY_DISABLE_ACCESS"), (2, "PKEY_DISABLE_WRITE")]
+
+SA_FLAGS = [(1, "SA_NOCLDSTOP"), (2, "SA_NOCLDWAIT"), (0x80000000, "SA_RESETHAND"), (0x08000000, "SA_ONSTACK"),
+            (0x10000000, "SA_RESTART"), (0x40000000, "SA_NODEFER"), (4, "SA_SIGINFO"), (0x04000000, "SA_RESTORER")]
+
+FUTEX_WAKE_OPS = [(0, "FUTEX_OP_SET"), (1, "FUTEX_OP_ADD"), (2, "FUTEX_OP_OR"), (3, "FUTEX_OP_ANDN"),
+                  (4, "FUTEX_OP_XOR")]
+FUTEX_WAKE_CMPS = [(0, "FUTEX_OP_CMP_EQ"), (1, "FUTEX_OP_CMP_NE"), (2, "FUTEX_OP_CMP_LT"),
+                   (3, "FUTEX_OP_CMP_LE"), (4, "FUTEX_OP_CMP_GT"), (5, "FUTEX_OP_CMP_GE")]
+
+MEMPOLICY_MODE_FLAGS = [(1 << 15, "MPOL_F_STATIC_NODES"), (1 << 14, "MPOL_F_RELATIVE_NODES")]
+MEMPOLICY_MODE = [(0, "MPOL_DEFAULT"), (1, "MPOL_PREFERRED"), (2, "MPOL_BIND"), (3, "MPOL_INTERLEAVE"),
+                  (4, "MPOL_LOCAL")]
+SWAPON_FLAGS = [(0x8000, "SWAP_FLAG_PREFER"), (0x10000, "SWAP_FLAG_DISCARD"), (0x20000, "SWAP_FLAG_DISCARD_ONCE"),
+                (0x40000, "SWAP_FLAG_DISCARD_PAGES")]
+SHMGET_FLAGS = [(0o1000, "IPC_CREAT"), (0o2000, "IPC_EXCL"), (0o4000, "SHM_HUGETLB"), (0o10000, "SHM_NORESERVE")]
+MSGCTL_CMD = [(3, "IPC_INFO"), (2, "IPC_STAT"), (0, "IPC_RMID"), (1, "IPC_SET"), (12, "MSG_INFO"), (11, "MSG_STAT")]
+SEMCTL_CMD = [(3, "IPC_INFO"), (19, "SEM_INFO"), (18, "SEM_STAT"), (13, "GETALL"), (12, "GETVAL"), (11, "GETPID"),
+              (14, "GETNCNT"), (15, "GETZCNT"), (2, "IPC_STAT"), (16, "SETVAL"), (17, "SETALL"), (0, "IPC_RMID"),
+              (1, "IPC_SET")]
+MSGFLG = [(0o10000, "MSG_NOERROR"), (0o20000, "MSG_EXCEPT"), (0o4000, "IPC_NOWAIT")]
+
+PERF_EVENT_OPEN_FLAGS = [(1, "PERF_FLAG_FD_NO_GROUP"), (2, "PERF_FLAG_FD_OUTPUT"), (4, "PERF_FLAG_PID_CGROUP"),
+                         (8, "PERF_FLAG_FD_CLOEXEC")]
+SIGALTSTACK_FLAGS = [(1, "SS_ONSTACK"), (2, "SS_DISABLE"), (1 << 31, "SS_AUTODISARM")]
+IOPRIO_CLASS = [(0, "IOPRIO_CLASS_NONE"), (1, "IOPRIO_CLASS_RT"), (2, "IOPRIO_CLASS_BE"), (3, "IOPRIO_CLASS_IDLE")]
+
+ADJTIMEX_RET = [(0, "TIME_OK"), (1, "TIME_INS"), (2, "TIME_DEL"), (3, "TIME_OOP"), (4, "TIME_WAIT"),
+                (5, "TIME_ERROR")]
 
 
 def _syscall_names():
@@ -135,6 +270,68 @@ DECODERS = {
     "_sc_madvice": ("value", MADVICE, "(u32)STAP_ARG_f", 16),
     "_sc_rlimit_resource": ("value", RLIMIT_RESOURCE, "(u32)STAP_ARG_f", 16),
     "_sc_rusage_who": ("value", RUSAGE_WHO, "(u32)STAP_ARG_f", 16),
+    "_sc_msync_flags": ("flags", MSYNC_FLAGS, "(u32)STAP_ARG_f", 16),
+    "_sc_mremap_flags": ("flags", MREMAP_FLAGS, "(u32)STAP_ARG_f", 16),
+    "_sc_renameat2_flags": ("flags", RENAMEAT2_FLAGS, "(u32)STAP_ARG_f", 16),
+    "_sc_sched_policy_value": ("value", SCHED_POLICY, "(u32)STAP_ARG_f", 16),
+    "_sc_priority_which": ("value", PRIORITY_WHICH, "(u32)STAP_ARG_f", 16),
+    "_sc_flock_cmd": ("flags", FLOCK_CMD, "(u32)STAP_ARG_f", 16),
+    "_sc_sock_flags_str": ("flags", SOCK_FLAGS, "(u32)STAP_ARG_f", 16),
+    "_sc_epoll_create1_flag_str": ("flags", EPOLL_CREATE1_FLAGS, "(u32)STAP_ARG_f", 16),
+    "_sc_eventfd2_flag_str": ("flags", EVENTFD2_FLAGS, "(u32)STAP_ARG_f", 16),
+    "_sc_inotify_init1_flag_str": ("flags", INOTIFY_INIT1_FLAGS, "(u32)STAP_ARG_f", 16),
+    "_sc_signalfd4_flags_str": ("flags", SIGNALFD4_FLAGS, "(u32)STAP_ARG_f", 16),
+    "_sc_stp_timerfd_flags_str": ("flags", TIMERFD_FLAGS, "(u32)STAP_ARG_f", 16),
+    "_sc_mlockall_flags_str": ("flags", MLOCKALL_FLAGS, "(u32)STAP_ARG_f", 16),
+    "_sc_umountflags_str": ("flags", UMOUNT_FLAGS, "(u32)STAP_ARG_f", 16),
+    "_sc_fadvice_advice_str": ("value", FADVICE, "(u32)STAP_ARG_f", 16),
+    "_sc_opoll_op_str": ("value", EPOLL_CTL_OP, "(u32)STAP_ARG_f", 16),
+    "_sc_waitid_which_str": ("value", WAITID_WHICH, "(u32)STAP_ARG_f", 16),
+    "_sc_stp_mlock2_str": ("flags", MLOCK2_FLAGS, "(u32)STAP_ARG_f", 16),
+    "_sc_preadv2_flags_str": ("flags", PREADV2_FLAGS, "(u32)STAP_ARG_f", 16),
+    "_sc_mfd_flags_str": ("flags", MFD_FLAGS, "(u32)STAP_ARG_f", 16),
+    "_sc_sync_file_range_flags_str": ("flags", SYNC_FILE_RANGE_FLAGS, "(u32)STAP_ARG_f", 16),
+    "_sc_stp_splice_flags_str": ("flags", SPLICE_FLAGS, "(u32)STAP_ARG_f", 16),
+    "_sc_stp_xattr_flags_str": ("flags", XATTR_FLAGS, "(u32)STAP_ARG_f", 16),
+    "_sc_statx_mask_str": ("value", STATX_SYNC, "(s32)STAP_ARG_f", 16),
+    "_sc_faccessat2_flags_str": ("flags", FACCESSAT2_FLAGS, "(u32)STAP_ARG_f", 16),
+    "_sc_kcmp_type_str": ("value", KCMP_TYPE, "(u32)STAP_ARG_f", 16),
+    "_sc_membarrier_cmd_str": ("value", MEMBARRIER_CMD, "(u32)STAP_ARG_f", 16),
+    "_sc_fallocate_mode": ("flags", FALLOCATE_MODE, "(u32)STAP_ARG_f", 16),
+    "_sc_cloexec_flag": ("flags", CLOEXEC_FLAG, "(u32)STAP_ARG_f", 16),
+    "_sc_ipproto": ("value", IPPROTO, "STAP_ARG_f", 10),
+    "_sc_sigset_bits": ("sigset", [(1 << (v - 1), n) for v, n in SIGNALS if 0 < v <= 64], "(u64)STAP_ARG_f", None),
+    "_sc_sock_type_name": ("value", SOCK_TYPE, "(u32)STAP_ARG_f", None),
+    "_sc_stp_arch_prctl_func_str": ("value", ARCH_PRCTL, "(s32)STAP_ARG_f", 10),
+    "_sc_sockopt_level_str": ("value", SOCKOPT_LEVEL, "STAP_ARG_f", 16),
+    "_sc_sockopt_optname_str": ("value", SOCKOPT_OPTNAME, "STAP_ARG_f", 16),
+    "_sc_mountflags_str": ("flags", MOUNT_FLAGS, "STAP_ARG_f", 16),
+    "_sc_inotify_watch_mask_str": ("flags", INOTIFY_MASK, "(u32)STAP_ARG_f", 16),
+    "_sc_bpf_cmd_str": ("value", BPF_CMD, "(s32)STAP_ARG_f", 16),
+    "_sc_seccomp_op_str": ("value", SECCOMP_OP, "(u32)STAP_ARG_f", 16),
+    "_sc_seccomp_flags_str": ("value", SECCOMP_FLAGS, "(u32)STAP_ARG_f", 16),
+    "_sc_mempolicy_flags_str": ("flags", MEMPOLICY_FLAGS, "STAP_ARG_f", 16),
+    "_sc_userfaultfd_flags_str": ("flags", USERFAULTFD_FLAGS, "(u32)STAP_ARG_f", 16),
+    "_sc_stp_ioprio_which_str": ("value", IOPRIO_WHO, "(s32)STAP_ARG_f", 10),
+    "_sc_reboot_magic_str": ("value", REBOOT_MAGIC, "(u32)STAP_ARG_f", 16),
+    "_sc_reboot_flag_str": ("value", REBOOT_FLAG, "(u32)STAP_ARG_f", 16),
+    "_sc_stp_keyctl_cmd_str": ("value", KEYCTL_CMD, "(s32)STAP_ARG_f", 10),
+    "_sc_shmat_flags_str": ("flags", SHMAT_FLAGS, "STAP_ARG_f", 16),
+    "_sc_pkey_alloc_init_val_str": ("flags", PKEY_INIT, "(u32)STAP_ARG_f", 16),
+    "_sc_sa_flags": ("flags", SA_FLAGS, "STAP_ARG_f", 16),
+    "_sc_futex_wake_op": ("value", FUTEX_WAKE_OPS, "STAP_ARG_f", 16),
+    "_sc_futex_wake_cmp": ("value", FUTEX_WAKE_CMPS, "STAP_ARG_f", 16),
+    "_sc_mempolicy_mode_flags": ("value", MEMPOLICY_MODE_FLAGS, "STAP_ARG_f", 16),
+    "_sc_mempolicy_mode": ("value", MEMPOLICY_MODE, "(u32)STAP_ARG_f", 16),
+    "_sc_swapon_flag_bits": ("flags", SWAPON_FLAGS, "(u32)STAP_ARG_f", 16),
+    "_sc_shmget_flag_bits": ("flags", SHMGET_FLAGS, "(u32)STAP_ARG_f", 16),
+    "_sc_msgctl_cmd": ("value", MSGCTL_CMD, "(u32)STAP_ARG_f", 16),
+    "_sc_semctl_cmd_value": ("value", SEMCTL_CMD, "(u32)STAP_ARG_f", 16),
+    "_sc_stp_msgflg_str": ("flags", MSGFLG, "(u32)STAP_ARG_f", 16),
+    "_sc_perf_event_open_flags_str": ("flags", PERF_EVENT_OPEN_FLAGS, "STAP_ARG_f", 16),
+    "_sc_sigaltstack_flags": ("value", SIGALTSTACK_FLAGS, "(s32)STAP_ARG_f", 16),
+    "_sc_ioprio_class": ("value", IOPRIO_CLASS, "(u32)STAP_ARG_f", 16),
+    "_sc_adjtimex_state": ("value", ADJTIMEX_RET, "(s32)STAP_ARG_f", 10),
     "errno_str": ("value", ERRNO, "(STAP_ARG_f < 0 ? -STAP_ARG_f : STAP_ARG_f)", None),
     "signal_str": ("value", SIGNAL_STR, "STAP_ARG_f", None),
     "syscall_name": ("value", _syscall_names(), "STAP_ARG_f", None),
@@ -187,6 +384,20 @@ def _c_flags(table, expr):
         lines.append("\tv = pytap_launder(v);")
     lines.append("\tif (v) {\n\t\tif (pos) SC_PUT(STAP_RETVALUE, pos, \"|\");")
     lines.append("\t\tSC_HEX(STAP_RETVALUE, pos, v);\n\t}")
+    return lines
+
+
+def _c_sigset(table, expr):
+    """stap's _stp_sigset_str: "[SIGA|SIGB]" over the members, "[EMPTY]"."""
+    lines = ["\tu64 v = " + expr + ";", "\tu32 pos = 0;", "\tSTAP_RETVALUE[0] = 0;",
+             "\tif (!v) {", "\t\tSC_PUT(STAP_RETVALUE, pos, \"[EMPTY]\");", "\t\treturn 0;\n\t}"]
+    for val, name in table:
+        lines.append(f"\tif (v & {val:#x}ULL) {{")
+        lines.append("\t\tif (pos) SC_PUT(STAP_RETVALUE, pos, \"|\");")
+        lines.append("\t\telse SC_PUT(STAP_RETVALUE, pos, \"[\");")
+        lines.append(f"\t\tSC_PUT(STAP_RETVALUE, pos, {_c_lit(name)});\n\t}}")
+    lines.append("\tif (pos) SC_PUT(STAP_RETVALUE, pos, \"]\");")
+    lines.append("\telse SC_PUT(STAP_RETVALUE, pos, \"[EMPTY]\");")
     return lines
 
 
@@ -286,11 +497,21 @@ def tapset_text() -> str:
         if not table:
             continue
         param = PARAM.get(name, "f")
-        body = _c_flags(table, expr) if kind == "flags" else _c_value(table, expr, base)
+        body = (_c_flags(table, expr) if kind == "flags" else _c_sigset(table, expr) if kind == "sigset"
+                else _c_value(table, expr, base))
         body = [l.replace("STAP_ARG_f", "STAP_ARG_" + param) for l in body]
         out.append(f"function {name}:string ({param}:long) %{{ /* bpf */ /* pure */\n")
         out.append(HELPERS)
         out.append("\n".join(body) + "\n\treturn 0;\n%}\n\n")
+    # a signal set in user memory (stap's _stp_sigset_u)
+    sig = [l.replace("STAP_ARG_f", "m") for l in _c_sigset(DECODERS["_sc_sigset_bits"][1], "m")]
+    out.append("function _sc_stp_sigset_u:string (uaddr:long) %{ /* bpf */ /* pure */\n" + HELPERS
+               + "\tu64 m = 0;\n\tSTAP_RETVALUE[0] = 0;\n"
+               "\tif (!STAP_ARG_uaddr) {\n\t\t__builtin_memcpy(STAP_RETVALUE, \"NULL\", 5);\n\t\treturn 0;\n\t}\n"
+               "\tif (bpf_probe_read_user(&m, 8, (void *)STAP_ARG_uaddr) < 0) {\n\t\tu32 pos = 0;\n"
+               "\t\tSC_HEX(STAP_RETVALUE, pos, STAP_ARG_uaddr);\n\t\treturn 0;\n\t}\n\t{\n"
+               + "\n".join(sig) + "\n\t}\n\treturn 0;\n%}\n\n")
+    out.append(STRUCTS.replace("HELPERS\n", HELPERS))
     out.append("function _sc_ustr_q:string (addr:long) %{ /* bpf */ /* pure */\n" + HELPERS + USTR_Q + "%}\n\n")
     out.append(TIMES.replace("HELPERS\n", HELPERS + TIMES_MACRO))
     out.append(STAP_FUNCS)
@@ -349,6 +570,176 @@ TIMES_MACRO = r"""#ifndef PYTAP_SC_TIMES
 #endif
 """
 
+STRUCTS = r"""
+// Small structures in user memory, as stap's _struct_*_u print them: "NULL"
+// for a null pointer, the address in hex when unreadable.
+//   kind 1 rlimit      "[cur,max]"             (two longs, %ld)
+//   kind 2 itimerspec  "[s.ns,s.ns]"           (%d.%06d of int casts)
+//   kind 3 itimerval   "[s.us,s.us]"
+//   kind 4 timezone    "[minuteswest, dsttime]" (two ints)
+function _sc_ustruct:string (uaddr:long, kind:long) %{ /* bpf */ /* pure */
+HELPERS
+	s64 w[4] = {};
+	u32 pos = 0;
+	s64 kind = STAP_ARG_kind;
+	STAP_RETVALUE[0] = 0;
+	if (!STAP_ARG_uaddr) {
+		SC_PUT(STAP_RETVALUE, pos, "NULL");
+		return 0;
+	}
+	int size = kind == 1 ? 16 : kind == 4 ? 8 : 32;
+	if (bpf_probe_read_user(w, size & 63, (void *)STAP_ARG_uaddr) < 0) {
+		SC_HEX(STAP_RETVALUE, pos, STAP_ARG_uaddr);
+		return 0;
+	}
+	if (kind == 4) {
+		s64 a = (int)(w[0] & 0xffffffff), b = (int)(w[0] >> 32);
+		w[0] = a;
+		w[1] = b;
+	}
+	SC_PUT(STAP_RETVALUE, pos, "[");
+	for (int i = 0; i < 4; i++) {
+		if (i >= (kind == 2 || kind == 3 ? 4 : 2))
+			break;
+		s64 v = w[i];
+		if (kind == 2 || kind == 3)
+			v = (int)v;
+		if (i) {
+			if ((kind == 2 || kind == 3) && (i & 1))
+				SC_PUT(STAP_RETVALUE, pos, ".");
+			else if (kind == 4)
+				SC_PUT(STAP_RETVALUE, pos, ", ");
+			else
+				SC_PUT(STAP_RETVALUE, pos, ",");
+		}
+		pos = pytap_fmt_num(STAP_RETVALUE, pos, v, 10, (kind == 2 || kind == 3) && (i & 1) ? 6 : 0,
+				    (kind == 2 || kind == 3) && (i & 1) ? PYTAP_F_ZERO : 0);
+		pos = pytap_launder(pos) & PYTAP_IDX_MASK;
+		STAP_RETVALUE[pos & PYTAP_IDX_MASK] = 0;
+	}
+	SC_PUT(STAP_RETVALUE, pos, "]");
+	return 0;
+%}
+
+// A little-endian unsigned value of size 1, 2, 4 or 8 bytes in user memory
+// (0 when unreadable); ok = 1: 1 when readable, else 0.
+function _sc_uload:long (addr:long, size:long, ok:long) %{ /* bpf */ /* pure */
+	u64 v = 0;
+	s64 n = STAP_ARG_size;
+	long r = bpf_probe_read_user(&v, n == 1 ? 1 : n == 2 ? 2 : n == 4 ? 4 : 8, (void *)STAP_ARG_addr);
+	if (STAP_ARG_ok)
+		STAP_RETURN(r < 0 ? 0 : 1);
+	STAP_RETURN(r < 0 ? 0 : v);
+%}
+
+// stap's user_buffer_quoted(addr, inlen, outlen): inlen bytes of user
+// memory (NULs included), quoted and escaped as _stp_text_str does, in at
+// most outlen characters ('"..."' when cut); the address in hex when
+// unreadable.  (Bytes above 126 print as octal escapes: no UTF-8 decoding.)
+function _sc_user_buffer_quoted:string (addr:long, inlen:long, outlen:long) %{ /* bpf */ /* pure */
+HELPERS
+	char *raw = E->F->fmt + 2 * PYTAP_MSL;
+	char *d = STAP_RETVALUE;
+	u32 pos = 0;
+	s64 inl = STAP_ARG_inlen, budget = STAP_ARG_outlen;
+	d[0] = 0;
+	if (budget <= 0)
+		return 0;
+	if (inl <= 0 || inl > PYTAP_MSL - 1)
+		inl = PYTAP_MSL - 1;
+	if (budget > PYTAP_MSL - 1)
+		budget = PYTAP_MSL - 1;
+	u32 sz = inl;
+	if (bpf_probe_read_user(raw, sz & PYTAP_IDX_MASK, (void *)STAP_ARG_addr) < 0) {
+		SC_HEX(d, pos, STAP_ARG_addr);
+		return 0;
+	}
+	budget = (budget < 5 ? 5 : budget) - 2;
+	d[0] = '"';
+	pos = 1;
+	s64 left = inl, esc = -1, esc_len = 0;
+	u32 c = 0;
+	for (int i = 0; i < PYTAP_MSL - 1; i++) {
+		if (left <= 0)
+			break;
+		c = (unsigned char)raw[i & PYTAP_IDX_MASK];
+		if (budget <= 0)
+			break;
+		left--;
+		char e1 = 0;
+		s64 num = 1;
+		if (c < 32 || c > 126 || c == '"' || c == '\\') {
+			switch (c) {
+			case '\a': e1 = 'a'; break;
+			case '\b': e1 = 'b'; break;
+			case '\f': e1 = 'f'; break;
+			case '\n': e1 = 'n'; break;
+			case '\r': e1 = 'r'; break;
+			case '\t': e1 = 't'; break;
+			case '\v': e1 = 'v'; break;
+			case '"': e1 = '"'; break;
+			case '\\': e1 = '\\'; break;
+			}
+			num = e1 ? 2 : 4;
+			if (esc < 0 && budget - 3 < num) {
+				esc = pos;
+				esc_len = num;
+			}
+		}
+		if (budget < num)
+			break;
+		u32 p = pos & PYTAP_IDX_MASK;
+		u32 w = num;
+		if (num == 1) {
+			d[p] = c;
+		} else if (num == 2) {
+			d[p] = '\\';
+			d[(p + 1) & PYTAP_IDX_MASK] = e1;
+		} else if (c == 0) {
+			/* stap writes "\0" for a NUL but counts it as 4 */
+			d[p] = '\\';
+			d[(p + 1) & PYTAP_IDX_MASK] = '0';
+			w = 2;
+		} else {
+			d[p] = '\\';
+			d[(p + 1) & PYTAP_IDX_MASK] = '0' + ((c >> 6) & 3);
+			d[(p + 2) & PYTAP_IDX_MASK] = '0' + ((c >> 3) & 7);
+			d[(p + 3) & PYTAP_IDX_MASK] = '0' + (c & 7);
+		}
+		pos = pytap_launder(pos + w) & PYTAP_IDX_MASK;
+		/* laundered: the verifier would otherwise follow each value */
+		budget = pytap_launder(budget - num);
+		left = pytap_launder(left);
+		esc = pytap_launder(esc);
+		esc_len = pytap_launder(esc_len);
+	}
+	if (c && left > 0) {
+		s64 t = (s64)pos - 3 + budget;
+		if (esc >= 0 && esc < t && t < esc + esc_len)
+			t = esc;
+		if (t < 1)
+			t = 1;
+		pos = pytap_launder(t) & PYTAP_IDX_MASK;
+		d[pos] = 0;
+		SC_PUT(d, pos, "\"...");
+		return 0;
+	}
+	d[pos & PYTAP_IDX_MASK] = '"';
+	d[(pos + 1) & PYTAP_IDX_MASK] = 0;
+	return 0;
+%}
+
+// one of a pipe's two descriptors (stap's _fildes_index_u); 0 when unreadable
+function _sc_fildes_index_u:long (uaddr:long, index:long) %{ /* bpf */ /* pure */
+	int fd[2] = {};
+	if (!STAP_ARG_uaddr || (STAP_ARG_index != 0 && STAP_ARG_index != 1) ||
+	    bpf_probe_read_user(fd, 8, (void *)STAP_ARG_uaddr) < 0)
+		STAP_RETURN(0);
+	STAP_RETURN(STAP_ARG_index ? fd[1] : fd[0]);
+%}
+
+"""
+
 STAP_FUNCS = r"""// A user string without quoting; "" when it cannot be read.
 function _sc_ustr:string (addr:long) %{ /* bpf */ /* pure */
 	if (bpf_probe_read_user_str(STAP_RETVALUE, STAP_RETSIZE, (void *)STAP_ARG_addr) < 0)
@@ -374,6 +765,283 @@ function _sc_clone_flags:string (f:long) {
 	return s
 }
 
+// a socket type, then SOCK_CLOEXEC / SOCK_NONBLOCK, then what is left in hex
+function _sc_sock_type:string (type:long) {
+	type = type & 0xffffffff
+	t = type & 0xf
+	rest = type & ~0xf
+	s = _sc_sock_type_name(t)
+	if (s != "")
+		t = 0
+	if (rest & 0x80000) {
+		s = s != "" ? s . "|SOCK_CLOEXEC" : "SOCK_CLOEXEC"
+		rest = rest & ~0x80000
+	}
+	if (rest & 0x800) {
+		s = s != "" ? s . "|SOCK_NONBLOCK" : "SOCK_NONBLOCK"
+		rest = rest & ~0x800
+	}
+	t = t | rest
+	if (t != 0 || s == "")
+		s = s != "" ? s . sprintf("|0x%x", t) : sprintf("0x%x", t)
+	return s
+}
+
+// IPPROTO_* names for the inet families only
+function _sc_sock_protocol_str:string (family:long, protocol:long) {
+	if (family == 2 || family == 10)
+		return _sc_ipproto(protocol)
+	return sprintf("%d", protocol)
+}
+
+// SCHED_RESET_ON_FORK by name, then the policy
+function _sc_sched_policy:string (policy:long) {
+	if (_sc_s32(policy) > 0 && (policy & 0x40000000))
+		return "SCHED_RESET_ON_FORK|" . _sc_sched_policy_value(policy & ~0x40000000)
+	return _sc_sched_policy_value(policy)
+}
+
+// mknod's file type by name, then the permission bits in octal
+function _sc_mknod_mode:string (mode:long) {
+	type = mode & 0170000
+	mode = mode & ~0170000
+	if (type == 0100000)
+		return sprintf("S_IFREG|%#o", mode)
+	if (type == 0020000)
+		return sprintf("S_IFCHR|%#o", mode)
+	if (type == 0060000)
+		return sprintf("S_IFBLK|%#o", mode)
+	if (type == 0010000)
+		return sprintf("S_IFIFO|%#o", mode)
+	if (type == 0140000)
+		return sprintf("S_IFSOCK|%#o", mode)
+	return sprintf("%#o", type | mode)
+}
+
+// a signal mask held in a long (stap's _stp_sigmask_str)
+function _sc_stp_sigmask_str:string (mask:long) {
+	return _sc_sigset_bits(mask)
+}
+
+function _sc_struct_rlimit_u:string (uaddr:long) { return _sc_ustruct(uaddr, 1) }
+function _sc_struct_itimerspec_u:string (uaddr:long) { return _sc_ustruct(uaddr, 2) }
+function _sc_struct_itimerval_u:string (uaddr:long) { return _sc_ustruct(uaddr, 3) }
+function _sc_struct_timezone_u:string (uaddr:long) { return _sc_ustruct(uaddr, 4) }
+
+// A sockaddr in user memory as stap's _struct_sockaddr_u_impl prints it.
+// what: 1 the whole address ("{AF_INET, 127.0.0.1, 80}"), 2 the IP address,
+// 4 the port, 8 the family name, 16/32 the IPv6 flow info (stap prints the
+// flow info for the scope id too).
+function _sc_sockaddr:string (uaddr:long, len:long, what:long) {
+	if (!uaddr)
+		return "NULL"
+	len = len < 0 ? 0 : len > 128 ? 128 : len
+	if (len && !_sc_uload(uaddr, len < 8 ? len : 8, 1))
+		return "{...}"
+	fam = len >= 2 ? _sc_uload(uaddr, 2, 0) : len == 1 ? _sc_uload(uaddr, 1, 0) : 0
+	if (fam == 2 && len == 16) {
+		a = _sc_uload(uaddr + 4, 4, 0)
+		ip = sprintf("%d.%d.%d.%d", a & 0xff, (a >> 8) & 0xff, (a >> 16) & 0xff, (a >> 24) & 0xff)
+		p = _sc_uload(uaddr + 2, 2, 0)
+		port = ((p & 0xff) << 8) | (p >> 8)
+		if (what & 1)
+			return sprintf("{AF_INET, %s, %d}", ip, port)
+		s = ""
+		if (what & 8) s = s . "AF_INET"
+		if (what & 2) s = s . ip
+		if (what & 4) s = s . sprint(port)
+		return s
+	}
+	if (fam == 1 && len >= 4) {
+		if (what & 1) {
+			if (_sc_uload(uaddr + 2, 1, 0) == 0)
+				return sprintf("{AF_UNIX, \"\\000%s\"}", substr(_sc_ustr(uaddr + 3), 0, len - 3))
+			return sprintf("{AF_UNIX, \"%s\"}", substr(_sc_ustr(uaddr + 2), 0, len - 2))
+		}
+		return what & 8 ? "AF_UNIX" : ""
+	}
+	if (fam == 16 && len == 12) {
+		if (what & 1)
+			return sprintf("{AF_NETLINK, pid=%d, groups=%08x}", _sc_s32(_sc_uload(uaddr + 4, 4, 0)),
+				       _sc_uload(uaddr + 8, 4, 0))
+		return what & 8 ? "AF_NETLINK" : ""
+	}
+	if (fam == 10 && len == 28) {
+		ip = ""
+		for (i = 0; i < 8; i++) {
+			g = _sc_uload(uaddr + 8 + 2 * i, 2, 0)
+			ip = ip . (i ? ":" : "") . sprintf("%04x", ((g & 0xff) << 8) | (g >> 8))
+		}
+		p = _sc_uload(uaddr + 2, 2, 0)
+		port = ((p & 0xff) << 8) | (p >> 8)
+		if (what & 1)
+			return sprintf("{AF_INET6, %s, %d}", ip, port)
+		s = ""
+		if (what & 8) s = s . "AF_INET6"
+		if (what & 2) s = s . ip
+		if (what & 4) s = s . sprint(port)
+		if (what & 48) s = s . sprint(_sc_s32(_sc_uload(uaddr + 4, 4, 0)))
+		return s
+	}
+	if (fam == 17 && len == 20) {
+		if (what & 1)
+			return sprintf("{AF_PACKET, proto=%d, ind=%d, hatype=%d, pkttype=%d, halen=%d, addr=0x%x}",
+				       _sc_uload(uaddr + 2, 2, 0), _sc_s32(_sc_uload(uaddr + 4, 4, 0)),
+				       _sc_uload(uaddr + 8, 2, 0), _sc_uload(uaddr + 10, 1, 0),
+				       _sc_uload(uaddr + 11, 1, 0), _sc_uload(uaddr + 12, 8, 0))
+		return what & 8 ? "AF_PACKET" : ""
+	}
+	if (len >= 2)
+		return sprintf("{unknown sockaddr with sa=%d, salen=%d}", fam, len)
+	return sprintf("{unknown sockaddr with salen=%d}", len)
+}
+
+function _sc_struct_sockaddr_u:string (uaddr:long, len:long) { return _sc_sockaddr(uaddr, len, 1) }
+function _sc_struct_sockaddr_u_ip_addr:string (uaddr:long, len:long) { return _sc_sockaddr(uaddr, len, 2) }
+function _sc_struct_sockaddr_u_tcp_port:string (uaddr:long, len:long) { return _sc_sockaddr(uaddr, len, 4) }
+function _sc_struct_sockaddr_u_sa_family:string (uaddr:long, len:long) { return _sc_sockaddr(uaddr, len, 8) }
+function _sc_struct_sockaddr_u_ipv6_flowinfo:string (uaddr:long, len:long) { return _sc_sockaddr(uaddr, len, 16) }
+function _sc_struct_sockaddr_u_ipv6_scope_id:string (uaddr:long, len:long) { return _sc_sockaddr(uaddr, len, 32) }
+
+// A struct sigaction in user memory (the kernel's layout: handler, flags,
+// restorer, mask), as stap's _struct_sigaction_u prints it.
+function _sc_struct_sigaction_u:string (uaddr:long) {
+	if (!uaddr)
+		return "NULL"
+	if (!_sc_uload(uaddr, 8, 1) || !_sc_uload(uaddr + 24, 8, 1))
+		return sprintf("0x%x", uaddr)
+	h = _sc_uload(uaddr, 8, 0)
+	if (h == 0)
+		return "SIG_DFL"
+	if (h == 1)
+		return "SIG_IGN"
+	return sprintf("0x%x, %s, 0x%x, %s", h, _sc_sa_flags(_sc_uload(uaddr + 8, 8, 0)),
+		       _sc_uload(uaddr + 16, 8, 0), _sc_sigset_bits(_sc_uload(uaddr + 24, 8, 0)))
+}
+
+// FUTEX_WAKE_OP's encoded operation: "{[FUTEX_OP_OPARG_SHIFT|]OP, oparg, CMP, cmparg}"
+function _sc_futex_wake_op_str:string (encoded:long) {
+	e = encoded & 0xffffffff
+	oparg = (e >> 12) & 0xfff
+	if (oparg & 0x800)
+		oparg = oparg - 0x1000
+	cmparg = e & 0xfff
+	if (cmparg & 0x800)
+		cmparg = cmparg - 0x1000
+	return sprintf("{%s%s, %d, %s, %d}", e & 0x80000000 ? "FUTEX_OP_OPARG_SHIFT|" : "",
+		       _sc_futex_wake_op((e >> 28) & 7), oparg, _sc_futex_wake_cmp((e >> 24) & 15), cmparg)
+}
+
+// set_mempolicy/mbind modes: the mode flags (looked up as one value), then the mode
+function _sc_mempolicy_mode_str:string (mode:long) {
+	mode = mode & 0xffffffff
+	if (mode != 0xffffffff && (mode & 0xe000))
+		return _sc_mempolicy_mode_flags(mode & 0xe000) . "|" . _sc_mempolicy_mode(mode & ~0xe000)
+	return _sc_mempolicy_mode(mode)
+}
+
+// swapon flags, then the priority when SWAP_FLAG_PREFER is set
+function _sc_swapon_flags_str:string (flags:long) {
+	flags = flags & 0xffffffff
+	s = _sc_swapon_flag_bits(flags & ~0x7fff)
+	if (flags & 0x8000)
+		s = s . sprintf("|%d", flags & 0x7fff)
+	return s
+}
+
+// shmget flags, then the mode bits in octal
+function _sc_stp_shmget_flags_str:string (shmflg:long) {
+	shmflg = shmflg & 0xffffffff
+	mode = shmflg & 0777
+	s = _sc_shmget_flag_bits(shmflg & ~0777)
+	if (mode)
+		return s != "" ? s . sprintf("|%#o", mode) : sprintf("%#o", mode)
+	return s
+}
+
+function _sc_stp_msgctl_cmd_str:string (cmd:long) {
+	cmd = cmd & 0xffffffff
+	if (cmd & 0x100)
+		return "IPC_64|" . _sc_msgctl_cmd(cmd & ~0x100)
+	return _sc_msgctl_cmd(cmd)
+}
+
+function _sc_semctl_cmd:string (cmd:long) {
+	cmd = cmd & 0xffffffff
+	if (cmd & 0x100)
+		return "IPC_64|" . _sc_semctl_cmd_value(cmd & ~0x100)
+	return _sc_semctl_cmd_value(cmd)
+}
+
+// msgget/semget flags: IPC_CREAT, IPC_EXCL, the rest in hex, the mode in octal
+function _sc_sem_flags:string (semflg:long) {
+	mode = semflg & 0777
+	semflg = semflg & ~0777
+	s = ""
+	if (semflg & 01000) {
+		s = "IPC_CREAT"
+		semflg = semflg & ~01000
+	}
+	if (semflg & 02000) {
+		s = s != "" ? s . "|IPC_EXCL" : "IPC_EXCL"
+		semflg = semflg & ~02000
+	}
+	if (semflg)
+		s = s != "" ? s . sprintf("|0x%x", semflg) : sprintf("0x%x", semflg)
+	if (mode)
+		s = s != "" ? s . sprintf("|%#o", mode) : sprintf("%#o", mode)
+	return s
+}
+
+function _sc_stp_msgget_key_str:string (key:long) {
+	if (key == 0)
+		return "IPC_PRIVATE"
+	return sprintf("%d", key)
+}
+
+function _sc_struct_utimbuf_actime:long (uaddr:long) { return uaddr ? _sc_uload(uaddr, 8, 0) : 0 }
+function _sc_struct_utimbuf_modtime:long (uaddr:long) { return uaddr ? _sc_uload(uaddr + 8, 8, 0) : 0 }
+
+function _sc_struct_tms_u:string (uaddr:long) {
+	if (!uaddr)
+		return "NULL"
+	if (!_sc_uload(uaddr + 24, 8, 1))
+		return sprintf("0x%x", uaddr)
+	return sprintf("{tms_utime=%u, tms_stime=%u, tms_cutime=%u, tms_cstime=%u}", _sc_uload(uaddr, 8, 0),
+		       _sc_uload(uaddr + 8, 8, 0), _sc_uload(uaddr + 16, 8, 0), _sc_uload(uaddr + 24, 8, 0))
+}
+
+function _sc_struct_sysinfo_u:string (uaddr:long) {
+	if (!uaddr)
+		return "NULL"
+	if (!_sc_uload(uaddr + 80, 2, 1))
+		return sprintf("0x%x", uaddr)
+	return sprintf("{uptime=%d, loads=[%u, %u, %u], totalram=%u, freeram=%u, ", _sc_uload(uaddr, 8, 0),
+		       _sc_uload(uaddr + 8, 8, 0), _sc_uload(uaddr + 16, 8, 0), _sc_uload(uaddr + 24, 8, 0),
+		       _sc_uload(uaddr + 32, 8, 0), _sc_uload(uaddr + 40, 8, 0))
+	       . sprintf("sharedram=%u, bufferram=%u, totalswap=%u, freeswap=%u, procs=%u}",
+		       _sc_uload(uaddr + 48, 8, 0), _sc_uload(uaddr + 56, 8, 0), _sc_uload(uaddr + 64, 8, 0),
+		       _sc_uload(uaddr + 72, 8, 0), _sc_uload(uaddr + 80, 2, 0))
+}
+
+// a stack_t in user memory (the address in hex when null or unreadable)
+function _sc_stp_sigaltstack_u:string (uaddr:long) {
+	if (!uaddr || !_sc_uload(uaddr + 16, 8, 1))
+		return sprintf("0x%x", uaddr)
+	return sprintf("{ss_sp=0x%x, ss_flags=%s, ss_size=%u}", _sc_uload(uaddr, 8, 0),
+		       _sc_sigaltstack_flags(_sc_uload(uaddr + 8, 4, 0)), _sc_uload(uaddr + 16, 8, 0))
+}
+
+// an I/O priority: its class by name, then its data
+function _sc_stp_ioprio_value_str:string (value:long) {
+	return sprintf("%s|%d", _sc_ioprio_class((value & 0xffffffff) >> 13), value & 0x1fff)
+}
+
+// adjtimex's return: "N (TIME_STATE)" (a failure prints its number twice, as stap)
+function _sc_adjtimex_return_str:string (ret:long) {
+	return sprintf("%d (%s)", _sc_s32(ret), _sc_adjtimex_state(ret))
+}
+
 // quotactl's command without its quota type (QCMD(cmd, type) >> SUBCMDSHIFT)
 function _sc_quotactl_subcmd:long (cmd:long) {
 	return (cmd & 0xffffffff) >> 8
@@ -394,6 +1062,19 @@ function _sc_u16:long (v:long) { return v & 0xffff }
 function _sc_errno_p:long (err:long) {
 	e = err < 0 ? -err : err
 	return e > 0 && e < 132 && errno_str(e) != "" ? e : 0
+}
+
+// errno_p: the errno number when err (or -err) has a name, else 0
+function errno_p:long (err:long) { return _sc_errno_p(err) }
+
+/**
+ * sfunction returnstr - the probed function's return value as text
+ * @format: 1 decimal, 2 hex, 3 octal
+ * For return probes on functions (returnval(): the return register),
+ * formatted as return_str does.
+ */
+function returnstr:string (format:long) {
+	return return_str(format, returnval())
 }
 
 /**

@@ -42,6 +42,11 @@ def _value(table, v: int, base) -> str:
     return ""
 
 
+def _sigset(table, v: int) -> str:
+    names = [n for bit, n in table if v & bit]
+    return "[" + "|".join(names) + "]" if names else "[EMPTY]"
+
+
 def _decoder(name):
     kind, table, mask, base, absval = DECODERS[name]
 
@@ -50,6 +55,8 @@ def _decoder(name):
             v = abs(v)
         if mask is not None:
             v &= mask
+        if kind == "sigset":
+            return _sigset(table, v)
         return _flags(table, v) if kind == "flags" else _value(table, v, base)
     twin.__name__ = name
     return twin
@@ -103,3 +110,101 @@ def _sc_timespec(ctx, uaddr, n):
 @builtin("_sc_timeval")
 def _sc_timeval(ctx, uaddr, n):
     return _times(ctx, uaddr, n, 6)
+
+
+@builtin("_sc_stp_sigset_u")
+def _sc_stp_sigset_u(ctx, uaddr):
+    if not uaddr:
+        return "NULL"
+    data = _b._read_user(ctx, uaddr, 8)
+    if not data or len(data) < 8:
+        return _hex(uaddr)
+    return _sigset(DECODERS["_sc_sigset_bits"][1], int.from_bytes(data, "little"))
+
+
+@builtin("_sc_fildes_index_u")
+def _sc_fildes_index_u(ctx, uaddr, index):
+    if not uaddr or index not in (0, 1):
+        return 0
+    data = _b._read_user(ctx, uaddr, 8)
+    if not data or len(data) < 8:
+        return 0
+    return int.from_bytes(data[4 * index:4 * index + 4], "little", signed=True)
+
+
+def _s32(v: int) -> int:
+    v &= 0xffffffff
+    return v - (1 << 32) if v & 0x80000000 else v
+
+
+@builtin("_sc_ustruct")
+def _sc_ustruct(ctx, uaddr, kind):
+    """rlimit (1), itimerspec (2), itimerval (3), timezone (4): see
+    tapsets/syscall_decoders.stp."""
+    if not uaddr:
+        return "NULL"
+    size = {1: 16, 4: 8}.get(kind, 32)
+    data = _b._read_user(ctx, uaddr, size)
+    if not data or len(data) < size:
+        return _hex(uaddr)
+    if kind == 4:
+        a, b = (int.from_bytes(data[i:i + 4], "little", signed=True) for i in (0, 4))
+        return f"[{a}, {b}]"
+    w = [int.from_bytes(data[i:i + 8], "little", signed=True) for i in range(0, size, 8)]
+    if kind == 1:
+        return f"[{w[0]},{w[1]}]"
+    w = [_s32(x) for x in w]
+    return f"[{w[0]}.{w[1]:06d},{w[2]}.{w[3]:06d}]"
+
+
+@builtin("_sc_uload")
+def _sc_uload(ctx, addr, size, ok):
+    n = {1: 1, 2: 2, 4: 4}.get(size, 8)
+    data = _b._read_user(ctx, addr, n)
+    good = bool(data) and len(data) == n
+    if ok:
+        return 1 if good else 0
+    return int.from_bytes(data, "little") if good else 0
+
+
+_SHORT_ESC = {7: "a", 8: "b", 12: "f", 10: "n", 13: "r", 9: "t", 11: "v", 34: '"', 92: "\\"}
+
+
+@builtin("_sc_user_buffer_quoted")
+def _sc_user_buffer_quoted(ctx, addr, inlen, outlen):
+    """stap's user_buffer_quoted (see tapsets/syscall_decoders.stp)."""
+    msl = _b._maxlen(ctx) + 1
+    if outlen <= 0:
+        return ""
+    if inlen <= 0 or inlen > msl - 1:
+        inlen = msl - 1
+    budget = min(outlen, msl - 1)
+    data = _b._read_user(ctx, addr, inlen)
+    if not data or len(data) < inlen:
+        return _hex(addr)
+    budget = max(budget, 5) - 2
+    out = '"'
+    left, esc, esc_len, c = inlen, -1, 0, 0
+    for b in data:
+        c = b
+        if budget <= 0:
+            break
+        left -= 1
+        if 32 <= b <= 126 and b not in (34, 92):
+            num, text = 1, chr(b)
+        else:
+            short = _SHORT_ESC.get(b)
+            num = 2 if short else 4
+            text = "\\" + short if short else ("\\0" if b == 0 else "\\%03o" % b)
+            if esc < 0 and budget - 3 < num:
+                esc, esc_len = len(out), num
+        if budget < num:
+            break
+        out += text
+        budget -= num
+    if c and left > 0:
+        t = len(out) - 3 + budget
+        if esc >= 0 and esc < t < esc + esc_len:
+            t = esc
+        return out[:max(t, 1)] + '"...'
+    return out + '"'
