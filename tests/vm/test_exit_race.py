@@ -120,8 +120,10 @@ def run_once(script: Path, with_c: bool):
             for t in readers:
                 t.join(10)
             text = b"".join(err).decode(errors="replace")
+            dmesg = subprocess.run(["dmesg"], capture_output=True, text=True).stdout
             pytest.fail(f"run did not end within {RUN_TIMEOUT}s (-c: {with_c}); "
-                        f"{len(out)} output lines; stderr:\n{text[-6000:]}\nkernel stacks:\n{kstacks}")
+                        f"{len(out)} output lines; stderr:\n{text[-6000:]}\nkernel stacks:\n{kstacks}"
+                        f"\ndmesg:\n{dmesg[-2000:]}")
     finally:
         if flood is not None:
             flood.kill()
