@@ -121,6 +121,8 @@ def _pretty_vars(dp, n, names):
     DWARF: stap's sprintf("a=%#x b=%#x", $a, $b); a struct is "{...}", an
     array "[...]", a variable with no home at the probe address "?"."""
     df = getattr(dp.resolved, "dwarf_func", None)
+    if df is None and getattr(dp, "family", None) == "kprobe":
+        df = _btf_func(dp.resolved)
     if df is None or n.components or n.name not in ("$$parms", "$$locals", "$$vars", "$$return"):
         return None
     if n.name == "$$return":
@@ -142,6 +144,41 @@ def _pretty_vars(dp, n, names):
             args.append(ast.TargetSymbol("$" + name, loc=n.loc, tok_desc=n.tok_desc))
     fmt = " ".join(parts)
     return ast.PrintFormat("sprintf", args, fmt=fmt, loc=n.loc, tok_desc=n.tok_desc)
+
+
+class _Var:
+    def __init__(self, name, kind):
+        self.name = name
+        self.type = _Kind(kind)
+
+
+class _Kind:
+    def __init__(self, kind):
+        self.kind = kind
+
+    def strip(self):
+        return self
+
+
+class _BtfFunc:
+    """A kernel function's parameters from its BTF prototype, in the shape
+    _pretty_vars reads from DWARF (BTF has no locals)."""
+
+    def __init__(self, proto):
+        self.params = [_Var(name, "struct" if ct.size > 8 and not ct.is_pointer else "base")
+                       for name, ct in (proto.params if proto is not None else ()) if name]
+        self.locals = []
+
+
+def _btf_func(rp):
+    """kernel.function / kprobe.function points: $$parms & co. from BTF
+    (stap reads them from DWARF; the names and values are the same).
+    Without a prototype there are no parameters to show."""
+    try:
+        rp.variables()                  # fills rp.context with the prototype
+    except Exception:
+        return None
+    return _BtfFunc(getattr(rp, "context", None))
 
 
 def check_targets(session, errors: List[StapError]) -> list:

@@ -145,6 +145,33 @@ class AttachLib:
                            ct.c_ulong(PERF_FLAG_FD_CLOEXEC))
         return _arm(fd, prog_fd) if fd >= 0 else -1
 
+    def kprobe_open(self, prog_fd, is_return, symbol, offset=0):
+        """A kprobe through the kprobe PMU (perf_event_open: config1 = the
+        symbol, or 0 and config2 = an address; the retprobe format bit for
+        returns): it disappears with its fd.  -errno on failure (-ENODEV:
+        no such PMU, e.g. a kernel without CONFIG_KPROBES)."""
+        pmu = _pmu("kprobe")
+        if pmu is None:
+            return -19
+        pmu_type, ret_bit = pmu
+        sym = symbol.decode() if isinstance(symbol, bytes) else symbol
+        name = None
+        if sym.startswith("0x"):
+            config1, config2 = 0, int(sym, 16)
+        else:
+            name = ct.create_string_buffer(sym.encode())
+            config1, config2 = ct.addressof(name), offset
+        attr = (ct.c_ubyte * _ATTR_SIZE)()
+        config = (1 << ret_bit) if is_return else 0
+        struct.pack_into("<IIQQQQQII", attr, 0, pmu_type, _ATTR_SIZE, config, 1, 0, 0, 0, 1, 0)
+        struct.pack_into("<QQ", attr, 56, config1, config2)
+        fd = _libc.syscall(ct.c_long(_SYS_PERF_EVENT_OPEN), ct.byref(attr), ct.c_int(-1),
+                           ct.c_int(0), ct.c_int(-1), ct.c_ulong(PERF_FLAG_FD_CLOEXEC))
+        if fd < 0:
+            return -(ct.get_errno() or 22)
+        fd = _arm(fd, prog_fd)
+        return fd if fd >= 0 else -22
+
     def bpf_detach_uprobe(self, ev_name):
         # a PMU uprobe disappears with its fd; only tracefs ones need removing
         if ev_name in self._bcc_uprobes:
@@ -156,15 +183,20 @@ class AttachLib:
         self._bcc_uprobes = set()
 
 
-_PMU = []
+_PMU = {}
 
 
 def _uprobe_pmu():
     """(perf type of the uprobe PMU, bit of config that means return) or None."""
-    if not _PMU:
+    return _pmu("uprobe")
+
+
+def _pmu(kind: str):
+    """(perf type of the uprobe/kprobe PMU, bit of config that means return) or None."""
+    if kind not in _PMU:
         found = None
         try:
-            base = "/sys/bus/event_source/devices/uprobe"
+            base = f"/sys/bus/event_source/devices/{kind}"
             with open(base + "/type") as f:
                 pmu_type = int(f.read().strip())
             with open(base + "/format/retprobe") as f:
@@ -172,8 +204,8 @@ def _uprobe_pmu():
             found = (pmu_type, ret_bit)
         except (OSError, ValueError, IndexError):
             pass
-        _PMU.append(found)
-    return _PMU[0]
+        _PMU[kind] = found
+    return _PMU[kind]
 
 
 def _bcc_lib():

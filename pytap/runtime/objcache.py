@@ -18,8 +18,8 @@ maps with bpf(2), patches the new fds into the instructions, loads the
 programs, and offers the part of bcc.BPF's interface pytap's run time uses
 (load_func, tables, ring buffer, perf-event attach, cleanup).
 
-Programs that attach through BCC's own kprobe bookkeeping (kprobe family)
-are not cached: they keep using bcc.BPF.
+kprobe programs replay too: their kprobes open through the kprobe PMU
+(CachedBPF.attach_kprobe); only a .maxactive(N) return probe keeps bcc.BPF.
 """
 from __future__ import annotations
 
@@ -93,9 +93,10 @@ def cache_path(opts, key: str) -> Path:
 
 
 def cacheable(program) -> bool:
-    """kprobes attach through BCC's BPF.attach_kprobe: keep BCC for those."""
+    """kprobes replay through the kprobe PMU (CachedBPF.attach_kprobe), which
+    has no maxactive: a .maxactive(N) return probe keeps BCC's way."""
     for _fn, rp in getattr(program, "attach_groups", []) or []:
-        if getattr(rp, "family", None) == "kprobe":
+        if getattr(rp, "family", None) == "kprobe" and (getattr(rp, "spec", None) or {}).get("maxactive"):
             return False
     return True
 
@@ -492,6 +493,37 @@ class CachedBPF:
                 raise Exception("Failed to attach BPF to perf event")
             fds.append(fd)
 
+    def attach_kprobe(self, event=b"", event_off=0, fn_name=b"", **_k):
+        """BCC's attach_kprobe for one symbol (pytap resolves patterns itself)."""
+        self._attach_kprobe(event, fn_name, False, event_off)
+
+    def attach_kretprobe(self, event=b"", fn_name=b"", maxactive=0, **_k):
+        if maxactive:
+            raise Exception("maxactive needs BCC's tracefs kprobes")   # cacheable() excludes it
+        self._attach_kprobe(event, fn_name, True, 0)
+
+    def _attach_kprobe(self, event, fn_name, is_return, offset):
+        fn = self.load_func(fn_name)
+        fd = self.attach_lib.kprobe_open(fn.fd, is_return, event, offset)
+        if fd < 0:
+            ev = event.decode() if isinstance(event, bytes) else event
+            raise Exception(f"Failed to attach BPF program {fn.name!r} to "
+                            f"{'kretprobe' if is_return else 'kprobe'} {ev!r}: {os.strerror(-fd)}")
+        self._perf_fds.setdefault(("kprobe", is_return, event, fn.name), []).append(fd)
+
+    def detach_kprobe(self, event=b"", fn_name=None):
+        self._detach_kprobe(event, fn_name, False)
+
+    def detach_kretprobe(self, event=b"", fn_name=None):
+        self._detach_kprobe(event, fn_name, True)
+
+    def _detach_kprobe(self, event, fn_name, is_return):
+        for key in [k for k in self._perf_fds if k[:3] == ("kprobe", is_return, event)
+                    and (fn_name is None or k[3] == (fn_name if isinstance(fn_name, bytes)
+                                                     else fn_name.encode()))]:
+            for fd in self._perf_fds.pop(key):
+                self.attach_lib.bpf_close_perf_event_fd(fd)
+
     def detach_perf_event(self, ev_type=-1, ev_config=-1):
         fds = self._perf_fds.pop((ev_type, ev_config), None)
         if fds is None:
@@ -502,7 +534,11 @@ class CachedBPF:
     def cleanup(self):
         for key in list(self._perf_fds):
             try:
-                self.detach_perf_event(*key)
+                if key[0] == "kprobe":
+                    for fd in self._perf_fds.pop(key):
+                        self.attach_lib.bpf_close_perf_event_fd(fd)
+                else:
+                    self.detach_perf_event(*key)
             except Exception:
                 pass
         if self._rb is not None:

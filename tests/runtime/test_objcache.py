@@ -197,3 +197,45 @@ def test_eviction_keeps_the_newest(tmp_path, monkeypatch):
         os.utime(p, (1000 + i, 1000 + i))
     objcache.save(tmp_path / "bpf" / "new.json", {"format": objcache.FORMAT})
     assert sorted(x.name for x in (tmp_path / "bpf").iterdir()) == ["3.json", "4.json", "new.json"]
+
+
+def test_kprobe_programs_are_cacheable_except_maxactive():
+    """kprobes replay through the kprobe PMU; a .maxactive(N) return probe
+    (no PMU equivalent) keeps BCC's tracefs kprobes."""
+    from types import SimpleNamespace as NS
+    from pytap.runtime.objcache import cacheable
+    kp = NS(family="kprobe", spec={"symbol": "vfs_read", "return": True, "maxactive": 0})
+    assert cacheable(NS(attach_groups=[("f", kp)]))
+    many = NS(family="kprobe", spec={"symbol": "vfs_read", "return": True, "maxactive": 20})
+    assert not cacheable(NS(attach_groups=[("f", kp), ("g", many)]))
+
+
+@pytest.mark.root
+def test_kprobe_program_is_stored_and_replayed(cache_home):
+    """-p4 of a kprobe script stores its object; the replay loads it.
+    Attaching needs kprobes (the VM tier runs that: tests/vm)."""
+    _need_bpf()
+    script = 'probe kernel.function("vfs_read").return { if ($return > 0) exit() }'
+    first = _run(["-v", "-p4", "-e", script], cache_home)
+    assert first.returncode == 0, first.stderr
+    assert len(list((cache_home / "pytap" / "bpf").glob("*.json"))) == 1
+    second = _run(["-v", "-p4", "-e", script], cache_home)
+    assert second.returncode == 0, second.stderr
+    assert "Pass 4: using cached" in second.stderr
+
+
+@pytest.mark.root
+def test_cached_kprobe_attach_error_names_the_point(cache_home):
+    """Without a kprobe PMU (this host: no CONFIG_KPROBES) a replayed
+    object's attach fails with an exception naming the symbol."""
+    _need_bpf()
+    if os.path.exists("/sys/bus/event_source/devices/kprobe"):
+        pytest.skip("this kernel has kprobes")
+    from pytap.runtime.objcache import CachedBPF
+    entry = {"maps": [], "progs": [], "license": "GPL", "kern_version": 0}
+    bpf = CachedBPF(entry)
+    from pytap.runtime.objcache import CachedFunction
+    bpf.funcs[b"f"] = CachedFunction(b"f", -1)
+    with pytest.raises(Exception, match="kretprobe 'vfs_read'"):
+        bpf.attach_kretprobe(event=b"vfs_read", fn_name=b"f")
+    bpf.cleanup()

@@ -241,3 +241,15 @@ def test_elaborate_takes_parsed_file():
     f = parse("probe begin { println(1) }\n", "<input>", Options())
     s = elaborate(f, Options())
     assert s.script is f and len(s.probes) == 1
+
+
+def test_bit_parallel_distance_equals_levenshtein():
+    import random
+    from pytap.probes.core import _distance_from, levenshtein
+    rnd = random.Random(7)
+    for _ in range(2000):
+        a = "".join(rnd.choice("ab_cd") for _ in range(rnd.randint(0, 14)))
+        b = "".join(rnd.choice("ab_cd") for _ in range(rnd.randint(0, 14)))
+        assert _distance_from(a)(b) == levenshtein(a, b), (a, b)
+    long = "autofs4_expire_indirect_with_a_name_longer_than_sixty_four_characters_x"
+    assert _distance_from(long)(long[::-1]) == levenshtein(long, long[::-1])
