@@ -417,6 +417,22 @@ def _c_value(table, expr, base):
     return lines
 
 
+
+# The C escapes stap's quoting uses (\a \b \f \n \r \t \v \" \\), one
+# switch case each; an "ESCAPE_CASES" line in a C template becomes them at
+# its own indentation.
+_ESCAPE_CASES = [r"case '\a': e1 = 'a'; break;", r"case '\b': e1 = 'b'; break;",
+                 r"case '\f': e1 = 'f'; break;", r"case '\n': e1 = 'n'; break;",
+                 r"case '\r': e1 = 'r'; break;", r"case '\t': e1 = 't'; break;",
+                 r"case '\v': e1 = 'v'; break;", r"""case '"': e1 = '"'; break;""",
+                 r"case '\\': e1 = '\\'; break;"]
+
+
+def _with_escape_cases(c_text: str) -> str:
+    return re.sub(r"^(\t+)ESCAPE_CASES\n",
+                  lambda m: "".join(m.group(1) + line + "\n" for line in _ESCAPE_CASES),
+                  c_text, flags=re.M)
+
 USTR_Q = r"""	/* the user string, read into the sprintf scratch (free while a
 	 * function's arguments are computed), then quoted into the result */
 	char *raw = E->F->fmt + 2 * PYTAP_MSL;
@@ -441,15 +457,7 @@ USTR_Q = r"""	/* the user string, read into the sprintf scratch (free while a
 		char e1 = 0;
 		u32 w = 1;
 		switch (c) {
-		case '\a': e1 = 'a'; break;
-		case '\b': e1 = 'b'; break;
-		case '\f': e1 = 'f'; break;
-		case '\n': e1 = 'n'; break;
-		case '\r': e1 = 'r'; break;
-		case '\t': e1 = 't'; break;
-		case '\v': e1 = 'v'; break;
-		case '"': e1 = '"'; break;
-		case '\\': e1 = '\\'; break;
+		ESCAPE_CASES
 		}
 		if (e1)
 			w = 2;
@@ -511,8 +519,8 @@ def tapset_text() -> str:
                "\tif (bpf_probe_read_user(&m, 8, (void *)STAP_ARG_uaddr) < 0) {\n\t\tu32 pos = 0;\n"
                "\t\tSC_HEX(STAP_RETVALUE, pos, STAP_ARG_uaddr);\n\t\treturn 0;\n\t}\n\t{\n"
                + "\n".join(sig) + "\n\t}\n\treturn 0;\n%}\n\n")
-    out.append(STRUCTS.replace("HELPERS\n", HELPERS))
-    out.append("function _sc_ustr_q:string (addr:long) %{ /* bpf */ /* pure */\n" + HELPERS + USTR_Q + "%}\n\n")
+    out.append(_with_escape_cases(STRUCTS.replace("HELPERS\n", HELPERS)))
+    out.append("function _sc_ustr_q:string (addr:long) %{ /* bpf */ /* pure */\n" + HELPERS + _with_escape_cases(USTR_Q) + "%}\n\n")
     out.append(TIMES.replace("HELPERS\n", HELPERS + TIMES_MACRO))
     out.append(STAP_FUNCS)
     return "".join(out)
@@ -670,15 +678,7 @@ HELPERS
 		s64 num = 1;
 		if (c < 32 || c > 126 || c == '"' || c == '\\') {
 			switch (c) {
-			case '\a': e1 = 'a'; break;
-			case '\b': e1 = 'b'; break;
-			case '\f': e1 = 'f'; break;
-			case '\n': e1 = 'n'; break;
-			case '\r': e1 = 'r'; break;
-			case '\t': e1 = 't'; break;
-			case '\v': e1 = 'v'; break;
-			case '"': e1 = '"'; break;
-			case '\\': e1 = '\\'; break;
+			ESCAPE_CASES
 			}
 			num = e1 ? 2 : 4;
 			if (esc < 0 && budget - 3 < num) {
