@@ -68,22 +68,13 @@ def _build_plt(concrete, point, platform):
 
 
 def _program(concrete, platform):
-    """The executable a process / process("P") / process(PID) head names."""
-    head = concrete[0][1]
-    if head is None:
-        from ..platform import target_executable
-        from ..diagnostics import StapError
-        from .uprobe import UNSPECIFIED
-        exe = target_executable(platform)
-        if exe is None:
-            raise StapError(UNSPECIFIED)
-        return os.path.realpath(exe) if os.path.exists(exe) else exe
-    if isinstance(head, int):
-        try:
-            return os.readlink(f"/proc/{head}/exe")
-        except OSError:
-            return None
-    return platform.find_executable(head)
+    """The executable a process / process("P") / process(PID) head names
+    (the -c command's program with its links resolved)."""
+    from .uprobe import _target_path
+    exe, _pid = _target_path(concrete, platform)
+    if concrete[0][1] is None and os.path.exists(exe):
+        return os.path.realpath(exe)
+    return exe
 
 
 def _library(inner):
