@@ -233,6 +233,44 @@ IOPRIO_CLASS = [(0, "IOPRIO_CLASS_NONE"), (1, "IOPRIO_CLASS_RT"), (2, "IOPRIO_CL
 ADJTIMEX_RET = [(0, "TIME_OK"), (1, "TIME_INS"), (2, "TIME_DEL"), (3, "TIME_OOP"), (4, "TIME_WAIT"),
                 (5, "TIME_ERROR")]
 
+# prctl (stap's _prctl_argstr lists: the options stap 4.8 knows, and the
+# per-option argument lists)
+PRCTL_OPTION = [(v, "PR_" + n) for v, n in [
+    (1, "SET_PDEATHSIG"), (2, "GET_PDEATHSIG"), (3, "GET_DUMPABLE"), (4, "SET_DUMPABLE"), (5, "GET_UNALIGN"),
+    (6, "SET_UNALIGN"), (7, "GET_KEEPCAPS"), (8, "SET_KEEPCAPS"), (9, "GET_FPEMU"), (10, "SET_FPEMU"),
+    (11, "GET_FPEXC"), (12, "SET_FPEXC"), (13, "GET_TIMING"), (14, "SET_TIMING"), (15, "SET_NAME"),
+    (16, "GET_NAME"), (19, "GET_ENDIAN"), (20, "SET_ENDIAN"), (21, "GET_SECCOMP"), (22, "SET_SECCOMP"),
+    (23, "CAPBSET_READ"), (24, "CAPBSET_DROP"), (25, "GET_TSC"), (26, "SET_TSC"), (27, "GET_SECUREBITS"),
+    (28, "SET_SECUREBITS"), (29, "SET_TIMERSLACK"), (30, "GET_TIMERSLACK"), (31, "TASK_PERF_EVENTS_DISABLE"),
+    (32, "TASK_PERF_EVENTS_ENABLE"), (33, "MCE_KILL"), (34, "MCE_KILL_GET"), (35, "SET_MM"),
+    (0x59616d61, "SET_PTRACER"), (36, "SET_CHILD_SUBREAPER"), (37, "GET_CHILD_SUBREAPER"),
+    (38, "SET_NO_NEW_PRIVS"), (39, "GET_NO_NEW_PRIVS"), (40, "GET_TID_ADDRESS"), (41, "SET_THP_DISABLE"),
+    (42, "GET_THP_DISABLE"), (43, "MPX_ENABLE_MANAGEMENT"), (44, "MPX_DISABLE_MANAGEMENT")]]
+PRCTL_UNALIGN = [(1, "PR_UNALIGN_NOPRINT"), (2, "PR_UNALIGN_SIGBUS")]
+PRCTL_FPEMU = [(1, "PR_FPEMU_NOPRINT"), (2, "PR_FPEMU_SIGFPE")]
+PRCTL_FPEXC = [(0x80, "PR_FP_EXC_SW_ENABLE"), (0x10000, "PR_FP_EXC_DIV"), (0x20000, "PR_FP_EXC_OVF"),
+               (0x40000, "PR_FP_EXC_UND"), (0x80000, "PR_FP_EXC_RES"), (0x100000, "PR_FP_EXC_INV"),
+               (0, "PR_FP_EXC_DISABLED"), (1, "PR_FP_EXC_NONRECOV"), (2, "PR_FP_EXC_ASYNC"),
+               (3, "PR_FP_EXC_PRECISE")]
+PRCTL_TIMING = [(0, "PR_TIMING_STATISTICAL"), (1, "PR_TIMING_TIMESTAMP")]
+PRCTL_ENDIAN = [(0, "PR_ENDIAN_BIG"), (1, "PR_ENDIAN_LITTLE"), (2, "PR_ENDIAN_PPC_LITTLE")]
+PRCTL_TSC = [(1, "PR_TSC_ENABLE"), (2, "PR_TSC_SIGSEGV")]
+PRCTL_MCE_KILL = [(0, "PR_MCE_KILL_CLEAR"), (1, "PR_MCE_KILL_SET")]
+PRCTL_MCE_KILL2 = [(0, "PR_MCE_KILL_LATE"), (1, "PR_MCE_KILL_EARLY"), (2, "PR_MCE_KILL_DEFAULT")]
+PRCTL_MM = [(i + 1, "PR_SET_MM_" + n) for i, n in enumerate(
+    ["START_CODE", "END_CODE", "START_DATA", "END_DATA", "START_STACK", "START_BRK", "BRK", "ARG_START",
+     "ARG_END", "ENV_START", "ENV_END", "AUXV", "EXE_FILE", "MAP", "MAP_SIZE"])]
+PRCTL_PTRACER = [(-1, "PR_SET_PTRACER_ANY")]
+CAPABILITIES = [(i, "CAP_" + n) for i, n in enumerate(
+    ["CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "SETPCAP",
+     "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "IPC_OWNER",
+     "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT", "SYS_ADMIN", "SYS_BOOT", "SYS_NICE",
+     "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD", "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP",
+     "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ"])]
+SECUREBITS = [(1 << i, "SECBIT_" + n) for i, n in enumerate(
+    ["NOROOT", "NOROOT_LOCKED", "NO_SETUID_FIXUP", "NO_SETUID_FIXUP_LOCKED", "KEEP_CAPS", "KEEP_CAPS_LOCKED"])]
+SECCOMP_MODE = [(0, "SECCOMP_MODE_DISABLED"), (1, "SECCOMP_MODE_STRICT"), (2, "SECCOMP_MODE_FILTER")]
+
 
 def _syscall_names():
     out = []
@@ -332,6 +370,20 @@ DECODERS = {
     "_sc_sigaltstack_flags": ("value", SIGALTSTACK_FLAGS, "(s32)STAP_ARG_f", 16),
     "_sc_ioprio_class": ("value", IOPRIO_CLASS, "(u32)STAP_ARG_f", 16),
     "_sc_adjtimex_state": ("value", ADJTIMEX_RET, "(s32)STAP_ARG_f", 10),
+    "_sc_prctl_option": ("value", PRCTL_OPTION, "(u32)STAP_ARG_f", 16),
+    "_sc_prctl_unalign": ("value", PRCTL_UNALIGN, "STAP_ARG_f", 16),
+    "_sc_prctl_fpemu": ("value", PRCTL_FPEMU, "STAP_ARG_f", 16),
+    "_sc_prctl_fpexc": ("value", PRCTL_FPEXC, "STAP_ARG_f", 16),
+    "_sc_prctl_timing": ("value", PRCTL_TIMING, "STAP_ARG_f", 16),
+    "_sc_prctl_endian": ("value", PRCTL_ENDIAN, "STAP_ARG_f", 16),
+    "_sc_prctl_tsc": ("value", PRCTL_TSC, "STAP_ARG_f", 16),
+    "_sc_prctl_mce_kill": ("value", PRCTL_MCE_KILL, "STAP_ARG_f", 16),
+    "_sc_prctl_mce_kill2": ("value", PRCTL_MCE_KILL2, "STAP_ARG_f", 16),
+    "_sc_prctl_mm": ("value", PRCTL_MM, "STAP_ARG_f", 16),
+    "_sc_prctl_ptracer": ("value", PRCTL_PTRACER, "STAP_ARG_f", 10),
+    "_sc_capability": ("value", CAPABILITIES, "STAP_ARG_f", 16),
+    "_sc_securebits": ("flags", SECUREBITS, "STAP_ARG_f", 16),
+    "_sc_seccomp_mode": ("value", SECCOMP_MODE, "STAP_ARG_f", 16),
     "errno_str": ("value", ERRNO, "(STAP_ARG_f < 0 ? -STAP_ARG_f : STAP_ARG_f)", None),
     "signal_str": ("value", SIGNAL_STR, "STAP_ARG_f", None),
     "syscall_name": ("value", _syscall_names(), "STAP_ARG_f", None),
@@ -1057,6 +1109,53 @@ function _sc_s32:long (v:long) { return (v << 32) >> 32 }
 function _sc_u32:long (v:long) { return v & 0xffffffff }
 function _sc_s16:long (v:long) { return (v << 48) >> 48 }
 function _sc_u16:long (v:long) { return v & 0xffff }
+
+// prctl: the option by name, then its arguments as stap's _prctl_argstr
+// shows each option's (none, a named value, hex, unsigned decimal, or all
+// four in hex for an option stap 4.8 does not know)
+function _sc_prctl_argstr:string (option:long, arg2:long, arg3:long, arg4:long, arg5:long) {
+	o = option & 0xffffffff
+	s = _sc_prctl_option(o)
+	if (o == 3 || o == 13 || o == 7 || o == 21 || o == 31 || o == 32 || o == 30 || o == 34
+	    || o == 39 || o == 42 || o == 43 || o == 44 || o == 27)
+		return s
+	if (o == 6)
+		return s . ", " . _sc_prctl_unalign(arg2)
+	if (o == 10)
+		return s . ", " . _sc_prctl_fpemu(arg2)
+	if (o == 12)
+		return s . ", " . _sc_prctl_fpexc(arg2)
+	if (o == 14)
+		return s . ", " . _sc_prctl_timing(arg2)
+	if (o == 20)
+		return s . ", " . _sc_prctl_endian(arg2)
+	if (o == 26)
+		return s . ", " . _sc_prctl_tsc(arg2)
+	if (o == 0x59616d61)
+		return s . ", " . _sc_prctl_ptracer(arg2)
+	if (o == 23 || o == 24)
+		return s . ", " . _sc_capability(arg2)
+	if (o == 28)
+		return s . ", " . _sc_securebits(arg2)
+	if (o == 1 || o == 2 || o == 5 || o == 9 || o == 11 || o == 15 || o == 16 || o == 19
+	    || o == 25 || o == 40 || o == 37 || o == 41)
+		return s . sprintf(", 0x%x", arg2)
+	if (o == 4 || o == 8 || o == 36 || o == 38 || o == 29)
+		return s . sprintf(", %u", arg2)
+	if (o == 33) {
+		s = s . ", " . _sc_prctl_mce_kill(arg2)
+		if (arg2 == 1)
+			return s . ", " . _sc_prctl_mce_kill2(arg3)
+		if (arg2 == 0)
+			return s
+		return s . sprintf(", 0x%x", arg3)
+	}
+	if (o == 22)
+		return s . ", " . _sc_seccomp_mode(arg2) . sprintf(", 0x%x", arg3)
+	if (o == 35)
+		return s . ", " . _sc_prctl_mm(arg2) . sprintf(", 0x%x", arg3)
+	return s . sprintf(", 0x%x, 0x%x, 0x%x, 0x%x", arg2, arg3, arg4, arg5)
+}
 
 // The number of an errno name for errno_str (stap's errno_p).
 function _sc_errno_p:long (err:long) {

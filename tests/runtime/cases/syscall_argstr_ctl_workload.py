@@ -1,0 +1,27 @@
+"""Workload of syscall_argstr_ctl: prctl/ptrace/keyctl calls whose argstr
+stap decodes (every argument fixed, so the output is exact).  The calls
+may fail (EINVAL, EPERM): only their entry is traced."""
+import ctypes
+
+libc = ctypes.CDLL(None, use_errno=True)
+L = ctypes.c_long
+
+
+def prctl(*a):
+    libc.syscall(L(157), *[L(x) for x in a] + [L(0)] * (5 - len(a)))
+
+
+prctl(4, 1)                    # PR_SET_DUMPABLE, 1
+prctl(3)                       # PR_GET_DUMPABLE
+prctl(26, 1)                   # PR_SET_TSC, PR_TSC_ENABLE
+prctl(0x59616d61, -1)          # PR_SET_PTRACER, PR_SET_PTRACER_ANY
+prctl(0x59616d61, 12345)
+prctl(23, 21)                  # PR_CAPBSET_READ, CAP_SYS_ADMIN
+prctl(28, 0x11)                # PR_SET_SECUREBITS (EPERM)
+prctl(33, 1, 2)                # PR_MCE_KILL, SET, DEFAULT
+prctl(33, 0)                   # PR_MCE_KILL, CLEAR
+prctl(22, 7, 0x10)             # PR_SET_SECCOMP, unknown mode
+prctl(35, 99, 0x1000)          # PR_SET_MM, unknown field
+prctl(2, 0)                    # PR_GET_PDEATHSIG
+prctl(12, 0x80)                # PR_SET_FPEXC, PR_FP_EXC_SW_ENABLE
+prctl(1000, 1, 2, 3, 4)        # an option stap does not know

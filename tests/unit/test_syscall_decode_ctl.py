@@ -1,0 +1,28 @@
+"""The prctl/ptrace/keyctl/fanotify/quotactl decoders' tables, through
+their Python twins (the script-language wrappers are covered by the
+runtime case syscall_argstr_ctl)."""
+from __future__ import annotations
+
+import pytest
+
+from pytap.runtime import builtins as B
+from pytap.runtime.natives import load_all
+
+load_all()
+
+
+@pytest.mark.parametrize("name,arg,out", [
+    ("_sc_prctl_option", 4, "PR_SET_DUMPABLE"),
+    ("_sc_prctl_option", 0x59616d61, "PR_SET_PTRACER"),
+    ("_sc_prctl_option", 0x100000000 | 3, "PR_GET_DUMPABLE"),
+    ("_sc_prctl_option", 1000, "0x3e8"),
+    ("_sc_prctl_ptracer", -1, "PR_SET_PTRACER_ANY"),
+    ("_sc_prctl_ptracer", 42, "42"),
+    ("_sc_capability", 21, "CAP_SYS_ADMIN"),
+    ("_sc_capability", 40, "0x28"),
+    ("_sc_securebits", 0x11, "SECBIT_NOROOT|SECBIT_KEEP_CAPS"),
+    ("_sc_prctl_fpexc", 0, "PR_FP_EXC_DISABLED"),
+    ("_sc_seccomp_mode", 2, "SECCOMP_MODE_FILTER"),
+])
+def test_ctl_decoders(name, arg, out):
+    assert B.BUILTINS[name](None, arg) == out
