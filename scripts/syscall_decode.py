@@ -271,6 +271,31 @@ SECUREBITS = [(1 << i, "SECBIT_" + n) for i, n in enumerate(
     ["NOROOT", "NOROOT_LOCKED", "NO_SETUID_FIXUP", "NO_SETUID_FIXUP_LOCKED", "KEEP_CAPS", "KEEP_CAPS_LOCKED"])]
 SECCOMP_MODE = [(0, "SECCOMP_MODE_DISABLED"), (1, "SECCOMP_MODE_STRICT"), (2, "SECCOMP_MODE_FILTER")]
 
+# ptrace (stap's generic and x86_64 request lists, PTRACE_SETOPTIONS bits,
+# the ELF note types of PTRACE_GETREGSET that this kernel's headers define)
+PTRACE_REQUEST = [(v, "PTRACE_" + n) for v, n in [
+    (0, "TRACEME"), (1, "PEEKTEXT"), (2, "PEEKDATA"), (3, "PEEKUSR"), (4, "POKETEXT"), (5, "POKEDATA"),
+    (6, "POKEUSR"), (7, "CONT"), (8, "KILL"), (9, "SINGLESTEP"), (16, "ATTACH"), (17, "DETACH"),
+    (24, "SYSCALL"), (0x4200, "SETOPTIONS"), (0x4201, "GETEVENTMSG"), (0x4202, "GETSIGINFO"),
+    (0x4203, "SETSIGINFO"), (0x4204, "GETREGSET"), (0x4205, "SETREGSET"), (0x4206, "SEIZE"),
+    (0x4207, "INTERRUPT"), (0x4208, "LISTEN"), (0x4209, "PEEKSIGINFO"), (0x420a, "GETSIGMASK"),
+    (0x420b, "SETSIGMASK")]]
+PTRACE_ARCH_REQUEST = [(v, "PTRACE_" + n) for v, n in [
+    (12, "GETREGS"), (13, "SETREGS"), (14, "GETFPREGS"), (15, "SETFPREGS"), (18, "GETFPXREGS"),
+    (19, "SETFPXREGS"), (21, "OLDSETOPTIONS"), (25, "GET_THREAD_AREA"), (26, "SET_THREAD_AREA"),
+    (30, "ARCH_PRCTL"), (31, "SYSEMU"), (32, "SYSEMU_SINGLESTEP"), (33, "SINGLEBLOCK")]]
+PTRACE_OPTIONS = [(1 << 20, "PTRACE_O_EXITKILL"), (8, "PTRACE_O_TRACECLONE"), (0x10, "PTRACE_O_TRACEEXEC"),
+                  (0x40, "PTRACE_O_TRACEEXIT"), (2, "PTRACE_O_TRACEFORK"), (1, "PTRACE_O_TRACESYSGOOD"),
+                  (4, "PTRACE_O_TRACEVFORK"), (0x20, "PTRACE_O_TRACEVFORKDONE"), (0x80, "PTRACE_O_TRACESECCOMP")]
+ELF_NOTES = [(1, "NT_PRSTATUS"), (2, "NT_PRFPREG"), (3, "NT_PRPSINFO"), (4, "NT_TASKSTRUCT"), (6, "NT_AUXV"),
+             (0x53494749, "NT_SIGINFO"), (0x46494c45, "NT_FILE"), (0x46e62b7f, "NT_PRXFPREG"),
+             (0x100, "NT_PPC_VMX"), (0x101, "NT_PPC_SPE"), (0x102, "NT_PPC_VSX"), (0x200, "NT_386_TLS"),
+             (0x201, "NT_386_IOPERM"), (0x202, "NT_X86_XSTATE")] + \
+    [(0x300 + i, "NT_S390_" + n) for i, n in enumerate(
+        ["HIGH_GPRS", "TIMER", "TODCMP", "TODPREG", "CTRS", "PREFIX", "LAST_BREAK", "SYSTEM_CALL", "TDB",
+         "VXRS_LOW", "VXRS_HIGH"])] + \
+    [(0x400 + i, "NT_ARM_" + n) for i, n in enumerate(["VFP", "TLS", "HW_BREAK", "HW_WATCH", "SYSTEM_CALL"])]
+
 
 def _syscall_names():
     out = []
@@ -341,6 +366,7 @@ DECODERS = {
     "_sc_sigset_bits": ("sigset", [(1 << (v - 1), n) for v, n in SIGNALS if 0 < v <= 64], "(u64)STAP_ARG_f", None),
     "_sc_sock_type_name": ("value", SOCK_TYPE, "(u32)STAP_ARG_f", None),
     "_sc_stp_arch_prctl_func_str": ("value", ARCH_PRCTL, "(s32)STAP_ARG_f", 10),
+    "_sc_stp_arch_prctl_name": ("value", ARCH_PRCTL, "(u32)STAP_ARG_f", 16),
     "_sc_sockopt_level_str": ("value", SOCKOPT_LEVEL, "STAP_ARG_f", 16),
     "_sc_sockopt_optname_str": ("value", SOCKOPT_OPTNAME, "STAP_ARG_f", 16),
     "_sc_mountflags_str": ("flags", MOUNT_FLAGS, "STAP_ARG_f", 16),
@@ -384,6 +410,10 @@ DECODERS = {
     "_sc_capability": ("value", CAPABILITIES, "STAP_ARG_f", 16),
     "_sc_securebits": ("flags", SECUREBITS, "STAP_ARG_f", 16),
     "_sc_seccomp_mode": ("value", SECCOMP_MODE, "STAP_ARG_f", 16),
+    "_sc_ptrace_request": ("value", PTRACE_REQUEST, "STAP_ARG_f", 16),
+    "_sc_ptrace_arch_request": ("value", PTRACE_ARCH_REQUEST, "STAP_ARG_f", 16),
+    "_sc_ptrace_options": ("flags", PTRACE_OPTIONS, "STAP_ARG_f", 16),
+    "_sc_elf_note": ("value", ELF_NOTES, "STAP_ARG_f", 16),
     "errno_str": ("value", ERRNO, "(STAP_ARG_f < 0 ? -STAP_ARG_f : STAP_ARG_f)", None),
     "signal_str": ("value", SIGNAL_STR, "STAP_ARG_f", None),
     "syscall_name": ("value", _syscall_names(), "STAP_ARG_f", None),
@@ -1155,6 +1185,41 @@ function _sc_prctl_argstr:string (option:long, arg2:long, arg3:long, arg4:long, 
 	if (o == 35)
 		return s . ", " . _sc_prctl_mm(arg2) . sprintf(", 0x%x", arg3)
 	return s . sprintf(", 0x%x, 0x%x, 0x%x, 0x%x", arg2, arg3, arg4, arg5)
+}
+
+// struct iovec in user memory as stap prints it: "[{base, len}]"
+function _sc_struct_iovec_u:string (uaddr:long) {
+	if (!uaddr)
+		return "NULL"
+	if (!_sc_uload(uaddr, 8, 1) || !_sc_uload(uaddr + 8, 8, 1))
+		return sprintf("0x%x", uaddr)
+	return sprintf("[{0x%x, %u}]", _sc_uload(uaddr, 8, 0), _sc_uload(uaddr + 8, 8, 0))
+}
+
+// ptrace: the request by name and the other arguments as stap's
+// _ptrace_argstr (x86_64's requests first) shows them for that request
+function _sc_ptrace_argstr:string (request:long, pid:long, addr:long, data:long) {
+	r = request
+	if (r == 12 || r == 13 || r == 14 || r == 15 || r == 18 || r == 19)
+		return sprintf("%s, %d, 0x%x, 0x%x", _sc_ptrace_arch_request(r), pid, addr, data)
+	if (r == 31 || r == 32 || r == 33)
+		return sprintf("%s, %d, 0x%x, %s", _sc_ptrace_arch_request(r), pid, addr, _sc_signal_name(data))
+	if (r == 21)
+		return sprintf("PTRACE_OLDSETOPTIONS, %d, 0x%x, %s", pid, addr, _sc_ptrace_options(data))
+	if (r == 25 || r == 26)
+		return sprintf("%s, %d, %d, 0x%x", _sc_ptrace_arch_request(r), pid, _sc_s32(addr), data)
+	if (r == 30)
+		return sprintf("PTRACE_ARCH_PRCTL, %d, 0x%x, %s", pid, addr, _sc_stp_arch_prctl_name(data))
+	if (r == 1 || r == 2 || r == 3)
+		return sprintf("%s, %d, 0x%x, [0x%x]", _sc_ptrace_request(r), pid, addr, data)
+	if (r == 7 || r == 24 || r == 9 || r == 17)
+		return sprintf("%s, %d, 0x%x, %s", _sc_ptrace_request(r), pid, addr, _sc_signal_name(data))
+	if (r == 0x4204 || r == 0x4205)
+		return sprintf("%s, %d, %s, %s", _sc_ptrace_request(r), pid, _sc_elf_note(addr),
+			       _sc_struct_iovec_u(data))
+	if (r == 0x4200)
+		return sprintf("PTRACE_SETOPTIONS, %d, 0x%x, %s", pid, addr, _sc_ptrace_options(data))
+	return sprintf("%s, %d, 0x%x, 0x%x", _sc_ptrace_request(r), pid, addr, data)
 }
 
 // The number of an errno name for errno_str (stap's errno_p).

@@ -23,6 +23,13 @@ load_all()
     ("_sc_securebits", 0x11, "SECBIT_NOROOT|SECBIT_KEEP_CAPS"),
     ("_sc_prctl_fpexc", 0, "PR_FP_EXC_DISABLED"),
     ("_sc_seccomp_mode", 2, "SECCOMP_MODE_FILTER"),
+    ("_sc_ptrace_request", 0x4206, "PTRACE_SEIZE"),
+    ("_sc_ptrace_request", 12, "0xc"),
+    ("_sc_ptrace_arch_request", 12, "PTRACE_GETREGS"),
+    ("_sc_ptrace_options", 0, "0x0"),
+    ("_sc_ptrace_options", 0x200001, "PTRACE_O_TRACESYSGOOD|0x200000"),
+    ("_sc_elf_note", 0x202, "NT_X86_XSTATE"),
+    ("_sc_stp_arch_prctl_name", 0x1003, "ARCH_GET_FS"),
 ])
 def test_ctl_decoders(name, arg, out):
     assert B.BUILTINS[name](None, arg) == out

@@ -25,3 +25,19 @@ prctl(35, 99, 0x1000)          # PR_SET_MM, unknown field
 prctl(2, 0)                    # PR_GET_PDEATHSIG
 prctl(12, 0x80)                # PR_SET_FPEXC, PR_FP_EXC_SW_ENABLE
 prctl(1000, 1, 2, 3, 4)        # an option stap does not know
+
+
+def ptrace(*a):
+    # pid 999999 does not exist: every request fails with ESRCH
+    libc.syscall(L(101), *[L(x) for x in a])
+
+
+ptrace(2, 999999, 0x1000, 0x2000)            # PTRACE_PEEKDATA
+ptrace(7, 999999, 0, 9)                      # PTRACE_CONT, SIGKILL
+ptrace(0x4200, 999999, 0, 0x100009)          # PTRACE_SETOPTIONS
+ptrace(0x4204, 999999, 1, 0)                 # PTRACE_GETREGSET, NT_PRSTATUS, NULL
+ptrace(12, 999999, 0, 0x3000)                # PTRACE_GETREGS
+ptrace(30, 999999, 0x4000, 0x1003)           # PTRACE_ARCH_PRCTL, ARCH_GET_FS
+ptrace(25, 999999, -1, 0)                    # PTRACE_GET_THREAD_AREA
+ptrace(16, 999999, 0, 0)                     # PTRACE_ATTACH
+ptrace(0x1234, 999999, 1, 2)                 # a request stap does not know
