@@ -296,6 +296,18 @@ ELF_NOTES = [(1, "NT_PRSTATUS"), (2, "NT_PRFPREG"), (3, "NT_PRPSINFO"), (4, "NT_
          "VXRS_LOW", "VXRS_HIGH"])] + \
     [(0x400 + i, "NT_ARM_" + n) for i, n in enumerate(["VFP", "TLS", "HW_BREAK", "HW_WATCH", "SYSTEM_CALL"])]
 
+# keyctl: the special keyring ids, request_key's default keyrings and the
+# permission bits (possessor, user, group, other) in stap's order
+KEYCTL_KEYRING_SHORTCUT = [(-1 - i, "KEY_SPEC_" + n) for i, n in enumerate(
+    ["THREAD_KEYRING", "PROCESS_KEYRING", "SESSION_KEYRING", "USER_KEYRING", "USER_SESSION_KEYRING",
+     "GROUP_KEYRING", "REQKEY_AUTH_KEY", "REQUESTOR_KEYRING"])]
+KEYCTL_DEFAULT_KEYRINGS = [(i - 1, "KEY_REQKEY_DEFL_" + n) for i, n in enumerate(
+    ["NO_CHANGE", "DEFAULT", "THREAD_KEYRING", "PROCESS_KEYRING", "SESSION_KEYRING", "USER_KEYRING",
+     "USER_SESSION_KEYRING", "GROUP_KEYRING"])]
+KEYCTL_PERM = [(v << sh, f"KEY_{who}_{n}") for who, sh in [("POS", 24), ("USR", 16), ("GRP", 8), ("OTH", 0)]
+               for v, n in [(1, "VIEW"), (2, "READ"), (4, "WRITE"), (8, "SEARCH"), (0x10, "LINK"),
+                            (0x20, "SETATTR"), (0x3f, "ALL")]]
+
 
 def _syscall_names():
     out = []
@@ -414,6 +426,9 @@ DECODERS = {
     "_sc_ptrace_arch_request": ("value", PTRACE_ARCH_REQUEST, "STAP_ARG_f", 16),
     "_sc_ptrace_options": ("flags", PTRACE_OPTIONS, "STAP_ARG_f", 16),
     "_sc_elf_note": ("value", ELF_NOTES, "STAP_ARG_f", 16),
+    "_sc_stp_keyctl_keyring_shortcut_str": ("value", KEYCTL_KEYRING_SHORTCUT, "(s32)STAP_ARG_f", 10),
+    "_sc_stp_keyctl_default_keyrings_str": ("value", KEYCTL_DEFAULT_KEYRINGS, "(s32)STAP_ARG_f", 10),
+    "_sc_keyctl_perm_bits": ("flags", KEYCTL_PERM, "(u32)STAP_ARG_f", 16),
     "errno_str": ("value", ERRNO, "(STAP_ARG_f < 0 ? -STAP_ARG_f : STAP_ARG_f)", None),
     "signal_str": ("value", SIGNAL_STR, "STAP_ARG_f", None),
     "syscall_name": ("value", _syscall_names(), "STAP_ARG_f", None),
@@ -1222,6 +1237,16 @@ function _sc_ptrace_argstr:string (request:long, pid:long, addr:long, data:long)
 	return sprintf("%s, %d, 0x%x, 0x%x", _sc_ptrace_request(r), pid, addr, data)
 }
 
+// keyctl permissions: the named bits, what is left in decimal, "0" for none
+function _sc_stp_keyctl_perm_str:string (mask:long) {
+	m = mask & 0xffffffff
+	rest = m & ~0x3f3f3f3f
+	if (!(m & 0x3f3f3f3f))
+		return sprintf("%d", rest)
+	s = _sc_keyctl_perm_bits(m & 0x3f3f3f3f)
+	return rest ? s . sprintf("|%d", rest) : s
+}
+
 // The number of an errno name for errno_str (stap's errno_p).
 function _sc_errno_p:long (err:long) {
 	e = err < 0 ? -err : err
@@ -1269,6 +1294,8 @@ def python_tables() -> str:
             mask = 0xffffffff
         elif "~0x80000000" in expr:
             mask = ~0x80000000
+        elif expr.startswith("(s32)"):
+            mask = "s32"       # the low 32 bits, sign-extended
         absval = "-STAP_ARG_f" in expr
         lines.append(f"    {name!r}: ({kind!r}, {table!r}, {mask!r}, {base!r}, {absval!r}),")
     lines.append("}")

@@ -30,6 +30,14 @@ load_all()
     ("_sc_ptrace_options", 0x200001, "PTRACE_O_TRACESYSGOOD|0x200000"),
     ("_sc_elf_note", 0x202, "NT_X86_XSTATE"),
     ("_sc_stp_arch_prctl_name", 0x1003, "ARCH_GET_FS"),
+    ("_sc_stp_keyctl_keyring_shortcut_str", 0xfffffffd, "KEY_SPEC_SESSION_KEYRING"),
+    ("_sc_stp_keyctl_keyring_shortcut_str", -8, "KEY_SPEC_REQUESTOR_KEYRING"),
+    ("_sc_stp_keyctl_keyring_shortcut_str", 7, "7"),
+    ("_sc_stp_keyctl_default_keyrings_str", -1, "KEY_REQKEY_DEFL_NO_CHANGE"),
+    ("_sc_stp_keyctl_default_keyrings_str", 6, "KEY_REQKEY_DEFL_GROUP_KEYRING"),
+    ("_sc_keyctl_perm_bits", 0x3f000000, "KEY_POS_VIEW|KEY_POS_READ|KEY_POS_WRITE|KEY_POS_SEARCH"
+     "|KEY_POS_LINK|KEY_POS_SETATTR"),
+    ("_sc_stp_keyctl_cmd_str", 0xffffffff, "-1"),
 ])
 def test_ctl_decoders(name, arg, out):
     assert B.BUILTINS[name](None, arg) == out

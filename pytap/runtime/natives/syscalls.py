@@ -53,7 +53,9 @@ def _decoder(name):
     def twin(ctx, v):
         if absval:
             v = abs(v)
-        if mask is not None:
+        if mask == "s32":
+            v = ((v & 0xffffffff) ^ 0x80000000) - 0x80000000
+        elif mask is not None:
             v &= mask
         if kind == "sigset":
             return _sigset(table, v)

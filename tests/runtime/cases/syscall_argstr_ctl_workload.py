@@ -41,3 +41,15 @@ ptrace(30, 999999, 0x4000, 0x1003)           # PTRACE_ARCH_PRCTL, ARCH_GET_FS
 ptrace(25, 999999, -1, 0)                    # PTRACE_GET_THREAD_AREA
 ptrace(16, 999999, 0, 0)                     # PTRACE_ATTACH
 ptrace(0x1234, 999999, 1, 2)                 # a request stap does not know
+
+
+def keyctl(*a):
+    libc.syscall(L(250), *[L(x) for x in a] + [L(0)] * (5 - len(a)))
+
+
+keyctl(0, -3, 0)                  # KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING
+keyctl(0, 12345, 0)               # a plain key id
+keyctl(5, 999999, 0x3f010040)     # KEYCTL_SETPERM on a key that does not exist
+keyctl(5, 999999, 0)
+keyctl(14, -1)                    # KEYCTL_SET_REQKEY_KEYRING, NO_CHANGE (a query)
+keyctl(6, -4, 999999)             # KEYCTL_DESCRIBE, KEY_SPEC_USER_KEYRING, buffer length 0
