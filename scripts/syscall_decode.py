@@ -308,6 +308,17 @@ KEYCTL_PERM = [(v << sh, f"KEY_{who}_{n}") for who, sh in [("POS", 24), ("USR", 
                for v, n in [(1, "VIEW"), (2, "READ"), (4, "WRITE"), (8, "SEARCH"), (0x10, "LINK"),
                             (0x20, "SETATTR"), (0x3f, "ALL")]]
 
+# fanotify (stap's lists: the notification class is a value, the rest flags)
+FANOTIFY_CLASS = [(0, "FAN_CLASS_NOTIF"), (4, "FAN_CLASS_CONTENT"), (8, "FAN_CLASS_PRE_CONTENT")]
+FANOTIFY_INIT_EXTRA = [(1, "FAN_CLOEXEC"), (2, "FAN_NONBLOCK"), (0x10, "FAN_UNLIMITED_QUEUE"),
+                       (0x20, "FAN_UNLIMITED_MARKS")]
+FANOTIFY_MARK_FLAGS = [(1, "FAN_MARK_ADD"), (2, "FAN_MARK_REMOVE"), (0x80, "FAN_MARK_FLUSH"),
+                       (4, "FAN_MARK_DONT_FOLLOW"), (8, "FAN_MARK_ONLYDIR"), (0x10, "FAN_MARK_MOUNT"),
+                       (0x20, "FAN_MARK_IGNORED_MASK"), (0x40, "FAN_MARK_IGNORED_SURV_MODIFY")]
+FANOTIFY_MASK = [(1, "FAN_ACCESS"), (2, "FAN_MODIFY"), (8, "FAN_CLOSE_WRITE"), (0x10, "FAN_CLOSE_NOWRITE"),
+                 (0x20, "FAN_OPEN"), (0x4000, "FAN_Q_OVERFLOW"), (0x10000, "FAN_OPEN_PERM"),
+                 (0x20000, "FAN_ACCESS_PERM"), (0x40000000, "FAN_ONDIR"), (0x08000000, "FAN_EVENT_ON_CHILD")]
+
 
 def _syscall_names():
     out = []
@@ -429,6 +440,10 @@ DECODERS = {
     "_sc_stp_keyctl_keyring_shortcut_str": ("value", KEYCTL_KEYRING_SHORTCUT, "(s32)STAP_ARG_f", 10),
     "_sc_stp_keyctl_default_keyrings_str": ("value", KEYCTL_DEFAULT_KEYRINGS, "(s32)STAP_ARG_f", 10),
     "_sc_keyctl_perm_bits": ("flags", KEYCTL_PERM, "(u32)STAP_ARG_f", 16),
+    "_sc_fanotify_class": ("value", FANOTIFY_CLASS, "(u32)STAP_ARG_f", 16),
+    "_sc_fanotify_init_extra": ("flags", FANOTIFY_INIT_EXTRA, "(u32)STAP_ARG_f", 16),
+    "_sc_fanotify_mark_flags_str": ("flags", FANOTIFY_MARK_FLAGS, "(u32)STAP_ARG_f", 16),
+    "_sc_fanotify_mark_mask_str": ("flags", FANOTIFY_MASK, "STAP_ARG_f", 16),
     "errno_str": ("value", ERRNO, "(STAP_ARG_f < 0 ? -STAP_ARG_f : STAP_ARG_f)", None),
     "signal_str": ("value", SIGNAL_STR, "STAP_ARG_f", None),
     "syscall_name": ("value", _syscall_names(), "STAP_ARG_f", None),
@@ -1245,6 +1260,15 @@ function _sc_stp_keyctl_perm_str:string (mask:long) {
 		return sprintf("%d", rest)
 	s = _sc_keyctl_perm_bits(m & 0x3f3f3f3f)
 	return rest ? s . sprintf("|%d", rest) : s
+}
+
+// fanotify_init flags: the notification class, then the other flags
+function _sc_fanotify_init_flags_str:string (flags:long) {
+	f = flags & 0xffffffff
+	s = _sc_fanotify_class(f & 0xc)
+	if (f & ~0xc)
+		s = s . "|" . _sc_fanotify_init_extra(f & ~0xc)
+	return s
 }
 
 // The number of an errno name for errno_str (stap's errno_p).

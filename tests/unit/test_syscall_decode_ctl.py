@@ -38,6 +38,10 @@ load_all()
     ("_sc_keyctl_perm_bits", 0x3f000000, "KEY_POS_VIEW|KEY_POS_READ|KEY_POS_WRITE|KEY_POS_SEARCH"
      "|KEY_POS_LINK|KEY_POS_SETATTR"),
     ("_sc_stp_keyctl_cmd_str", 0xffffffff, "-1"),
+    ("_sc_fanotify_class", 0xc, "0xc"),
+    ("_sc_fanotify_init_extra", 0x12, "FAN_NONBLOCK|FAN_UNLIMITED_QUEUE"),
+    ("_sc_fanotify_mark_flags_str", 0x81, "FAN_MARK_ADD|FAN_MARK_FLUSH"),
+    ("_sc_fanotify_mark_mask_str", 0x48000018, "FAN_CLOSE_WRITE|FAN_CLOSE_NOWRITE|FAN_ONDIR|FAN_EVENT_ON_CHILD"),
 ])
 def test_ctl_decoders(name, arg, out):
     assert B.BUILTINS[name](None, arg) == out

@@ -53,3 +53,6 @@ keyctl(5, 999999, 0x3f010040)     # KEYCTL_SETPERM on a key that does not exist
 keyctl(5, 999999, 0)
 keyctl(14, -1)                    # KEYCTL_SET_REQKEY_KEYRING, NO_CHANGE (a query)
 keyctl(6, -4, 999999)             # KEYCTL_DESCRIBE, KEY_SPEC_USER_KEYRING, buffer length 0
+libc.syscall(L(300), L(0x4 | 0x1 | 0x40), L(0))   # fanotify_init (the fd closes at exit)
+libc.syscall(L(301), L(-1), L(0x1 | 0x10), L(0x20 | 0x8 | 0x100), L(-100), b"/tmp")  # fanotify_mark: EBADF
+libc.syscall(L(301), L(-1), L(0), L(0), L(-100), b"/tmp")
