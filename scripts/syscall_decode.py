@@ -319,6 +319,13 @@ FANOTIFY_MASK = [(1, "FAN_ACCESS"), (2, "FAN_MODIFY"), (8, "FAN_CLOSE_WRITE"), (
                  (0x20, "FAN_OPEN"), (0x4000, "FAN_Q_OVERFLOW"), (0x10000, "FAN_OPEN_PERM"),
                  (0x20000, "FAN_ACCESS_PERM"), (0x40000000, "FAN_ONDIR"), (0x08000000, "FAN_EVENT_ON_CHILD")]
 
+# quotactl: the command (cmd >> 8) and quota formats
+QUOTACTL_CMD = [(0x800000 + i, "Q_" + n) for i, n in enumerate(
+    ["SYNC", "QUOTAON", "QUOTAOFF", "GETFMT", "GETINFO", "SETINFO", "GETQUOTA", "SETQUOTA"], 1)] + \
+    [(0x5800 + i, "Q_X" + n) for i, n in enumerate(
+        ["QUOTAON", "QUOTAOFF", "GETQUOTA", "SETQLIM", "GETQSTAT", "QUOTARM", "QUOTASYNC", "GETQSTATV"], 1)]
+QUOTA_FORMAT = [(1, "QFMT_VFS_OLD"), (2, "QFMT_VFS_V0"), (3, "QFMT_OCFS2"), (4, "QFMT_VFS_V1")]
+
 
 def _syscall_names():
     out = []
@@ -444,6 +451,8 @@ DECODERS = {
     "_sc_fanotify_init_extra": ("flags", FANOTIFY_INIT_EXTRA, "(u32)STAP_ARG_f", 16),
     "_sc_fanotify_mark_flags_str": ("flags", FANOTIFY_MARK_FLAGS, "(u32)STAP_ARG_f", 16),
     "_sc_fanotify_mark_mask_str": ("flags", FANOTIFY_MASK, "STAP_ARG_f", 16),
+    "_sc_quotactl_cmd": ("value", QUOTACTL_CMD, "(u32)STAP_ARG_f", 16),
+    "_sc_quotactl_quota_type_str": ("value", QUOTA_FORMAT, "(s32)STAP_ARG_f", 16),
     "errno_str": ("value", ERRNO, "(STAP_ARG_f < 0 ? -STAP_ARG_f : STAP_ARG_f)", None),
     "signal_str": ("value", SIGNAL_STR, "STAP_ARG_f", None),
     "syscall_name": ("value", _syscall_names(), "STAP_ARG_f", None),
@@ -1269,6 +1278,35 @@ function _sc_fanotify_init_flags_str:string (flags:long) {
 	if (f & ~0xc)
 		s = s . "|" . _sc_fanotify_init_extra(f & ~0xc)
 	return s
+}
+
+// quotactl's cmd: the command, then the quota type
+function _sc_quotactl_cmd_str:string (cmd:long) {
+	c = cmd & 0xffffffff
+	t = c & 0xff
+	return _sc_quotactl_cmd(c >> 8) . (t == 0 ? "|USRQUOTA" : t == 1 ? "|GRPQUOTA" : sprintf("|0x%x", t))
+}
+
+// struct if_dqblk (72 bytes): its first five limits and usages
+function _sc_struct_dqblk_u:string (uaddr:long) {
+	if (!uaddr)
+		return "NULL"
+	if (!_sc_uload(uaddr, 8, 1) || !_sc_uload(uaddr + 64, 8, 1))
+		return sprintf("0x%x", uaddr)
+	return sprintf("{dqb_bhardlimit=%u, dqb_bsoftlimit=%u, dqb_curspace=%u, dqb_ihardlimit=%u, dqb_isoftlimit=%u, ...}",
+		       _sc_uload(uaddr, 8, 0), _sc_uload(uaddr + 8, 8, 0), _sc_uload(uaddr + 16, 8, 0),
+		       _sc_uload(uaddr + 24, 8, 0), _sc_uload(uaddr + 32, 8, 0))
+}
+
+// struct if_dqinfo (24 bytes)
+function _sc_struct_dqinfo_u:string (uaddr:long) {
+	if (!uaddr)
+		return "NULL"
+	if (!_sc_uload(uaddr, 8, 1) || !_sc_uload(uaddr + 16, 8, 1))
+		return sprintf("0x%x", uaddr)
+	return sprintf("{dqi_bgrace=%u, dqi_igrace=%u, dqi_flags=%d, dqi_valid=%d}",
+		       _sc_uload(uaddr, 8, 0), _sc_uload(uaddr + 8, 8, 0),
+		       _sc_s32(_sc_uload(uaddr + 16, 4, 0)), _sc_s32(_sc_uload(uaddr + 20, 4, 0)))
 }
 
 // The number of an errno name for errno_str (stap's errno_p).

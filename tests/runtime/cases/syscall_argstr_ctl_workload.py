@@ -56,3 +56,16 @@ keyctl(6, -4, 999999)             # KEYCTL_DESCRIBE, KEY_SPEC_USER_KEYRING, buff
 libc.syscall(L(300), L(0x4 | 0x1 | 0x40), L(0))   # fanotify_init (the fd closes at exit)
 libc.syscall(L(301), L(-1), L(0x1 | 0x10), L(0x20 | 0x8 | 0x100), L(-100), b"/tmp")  # fanotify_mark: EBADF
 libc.syscall(L(301), L(-1), L(0), L(0), L(-100), b"/tmp")
+
+
+def quotactl(cmd, qid, addr):
+    # on a special file that does not exist: ENOENT
+    libc.syscall(L(179), L(cmd), b"/nonexistent-quota-dev", L(qid), addr)
+
+
+dqblk = (ctypes.c_uint64 * 9)(1, 2, 3, 4, 5, 6, 7, 8, 9)
+dqinfo = (ctypes.c_uint64 * 3)(60, 120, (3 << 32) | 1)
+quotactl((0x800008 << 8) | 0, 1000, dqblk)              # Q_SETQUOTA|USRQUOTA
+quotactl((0x800006 << 8) | 1, 0, dqinfo)                # Q_SETINFO|GRPQUOTA
+quotactl((0x800002 << 8) | 0, 2, b"/quota.user")        # Q_QUOTAON, QFMT_VFS_V0
+quotactl((0x800001 << 8) | 2, 0, None)                  # Q_SYNC|0x2
