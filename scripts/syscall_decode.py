@@ -641,6 +641,7 @@ def tapset_text() -> str:
                "\t\tSC_HEX(STAP_RETVALUE, pos, STAP_ARG_uaddr);\n\t\treturn 0;\n\t}\n\t{\n"
                + "\n".join(sig) + "\n\t}\n\treturn 0;\n%}\n\n")
     out.append(_with_escape_cases(STRUCTS.replace("HELPERS\n", HELPERS)))
+    out.append(XATTR_VAL.replace("HELPERS\n", HELPERS))
     out.append("function _sc_ustr_q:string (addr:long) %{ /* bpf */ /* pure */\n" + HELPERS + _with_escape_cases(USTR_Q) + "%}\n\n")
     out.append(TIMES.replace("HELPERS\n", HELPERS + TIMES_MACRO))
     out.append(STAP_FUNCS)
@@ -697,6 +698,66 @@ TIMES_MACRO = r"""#ifndef PYTAP_SC_TIMES
 	} \
 	return 0;
 #endif
+"""
+
+XATTR_VAL = r"""
+// An extended attribute's value as stap's _stp_xattr_val_str shows it: at
+// most 50 bytes, quoted, printable ASCII as is and other bytes as \xHH, a
+// final NUL after a printable byte left out; within stap's budget of
+// MAXSTRINGLEN - 3 characters (here pytap's string size).  The address in
+// hex for a null address, a size of 0 or unreadable memory.
+function _sc_stp_xattr_val_str:string (uaddr:long, size:long) %{ /* bpf */ /* pure */
+HELPERS
+	/* a string literal would live in .rodata, which BCC does not load */
+#define SC_XDIGIT(x) ((x) < 10 ? '0' + (x) : 'a' + (x) - 10)
+	unsigned char *raw = (unsigned char *)E->F->fmt + 2 * PYTAP_MSL;
+	char *d = STAP_RETVALUE;
+	u32 pos = 0;
+	s64 n = STAP_ARG_size;
+	d[0] = 0;
+	if (n < 0 || n > 50)
+		n = 50;
+	u32 sz = pytap_launder(n) & 63;
+	if (!STAP_ARG_uaddr || n == 0 || sz == 0
+	    || bpf_probe_read_user(raw, sz, (void *)STAP_ARG_uaddr) < 0) {
+		SC_HEX(d, pos, STAP_ARG_uaddr);
+		return 0;
+	}
+	s64 budget = PYTAP_MSL - 3;
+	s64 i = 0;
+	d[0] = '"';
+	pos = 1;
+	for (int k = 0; k < 50; k++) {
+		if (i >= n)
+			break;
+		u32 c = raw[i & 63];
+		if (c >= ' ' && c <= 0x7e) {
+			budget--;
+			d[pos & PYTAP_IDX_MASK] = c;
+			pos++;
+		} else {
+			if (budget < 4)
+				break;
+			budget -= 4;
+			d[pos & PYTAP_IDX_MASK] = '\\';
+			d[(pos + 1) & PYTAP_IDX_MASK] = 'x';
+			d[(pos + 2) & PYTAP_IDX_MASK] = SC_XDIGIT((c >> 4) & 15);
+			d[(pos + 3) & PYTAP_IDX_MASK] = SC_XDIGIT(c & 15);
+			pos += 4;
+		}
+		pos = pytap_launder(pos) & PYTAP_IDX_MASK;
+		budget = pytap_launder(budget);
+		if (budget == 0)
+			break;
+		i = pytap_launder(i + 1);
+	}
+	if (i > 1 && i <= 50 && raw[(i - 1) & 63] == 0 && raw[(i - 2) & 63] >= ' ' && raw[(i - 2) & 63] <= 0x7e && pos > 4)
+		pos = pytap_launder(pos - 4) & PYTAP_IDX_MASK;
+	d[pos & PYTAP_IDX_MASK] = '"';
+	d[(pos + 1) & PYTAP_IDX_MASK] = 0;
+	return 0;
+%}
+
 """
 
 STRUCTS = r"""

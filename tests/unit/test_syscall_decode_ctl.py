@@ -49,3 +49,20 @@ load_all()
 ])
 def test_ctl_decoders(name, arg, out):
     assert B.BUILTINS[name](None, arg) == out
+
+
+@pytest.mark.parametrize("data,size,out", [
+    (b"hello\0", 6, '"hello"'),
+    (b"\x01a\"b\xff", 5, '"\\x01a"b\\xff"'),
+    (b"\0\0", 2, '"\\x00\\x00"'),
+    (b"y" * 60, 60, '"' + "y" * 50 + '"'),
+])
+def test_xattr_val_str(data, size, out):
+    """The twin reads this process's memory (/proc/self/mem)."""
+    import ctypes
+    buf = ctypes.create_string_buffer(data, len(data))
+    assert B.BUILTINS["_sc_stp_xattr_val_str"](None, ctypes.addressof(buf), size) == out
+
+
+def test_xattr_val_str_null():
+    assert B.BUILTINS["_sc_stp_xattr_val_str"](None, 0, 5) == "0x0"

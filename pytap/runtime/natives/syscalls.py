@@ -210,3 +210,30 @@ def _sc_user_buffer_quoted(ctx, addr, inlen, outlen):
             t = esc
         return out[:max(t, 1)] + '"...'
     return out + '"'
+
+
+@builtin("_sc_stp_xattr_val_str")
+def _sc_stp_xattr_val_str(ctx, uaddr, size):
+    """stap's _stp_xattr_val_str (see tapsets/syscall_decoders.stp)."""
+    n = 50 if size < 0 or size > 50 else size
+    data = _b._read_user(ctx, uaddr, n) if uaddr and n else None
+    if not data or len(data) < n:
+        return _hex(uaddr)
+    budget = _b._maxlen(ctx) + 1 - 3
+    out, i = '"', 0
+    while i < n:
+        c = data[i]
+        if 32 <= c <= 126:
+            budget -= 1
+            out += chr(c)
+        else:
+            if budget < 4:
+                break
+            budget -= 4
+            out += "\\x%02x" % c
+        if budget == 0:
+            break
+        i += 1
+    if i > 1 and data[i - 1] == 0 and 32 <= data[i - 2] <= 126 and len(out) > 4:
+        out = out[:-4]
+    return out + '"'

@@ -69,3 +69,13 @@ quotactl((0x800008 << 8) | 0, 1000, dqblk)              # Q_SETQUOTA|USRQUOTA
 quotactl((0x800006 << 8) | 1, 0, dqinfo)                # Q_SETINFO|GRPQUOTA
 quotactl((0x800002 << 8) | 0, 2, b"/quota.user")        # Q_QUOTAON, QFMT_VFS_V0
 quotactl((0x800001 << 8) | 2, 0, None)                  # Q_SYNC|0x2
+
+
+def setxattr(value, size):
+    # on a path that does not exist: ENOENT
+    libc.syscall(L(188), b"/nonexistent-xattr", b"user.pytap", value, L(size), L(1))
+
+
+setxattr(b"hello\0", 6)                      # a C string: its NUL left out
+setxattr(b"\x01a\"b\xff", 5)                 # bytes as \xHH, quotes as is
+setxattr(b"x" * 60, 60)                      # at most 50 bytes
