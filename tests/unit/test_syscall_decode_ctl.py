@@ -60,8 +60,11 @@ def test_ctl_decoders(name, arg, out):
 def test_xattr_val_str(data, size, out):
     """The twin reads this process's memory (/proc/self/mem)."""
     import ctypes
+    import os
+    from types import SimpleNamespace
     buf = ctypes.create_string_buffer(data, len(data))
-    assert B.BUILTINS["_sc_stp_xattr_val_str"](None, ctypes.addressof(buf), size) == out
+    ctx = SimpleNamespace(pid=os.getpid(), interp=None)
+    assert B.BUILTINS["_sc_stp_xattr_val_str"](ctx, ctypes.addressof(buf), size) == out
 
 
 def test_xattr_val_str_null():
