@@ -326,6 +326,11 @@ QUOTACTL_CMD = [(0x800000 + i, "Q_" + n) for i, n in enumerate(
         ["QUOTAON", "QUOTAOFF", "GETQUOTA", "SETQLIM", "GETQSTAT", "QUOTARM", "QUOTASYNC", "GETQSTATV"], 1)]
 QUOTA_FORMAT = [(1, "QFMT_VFS_OLD"), (2, "QFMT_VFS_V0"), (3, "QFMT_OCFS2"), (4, "QFMT_VFS_V1")]
 
+# adjtimex modes (stap's list)
+ADJTIMEX_MODES = [(1, "ADJ_OFFSET"), (2, "ADJ_FREQUENCY"), (4, "ADJ_MAXERROR"), (8, "ADJ_ESTERROR"),
+                  (0x10, "ADJ_STATUS"), (0x20, "ADJ_TIMECONST"), (0x4000, "ADJ_TICK"),
+                  (0x8001, "ADJ_OFFSET_SINGLESHOT")]
+
 
 def _syscall_names():
     out = []
@@ -453,6 +458,7 @@ DECODERS = {
     "_sc_fanotify_mark_mask_str": ("flags", FANOTIFY_MASK, "STAP_ARG_f", 16),
     "_sc_quotactl_cmd": ("value", QUOTACTL_CMD, "(u32)STAP_ARG_f", 16),
     "_sc_quotactl_quota_type_str": ("value", QUOTA_FORMAT, "(s32)STAP_ARG_f", 16),
+    "_sc_adjtimex_modes": ("flags", ADJTIMEX_MODES, "(u32)STAP_ARG_f", 16),
     "errno_str": ("value", ERRNO, "(STAP_ARG_f < 0 ? -STAP_ARG_f : STAP_ARG_f)", None),
     "signal_str": ("value", SIGNAL_STR, "STAP_ARG_f", None),
     "syscall_name": ("value", _syscall_names(), "STAP_ARG_f", None),
@@ -1368,6 +1374,31 @@ function _sc_struct_dqinfo_u:string (uaddr:long) {
 	return sprintf("{dqi_bgrace=%u, dqi_igrace=%u, dqi_flags=%d, dqi_valid=%d}",
 		       _sc_uload(uaddr, 8, 0), _sc_uload(uaddr + 8, 8, 0),
 		       _sc_s32(_sc_uload(uaddr + 16, 4, 0)), _sc_s32(_sc_uload(uaddr + 20, 4, 0)))
+}
+
+// struct sched_attr (56 bytes on this kernel's layout)
+function _sc_struct_sched_attr_u:string (uaddr:long) {
+	if (!uaddr)
+		return "NULL"
+	if (!_sc_uload(uaddr, 8, 1) || !_sc_uload(uaddr + 48, 8, 1))
+		return sprintf("0x%x", uaddr)
+	return sprintf("{size=%u, sched_policy=%u, sched_flags=%u, sched_nice=%d, sched_priority=%u, sched_runtime=%u, sched_deadline=%u, sched_period=%u}",
+		       _sc_uload(uaddr, 4, 0), _sc_uload(uaddr + 4, 4, 0), _sc_uload(uaddr + 8, 8, 0),
+		       _sc_s32(_sc_uload(uaddr + 16, 4, 0)), _sc_uload(uaddr + 20, 4, 0),
+		       _sc_uload(uaddr + 24, 8, 0), _sc_uload(uaddr + 32, 8, 0), _sc_uload(uaddr + 40, 8, 0))
+}
+
+// struct timex (208 bytes): the modes, then the fields stap shows
+function _sc_struct_timex_u:string (uaddr:long) {
+	if (!uaddr)
+		return "NULL"
+	if (!_sc_uload(uaddr, 8, 1) || !_sc_uload(uaddr + 200, 8, 1))
+		return sprintf("0x%x", uaddr)
+	return sprintf("{%s, constant=%u, esterror=%u, freq=%u, maxerror=%u, offset=%u, precision=%u, status=%d, tick=%u, tolerance=%u}",
+		       _sc_adjtimex_modes(_sc_uload(uaddr, 4, 0)), _sc_uload(uaddr + 48, 8, 0),
+		       _sc_uload(uaddr + 32, 8, 0), _sc_uload(uaddr + 16, 8, 0), _sc_uload(uaddr + 24, 8, 0),
+		       _sc_uload(uaddr + 8, 8, 0), _sc_uload(uaddr + 56, 8, 0), _sc_s32(_sc_uload(uaddr + 40, 4, 0)),
+		       _sc_uload(uaddr + 88, 8, 0), _sc_uload(uaddr + 64, 8, 0))
 }
 
 // The number of an errno name for errno_str (stap's errno_p).

@@ -39,6 +39,8 @@ load_all()
      "|KEY_POS_LINK|KEY_POS_SETATTR"),
     ("_sc_stp_keyctl_cmd_str", 0xffffffff, "-1"),
     ("_sc_fanotify_class", 0xc, "0xc"),
+    ("_sc_adjtimex_modes", 0xa001, "ADJ_OFFSET|ADJ_OFFSET_SINGLESHOT|0x2000"),
+    ("_sc_adjtimex_modes", 0, "0x0"),
     ("_sc_quotactl_cmd", 0x5808, "Q_XGETQSTATV"),
     ("_sc_quotactl_cmd", 0x800009, "0x800009"),
     ("_sc_quotactl_quota_type_str", 4, "QFMT_VFS_V1"),

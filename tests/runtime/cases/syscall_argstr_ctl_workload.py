@@ -79,3 +79,10 @@ def setxattr(value, size):
 setxattr(b"hello\0", 6)                      # a C string: its NUL left out
 setxattr(b"\x01a\"b\xff", 5)                 # bytes as \xHH, quotes as is
 setxattr(b"x" * 60, 60)                      # at most 50 bytes
+
+# sched_setattr of a pid that does not exist (ESRCH)
+attr = (ctypes.c_uint32 * 14)(56, 0, 0, 0, 5, 0, 1, 0, 2, 0, 3, 0, 0, 0)
+libc.syscall(L(314), L(999999), attr, L(0))
+# adjtimex with no modes: a query
+timex = (ctypes.c_int64 * 26)(0, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 10)
+libc.syscall(L(159), timex)
