@@ -331,6 +331,21 @@ ADJTIMEX_MODES = [(1, "ADJ_OFFSET"), (2, "ADJ_FREQUENCY"), (4, "ADJ_MAXERROR"), 
                   (0x10, "ADJ_STATUS"), (0x20, "ADJ_TIMECONST"), (0x4000, "ADJ_TICK"),
                   (0x8001, "ADJ_OFFSET_SINGLESHOT")]
 
+# siginfo si_code: the generic codes, then each signal's own
+SI_CODE = [(0, "SI_USER"), (0x80, "SI_KERNEL"), (-1, "SI_QUEUE"), (-2, "SI_TIMER"), (-3, "SI_MESGQ"),
+           (-4, "SI_ASYNCIO"), (-5, "SI_SIGIO"), (-6, "SI_TKILL"), (-7, "SI_DETHREAD")]
+SI_CODE_BY_SIGNAL = {
+    4: ["ILL_" + n for n in ["ILLOPC", "ILLOPN", "ILLADR", "ILLTRP", "PRVOPC", "PRVREG", "COPROC", "BADSTK"]],
+    8: ["FPE_" + n for n in ["INTDIV", "INTOVF", "FLTDIV", "FLTOVF", "FLTUND", "FLTRES", "FLTINV", "FLTSUB"]],
+    11: ["SEGV_MAPERR", "SEGV_ACCERR", "SEGV_BNDERR"],
+    7: ["BUS_ADRALN", "BUS_ADRERR", "BUS_OBJERR", "BUS_MCEERR_AR", "BUS_MCEERR_AO"],
+    5: ["TRAP_BRKPT", "TRAP_TRACE", "TRAP_BRANCH", "TRAP_HWBKPT"],
+    17: ["CLD_" + n for n in ["EXITED", "KILLED", "DUMPED", "TRAPPED", "STOPPED", "CONTINUED"]],
+    29: ["POLL_" + n for n in ["IN", "OUT", "MSG", "ERR", "PRI", "HUP"]],
+    31: ["SYS_SECCOMP"]}
+SI_CODE_SIGNAL = [((sig << 8) | (i + 1), n) for sig, names in SI_CODE_BY_SIGNAL.items()
+                  for i, n in enumerate(names)]
+
 
 def _syscall_names():
     out = []
@@ -459,6 +474,8 @@ DECODERS = {
     "_sc_quotactl_cmd": ("value", QUOTACTL_CMD, "(u32)STAP_ARG_f", 16),
     "_sc_quotactl_quota_type_str": ("value", QUOTA_FORMAT, "(s32)STAP_ARG_f", 16),
     "_sc_adjtimex_modes": ("flags", ADJTIMEX_MODES, "(u32)STAP_ARG_f", 16),
+    "_sc_si_code": ("value", SI_CODE, "STAP_ARG_f", 16),
+    "_sc_si_code_signal": ("value", SI_CODE_SIGNAL, "STAP_ARG_f", 16),
     "errno_str": ("value", ERRNO, "(STAP_ARG_f < 0 ? -STAP_ARG_f : STAP_ARG_f)", None),
     "signal_str": ("value", SIGNAL_STR, "STAP_ARG_f", None),
     "syscall_name": ("value", _syscall_names(), "STAP_ARG_f", None),
@@ -1399,6 +1416,48 @@ function _sc_struct_timex_u:string (uaddr:long) {
 		       _sc_uload(uaddr + 32, 8, 0), _sc_uload(uaddr + 16, 8, 0), _sc_uload(uaddr + 24, 8, 0),
 		       _sc_uload(uaddr + 8, 8, 0), _sc_uload(uaddr + 56, 8, 0), _sc_s32(_sc_uload(uaddr + 40, 4, 0)),
 		       _sc_uload(uaddr + 88, 8, 0), _sc_uload(uaddr + 64, 8, 0))
+}
+
+// siginfo_t (128 bytes; the union at offset 16) as stap's _stp_siginfo_u:
+// the signal, si_code (generic name, else the signal's own, else hex),
+// then the fields that signal and code carry
+function _sc_stp_siginfo_u:string (uaddr:long) {
+	if (!uaddr)
+		return "NULL"
+	if (!_sc_uload(uaddr, 8, 1) || !_sc_uload(uaddr + 120, 8, 1))
+		return sprintf("0x%x", uaddr)
+	signo = _sc_s32(_sc_uload(uaddr, 4, 0))
+	code = _sc_s32(_sc_uload(uaddr + 8, 4, 0))
+	cs = _sc_si_code(code)
+	if (substr(cs, 0, 1) == "0" && (signo == 4 || signo == 8 || signo == 11 || signo == 7 || signo == 5
+	    || signo == 17 || signo == 29 || signo == 31))
+		cs = code > 0 && code < 256 ? _sc_si_code_signal((signo << 8) | code) : sprintf("0x%x", code)
+	if (substr(cs, 0, 1) == "0")
+		cs = sprintf("0x%x", code)
+	s = "{si_signo=" . _sc_signal_name(signo) . ", si_code=" . cs
+	pid = _sc_s32(_sc_uload(uaddr + 16, 4, 0))
+	uid = _sc_uload(uaddr + 20, 4, 0)
+	if (code <= 0) {
+		if (code == -2)
+			s = s . sprintf(", si_tid=0x%x, si_overrun=%d", pid & 0xffffffff, _sc_s32(uid))
+		else
+			s = s . sprintf(", si_pid=%u, si_uid=%u", pid, uid)
+	} else if (signo == 17) {
+		st = _sc_s32(_sc_uload(uaddr + 24, 4, 0))
+		s = s . sprintf(", si_pid=%u, si_uid=%u, si_status=%s", pid, uid,
+				code == 1 ? sprintf("%d", st) : _sc_signal_name(st))
+	} else if (signo == 4 || signo == 8 || signo == 11 || signo == 7) {
+		s = s . sprintf(", si_addr=0x%x", _sc_uload(uaddr + 16, 8, 0))
+	} else if (signo == 29) {
+		if (code == 1 || code == 2 || code == 3)
+			s = s . sprintf(", si_band=%d", _sc_uload(uaddr + 16, 8, 0))
+	} else if (signo == 31) {
+		s = s . sprintf(", si_call_addr=0x%x, si_syscall=%d, si_arch=%u", _sc_uload(uaddr + 16, 8, 0),
+				_sc_s32(_sc_uload(uaddr + 24, 4, 0)), _sc_uload(uaddr + 28, 4, 0))
+	} else if (pid || uid) {
+		s = s . sprintf(", si_pid=%u, si_uid=%u", pid, uid)
+	}
+	return s . "}"
 }
 
 // The number of an errno name for errno_str (stap's errno_p).

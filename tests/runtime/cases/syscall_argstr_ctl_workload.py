@@ -86,3 +86,18 @@ libc.syscall(L(314), L(999999), attr, L(0))
 # adjtimex with no modes: a query
 timex = (ctypes.c_int64 * 26)(0, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 10)
 libc.syscall(L(159), timex)
+
+
+def sigqueueinfo(sig, words):
+    # rt_sigqueueinfo to a pid that does not exist (ESRCH/EPERM)
+    info = (ctypes.c_int32 * 32)(*words)
+    libc.syscall(L(129), L(999999), L(sig), info)
+
+
+sigqueueinfo(10, [10, 0, -1, 0, 123, 456])               # SIGUSR1, SI_QUEUE
+sigqueueinfo(10, [10, 0, -2, 0, 0x55, 2])                # SI_TIMER
+sigqueueinfo(17, [17, 0, 1, 0, 123, 456, 3])             # SIGCHLD, CLD_EXITED
+sigqueueinfo(17, [17, 0, 2, 0, 123, 456, 9])             # SIGCHLD, CLD_KILLED
+sigqueueinfo(11, [11, 0, 1, 0, 0x1000, 0])               # SIGSEGV, SEGV_MAPERR
+sigqueueinfo(29, [29, 0, 1, 0, 7, 0])                    # SIGPOLL, POLL_IN
+sigqueueinfo(10, [10, 0, 99, 0, 0, 0])                   # an unknown code
