@@ -63,7 +63,9 @@ def test_char_array_field_reads_the_record(tmp_path):
     f.write_text('probe kernel.trace("sched:sched_switch") { if (kernel_string($next_comm) == $next_comm'
                  ' && strlen($prev_comm) > 0) println("same"); else println("differ"); exit() }')
     r = subprocess.run([sys.executable, "-m", "pytap", str(f)], capture_output=True, text=True, timeout=60)
-    assert r.stdout == "same\n", r.stderr
+    # exit() stops new hits, but the other CPU's switch may already be in
+    # its handler (stap has the same window): every line must say "same"
+    assert r.stdout and set(r.stdout.splitlines()) == {"same"}, r.stderr
 
 
 def test_tp_args_only_make_a_raw_tracepoint():
