@@ -40,6 +40,9 @@ if [ -n "$cache" ] && mkdir -p "$cache" 2>/dev/null; then
   rw_cache=(--rwdir "$cache")
 fi
 
+# opt-in VM tests (tests/vm/test_exit_race.py) follow the host's setting
+[ -n "${PYTAP_EXIT_RACE:-}" ] && printf 'export PYTAP_EXIT_RACE=%q\n' "$PYTAP_EXIT_RACE" >>"$results/env"
+
 args=("$@")
 [ ${#args[@]} -gt 0 ] || args=(tests/vm)
 # Quote for the guest shell.

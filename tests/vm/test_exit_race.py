@@ -28,7 +28,13 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.vm
+# Opt-in (PYTAP_EXIT_RACE=1): on a fresh clone (cold compiled-object
+# cache) this test did not finish within the VM tier's 1800 s under TCG, and
+# a killed VM fails every test after it.  Run it on its own boot:
+#   PYTAP_EXIT_RACE=1 scripts/vm_tests.sh tests/vm/test_exit_race.py
+pytestmark = [pytest.mark.vm,
+              pytest.mark.skipif(os.environ.get("PYTAP_EXIT_RACE") != "1",
+                                 reason="opt-in: PYTAP_EXIT_RACE=1 (slow under TCG on a cold cache)")]
 
 REPO = Path(__file__).resolve().parent.parent.parent
 PYTHON = REPO / ".venv" / "bin" / "python"
