@@ -58,6 +58,9 @@ timeout --foreground -k 10 "${PYTAP_VM_TIMEOUT:-1800}" \
       --cpus 2 --rwdir "$results" "${rw_cache[@]}" --overlay-rwdir "$repo" --cwd "$repo" \
       --exec "$inner" </dev/null >"$results/console.log" 2>&1
 vng_rc=$?
+# timeout ends vng, not the qemu it started: stop whatever of this boot is
+# left (its command line names our results directory)
+pkill -KILL -f -- "$results" 2>/dev/null || true
 echo "vm_tests: VM finished in $(( $(date +%s) - start ))s (vng status $vng_rc)" >&2
 
 if [ -f "$results/output.log" ]; then
